@@ -1,0 +1,370 @@
+//! CIE Lab conversions that reproduce OpenCV's float `cvtColor` (sRGB, D65).
+//!
+//! The official DDColor inference code runs `cv2.cvtColor(..., COLOR_BGR2Lab)` on float images.
+//! OpenCV does not evaluate the textbook formula there: it interpolates a 33x33x33 table
+//! trilinearly in 14-bit fixed point, so L and a/b come out quantised and differ from the formula
+//! by up to 0.2 (L) and 0.5 (a/b). Reproducing the official output bit-for-bit therefore needs the
+//! same table, built the same way (float32 arithmetic in the same order), and the same fixed-point
+//! interpolation. Lab -> RGB is the formula with a cubic-spline sRGB gamma, also reproduced here.
+//!
+//! Channel order follows OpenCV's internals: the first table axis is blue, the last is red.
+
+use std::sync::OnceLock;
+
+const LAB_LUT_SHIFT: i32 = 5;
+const LAB_LUT_DIM: usize = (1 << LAB_LUT_SHIFT) + 1;
+const LAB_BASE_SHIFT: i32 = 14;
+/// Fixed-point scale of the table inputs and outputs (OpenCV's `LAB_BASE`).
+pub const LAB_BASE: i32 = 1 << LAB_BASE_SHIFT;
+const TRILINEAR_SHIFT: i32 = 8 - LAB_LUT_SHIFT + 1;
+const TRILINEAR_BASE: usize = 1 << TRILINEAR_SHIFT;
+const GAMMA_TAB_SIZE: usize = 1024;
+
+/// sRGB -> XYZ (D65), OpenCV's exact doubles (`sRGB2XYZ_D65`), row-major X, Y, Z by R, G, B.
+const SRGB2XYZ: [u64; 9] = [
+    0x3fda65a14488c60d, 0x3fd6e297396d0918, 0x3fc71819d2391d58,
+    0x3fcb38cda6e75ff6, 0x3fe6e297396d0918, 0x3fb279aae6c8f755,
+    0x3f93cc4ac6cdaf4b, 0x3fbe836eb4e98138, 0x3fee68427418d691,
+];
+/// XYZ -> sRGB (D65), OpenCV's exact doubles (`XYZ2sRGB_D65`), row-major R, G, B by X, Y, Z.
+const XYZ2SRGB: [u64; 9] = [
+    0x4009ec804102ff8f, 0xbff8982a9930be0e, 0xbfdfe7ff583a53b9,
+    0xbfef042528ae74f3, 0x3ffe040f23897204, 0x3fa546d3f9e7b80b,
+    0x3fac7de5082cf52c, 0xbfca1e14bdfd2631, 0x3ff0eabef06b3786,
+];
+/// D65 white point (0.950456, 1, 1.088754) as OpenCV stores it.
+const D65: [u64; 3] = [0x3fee6a22b3892ee8, 0x3ff0000000000000, 0x3ff16b8950763a19];
+
+struct Tables {
+    /// 33^3 cells x 8 corners x 3 channels, laid out like OpenCV's `RGB2LabLUT_s16`.
+    lut: Vec<i16>,
+    /// Trilinear weights for each 4-bit fractional position, OpenCV's `trilinearLUT`.
+    weights: Vec<i16>,
+    /// Cubic spline of the inverse sRGB gamma over [0, 1] in 1024 steps (`sRGBInvGammaTab`).
+    inv_gamma: Vec<f32>,
+    /// XYZ -> RGB matrix with the white point folded in, row-major.
+    xyz2rgb: [f32; 9],
+}
+
+fn tables() -> &'static Tables {
+    static TABLES: OnceLock<Tables> = OnceLock::new();
+    TABLES.get_or_init(build_tables)
+}
+
+fn d(bits: u64) -> f64 {
+    f64::from_bits(bits)
+}
+
+/// OpenCV's `applyGamma`: sRGB companding evaluated in double, rounded to float.
+fn apply_gamma(x: f32) -> f32 {
+    let xd = x as f64;
+    let v = if xd <= 809.0 / 20000.0 {
+        xd / (323.0 / 25.0)
+    } else {
+        ((xd + 11.0 / 200.0) / (1.0 + 11.0 / 200.0)).powf(12.0 / 5.0)
+    };
+    v as f32
+}
+
+/// OpenCV's `applyInvGamma`.
+fn apply_inv_gamma(x: f32) -> f32 {
+    let xd = x as f64;
+    let v = if xd <= 7827.0 / 2500000.0 {
+        xd * (323.0 / 25.0)
+    } else {
+        xd.powf(1.0 / (12.0 / 5.0)) * (1.0 + 11.0 / 200.0) - 11.0 / 200.0
+    };
+    v as f32
+}
+
+/// OpenCV's `splineBuild`: natural cubic spline coefficients, 4 per interval, float32 maths.
+fn spline_build(f: &[f32]) -> Vec<f32> {
+    let n = f.len() - 1;
+    let mut tab = vec![0f32; n * 4];
+    for i in 1..n {
+        let t = (f[i + 1] - f[i] * 2.0 + f[i - 1]) * 3.0;
+        let l = 1.0 / (4.0 - tab[(i - 1) * 4]);
+        tab[i * 4] = l;
+        tab[i * 4 + 1] = (t - tab[(i - 1) * 4 + 1]) * l;
+    }
+    let mut cn = 0f32;
+    for j in 0..n {
+        let i = n - j - 1;
+        let c = tab[i * 4 + 1] - tab[i * 4] * cn;
+        let b = f[i + 1] - f[i] - (cn + c * 2.0) / 3.0;
+        let dd = (cn - c) / 3.0;
+        tab[i * 4] = f[i];
+        tab[i * 4 + 1] = b;
+        tab[i * 4 + 2] = c;
+        tab[i * 4 + 3] = dd;
+        cn = c;
+    }
+    tab
+}
+
+#[inline(always)]
+fn spline_interpolate(x: f32, tab: &[f32]) -> f32 {
+    let ix = (x as i32).clamp(0, GAMMA_TAB_SIZE as i32 - 1) as usize;
+    let x = x - ix as f32;
+    let t = &tab[ix * 4..ix * 4 + 4];
+    ((t[3] * x + t[2]) * x + t[1]) * x + t[0]
+}
+
+/// OpenCV's softfloat `cbrt` (Ken Turkowski's rational approximation in double, mantissa
+/// truncated to float). It is not correctly rounded; the table values depend on its exact bits.
+fn opencv_cbrt(x: f32) -> f32 {
+    let bits = x.to_bits();
+    if bits & 0x7fff_ffff == 0 || !x.is_finite() {
+        return x;
+    }
+    let sign = bits >> 31;
+    let mut ex = ((bits >> 23) & 0xff) as i32 - 127;
+    let mut shx = ex % 3;
+    if shx >= 0 {
+        shx -= 3;
+    }
+    ex = (ex - shx) / 3 - 1;
+    let fr = f64::from_bits((((shx + 1023) as u64) << 52) | (((bits & 0x7f_ffff) as u64) << 29));
+    let a = |b: u64| f64::from_bits(b);
+    let num = (((a(0x4046a09e6653ba70) * fr + a(0x406808f46c6116e0)) * fr + a(0x405dca97439cae14)) * fr
+        + a(0x402add70d2827500))
+        * fr
+        + a(0x3fc4f15f83f55d2d);
+    let den = (((a(0x402d9e20660edb21) * fr + a(0x4062ff15c0285815)) * fr + a(0x406510d06a8112ce)) * fr
+        + a(0x4040fecbc9e2c375))
+        * fr
+        + 1.0;
+    let r = num / den;
+    let frac = ((r.to_bits() & ((1u64 << 52) - 1)) >> 29) as u32;
+    f32::from_bits((sign << 31) | (((ex + 127) as u32) << 23) | frac)
+}
+
+/// Round half to even, as `cvRound` does with the default FPU rounding mode.
+#[inline(always)]
+fn cv_round(v: f32) -> i32 {
+    v.round_ties_even() as i32
+}
+
+fn build_tables() -> Tables {
+    // RGB -> Lab table at the 33^3 grid, in OpenCV's float32 operation order.
+    let m: Vec<f64> = SRGB2XYZ.iter().map(|&b| d(b)).collect();
+    let white = [d(D65[0]), d(D65[1]), d(D65[2])];
+    let scale_white = [1.0 / white[0], 1.0, 1.0 / white[2]];
+    let mut s = [0f32; 9];
+    for i in 0..3 {
+        // Blue first: OpenCV builds the table for BGR input.
+        s[i * 3] = (m[i * 3 + 2] * scale_white[i]) as f32;
+        s[i * 3 + 1] = (m[i * 3 + 1] * scale_white[i]) as f32;
+        s[i * 3 + 2] = (m[i * 3] * scale_white[i]) as f32;
+    }
+    let lthresh = 216f32 / 24389f32;
+    let lscale = 841f32 / 108f32;
+    let lbias = 16f32 / 116f32;
+    let f9033 = (29 * 29 * 29) as f32 / 27f32;
+    let lbase = LAB_BASE as f32;
+    let f = |v: f32| if v > lthresh { opencv_cbrt(v) } else { v.mul_add(lscale, lbias) };
+
+    let dim = LAB_LUT_DIM;
+    let mut prev = vec![0i16; dim * dim * dim * 3];
+    for p in 0..dim {
+        for q in 0..dim {
+            for r in 0..dim {
+                let idx = p * 3 + q * dim * 3 + r * dim * dim * 3;
+                let b = apply_gamma(p as f32 / (dim - 1) as f32);
+                let g = apply_gamma(q as f32 / (dim - 1) as f32);
+                let rr = apply_gamma(r as f32 / (dim - 1) as f32);
+                let x = b * s[0] + g * s[1] + rr * s[2];
+                let y = b * s[3] + g * s[4] + rr * s[5];
+                let z = b * s[6] + g * s[7] + rr * s[8];
+                let (fx, fy, fz) = (f(x), f(y), f(z));
+                let l = if y > lthresh { 116f32 * fy - 16f32 } else { f9033 * y };
+                let a = 500f32 * (fx - fy);
+                let bb = 200f32 * (fy - fz);
+                prev[idx] = cv_round(lbase * l / 100f32) as i16;
+                prev[idx + 1] = cv_round(lbase * (a + 128f32) / 256f32) as i16;
+                prev[idx + 2] = cv_round(lbase * (bb + 128f32) / 256f32) as i16;
+            }
+        }
+    }
+    // Expand to 8 corners per cell so one interpolation reads one contiguous block.
+    let mut lut = vec![0i16; dim * dim * dim * 3 * 8];
+    for p in 0..dim {
+        for q in 0..dim {
+            for r in 0..dim {
+                for cp in 0..2 {
+                    for cq in 0..2 {
+                        for cr in 0..2 {
+                            let old = (p + cp).min(dim - 1) * 3
+                                + (q + cq).min(dim - 1) * dim * 3
+                                + (r + cr).min(dim - 1) * dim * dim * 3;
+                            let new = p * 24 + q * dim * 24 + r * dim * dim * 24 + 4 * cp + 2 * cq + cr;
+                            lut[new] = prev[old];
+                            lut[new + 8] = prev[old + 1];
+                            lut[new + 16] = prev[old + 2];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let tb = TRILINEAR_BASE;
+    let mut weights = vec![0i16; tb * tb * tb * 8];
+    for p in 0..tb {
+        let pp = (tb - p) as i16;
+        for q in 0..tb {
+            let qq = (tb - q) as i16;
+            for r in 0..tb {
+                let rr = (tb - r) as i16;
+                let (p, q, r2) = (p as i16, q as i16, r as i16);
+                let base = 8 * p as usize + 8 * tb * q as usize + 8 * tb * tb * r;
+                let vals = [
+                    pp * qq * rr, pp * qq * r2, pp * q * rr, pp * q * r2,
+                    p * qq * rr, p * qq * r2, p * q * rr, p * q * r2,
+                ];
+                weights[base..base + 8].copy_from_slice(&vals);
+            }
+        }
+    }
+
+    let inv: Vec<f32> = (0..=GAMMA_TAB_SIZE)
+        .map(|i| apply_inv_gamma((1f32 / GAMMA_TAB_SIZE as f32) * i as f32))
+        .collect();
+    let inv_gamma = spline_build(&inv);
+
+    let mi: Vec<f64> = XYZ2SRGB.iter().map(|&b| d(b)).collect();
+    let mut xyz2rgb = [0f32; 9];
+    for i in 0..3 {
+        for j in 0..3 {
+            xyz2rgb[i + j * 3] = (mi[i + j * 3] * white[i]) as f32;
+        }
+    }
+    Tables { lut, weights, inv_gamma, xyz2rgb }
+}
+
+/// Fixed-point table coordinate of one colour value: `cvRound(clip(v) * LAB_BASE)`.
+#[inline(always)]
+pub fn lab_coord(v: f32) -> i32 {
+    let v = if v < 0.0 { 0.0 } else if v <= 1.0 { v } else { 1.0 };
+    cv_round(v * LAB_BASE as f32)
+}
+
+/// Precomputed table coordinates for every value of an integer sample type, so that per-pixel
+/// work is three lookups. `divisor` is 255 or 65535; the value is divided in double and rounded
+/// to float first, exactly as `(img / 255.0).astype(np.float32)` does.
+pub fn coord_table(divisor: u32) -> Vec<u16> {
+    (0..=divisor).map(|v| lab_coord((v as f64 / divisor as f64) as f32) as u16).collect()
+}
+
+#[inline(always)]
+fn interpolate(t: &Tables, cb: i32, cg: i32, cr: i32, channels: usize) -> [i32; 3] {
+    let shift = LAB_BASE_SHIFT - LAB_LUT_SHIFT;
+    let (tx, ty, tz) = ((cb >> shift) as usize, (cg >> shift) as usize, (cr >> shift) as usize);
+    let dim = LAB_LUT_DIM;
+    let base = 24 * tx + 24 * dim * ty + 24 * dim * dim * tz;
+    let mask = (1 << TRILINEAR_SHIFT) - 1;
+    let fshift = LAB_BASE_SHIFT - 8 - 1;
+    let (x, y, z) = (((cb >> fshift) & mask) as usize, ((cg >> fshift) & mask) as usize, ((cr >> fshift) & mask) as usize);
+    let tb = TRILINEAR_BASE;
+    let wbase = 8 * x + 8 * tb * y + 8 * tb * tb * z;
+    let w = &t.weights[wbase..wbase + 8];
+    let mut out = [0i32; 3];
+    for (c, o) in out.iter_mut().enumerate().take(channels) {
+        let cell = &t.lut[base + 8 * c..base + 8 * c + 8];
+        let mut acc = 0i32;
+        for k in 0..8 {
+            acc += cell[k] as i32 * w[k] as i32;
+        }
+        *o = (acc + (1 << (TRILINEAR_SHIFT * 3 - 1))) >> (TRILINEAR_SHIFT * 3);
+    }
+    out
+}
+
+/// L (0..100) of an sRGB colour given as table coordinates (see [`lab_coord`]).
+#[inline(always)]
+pub fn l_from_coords(cr: i32, cg: i32, cb: i32) -> f32 {
+    let v = interpolate(tables(), cb, cg, cr, 1)[0];
+    v as f32 * (100.0 / LAB_BASE as f32)
+}
+
+/// OpenCV float RGB -> Lab for one colour with components in [0, 1] (clipped).
+pub fn rgb_to_lab(rgb: [f32; 3]) -> [f32; 3] {
+    let [l, a, b] = interpolate(tables(), lab_coord(rgb[2]), lab_coord(rgb[1]), lab_coord(rgb[0]), 3);
+    let k = 256.0 / LAB_BASE as f32;
+    [l as f32 * (100.0 / LAB_BASE as f32), a as f32 * k - 128.0, b as f32 * k - 128.0]
+}
+
+/// Converts Lab to sRGB in [0, 1] with OpenCV's float `Lab2RGB`: out-of-gamut colours are
+/// clipped per channel (never wrapped), then gamma-encoded.
+pub struct LabToRgb {
+    t: &'static Tables,
+}
+
+impl Default for LabToRgb {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LabToRgb {
+    pub fn new() -> Self {
+        Self { t: tables() }
+    }
+
+    #[inline(always)]
+    pub fn convert(&self, l: f32, a: f32, b: f32) -> [f32; 3] {
+        const INV903: f32 = 1.0 / 903.3;
+        const F16_116: f32 = 16.0 / 116.0;
+        let (y, fy) = if l <= 8.0 {
+            let y = l * INV903;
+            (y, 7.787 * y + F16_116)
+        } else {
+            let fy = (l + 16.0) * (1.0 / 116.0);
+            (fy * fy * fy, fy)
+        };
+        let f_thresh = 6.0f32 / 29.0f32;
+        let inv = |f: f32| if f <= f_thresh { (f - F16_116) * (1.0 / 7.787) } else { f * f * f };
+        let x = inv(a * (1.0 / 500.0) + fy);
+        let z = inv(b * (-1.0 / 200.0) + fy);
+        let c = &self.t.xyz2rgb;
+        let scale = GAMMA_TAB_SIZE as f32;
+        let mut out = [0f32; 3];
+        for (i, o) in out.iter_mut().enumerate() {
+            let v = c[i * 3] * x + (c[i * 3 + 1] * y + c[i * 3 + 2] * z);
+            let v = if v < 0.0 { 0.0 } else if v <= 1.0 { v } else { 1.0 };
+            *o = spline_interpolate(v * scale, &self.t.inv_gamma);
+        }
+        out
+    }
+}
+
+/// OpenCV float Lab -> RGB for one colour.
+pub fn lab_to_rgb(lab: [f32; 3]) -> [f32; 3] {
+    LabToRgb::new().convert(lab[0], lab[1], lab[2])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grey_is_quantised_like_opencv() {
+        // cv2.cvtColor(np.full((1,1,3), 0.123, np.float32), cv2.COLOR_BGR2Lab) on OpenCV 4/5;
+        // the textbook formula gives L = 11.938 and a = b = 0.
+        assert_eq!(rgb_to_lab([0.123, 0.123, 0.123]), [11.71875, 0.046875, 0.03125]);
+    }
+
+    #[test]
+    fn white_and_black() {
+        assert_eq!(rgb_to_lab([1.0, 1.0, 1.0])[0], 100.0);
+        assert_eq!(rgb_to_lab([0.0, 0.0, 0.0]), [0.0, 0.0, 0.0]);
+        let w = lab_to_rgb([100.0, 0.0, 0.0]);
+        assert!(w.iter().all(|&v| (v - 1.0).abs() < 1e-3), "{w:?}");
+    }
+
+    #[test]
+    fn out_of_gamut_is_clipped_not_wrapped() {
+        let rgb = lab_to_rgb([50.0, 200.0, -200.0]);
+        assert!(rgb.iter().all(|&v| (0.0..=1.0).contains(&v)), "{rgb:?}");
+        assert_eq!(rgb[1], 0.0);
+    }
+}

@@ -1,0 +1,201 @@
+//! A DDColor model behind ONNX Runtime: finding the runtime library, checking that a model
+//! follows the DDColor contract before any photo is read, running it.
+//!
+//! The contract: one float32 input `[N, 3, S, S]` (grey RGB in [0, 1]) and one float32 output
+//! `[N, 2, S, S]` (Lab a and b). S is fixed by the model or, for dynamic H/W, chosen by the caller.
+//! Input and output names are not enforced: community exports name them differently, and with one
+//! input and one output there is nothing to confuse.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use ort::environment::Environment;
+use ort::session::Session;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::value::{TensorElementType, TensorRef, ValueType};
+
+use crate::error::{EngineError, Result};
+
+/// Input size used for models with dynamic H/W when the caller does not choose one.
+pub const DEFAULT_INPUT_SIZE: usize = 512;
+
+/// Where the ONNX Runtime library is looked for, in order: `ORT_DYLIB_PATH`, next to the
+/// executable (installed layouts), then the copy the project's set-up installs in `.deps/`.
+pub fn ort_library_candidates() -> Vec<PathBuf> {
+    let mut c = Vec::new();
+    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
+        c.push(PathBuf::from(p));
+        return c;
+    }
+    if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+        c.push(dir.join("libonnxruntime.so"));
+        c.push(dir.join("../lib/libonnxruntime.so"));
+    }
+    c.push(PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.deps/onnxruntime/libonnxruntime.so")));
+    c
+}
+
+/// The process-wide ONNX Runtime environment (ONNX Runtime allows one per process).
+fn environment() -> Result<&'static Environment> {
+    static ENV: OnceLock<std::result::Result<Environment, String>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let candidates = ort_library_candidates();
+        let Some(lib) = candidates.iter().find(|p| p.is_file()) else {
+            let list: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
+            return Err(format!(
+                "library not found (looked for {}); run `make setup` or set ORT_DYLIB_PATH",
+                list.join(", ")
+            ));
+        };
+        ort::init_from(lib)
+            .map_err(|e| format!("{}: {e}", lib.display()))?
+            .with_name("ddcolor")
+            .build()
+            .map_err(|e| format!("{}: {e}", lib.display()))
+    })
+    .as_ref()
+    .map_err(|e| EngineError::Runtime(e.clone()))
+}
+
+/// How a model is opened.
+#[derive(Clone, Debug, Default)]
+pub struct ModelOptions {
+    /// S for models with dynamic H/W (multiple of 32); must match S for fixed models.
+    pub input_size: Option<usize>,
+    /// Threads ONNX Runtime uses inside one inference (default: its own choice, one per core).
+    pub threads: Option<usize>,
+}
+
+/// A loaded DDColor model.
+pub struct Model {
+    session: Session,
+    path: PathBuf,
+    size: usize,
+    /// `None`: dynamic batch axis; `Some(n)`: the model takes exactly n images per call.
+    fixed_batch: Option<usize>,
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model").field("path", &self.path).field("size", &self.size).finish()
+    }
+}
+
+fn describe(name: &str, ty: &ValueType) -> String {
+    match ty {
+        ValueType::Tensor { ty, shape, .. } => {
+            let dims: Vec<String> = shape.iter().map(|&d| if d < 0 { "?".into() } else { d.to_string() }).collect();
+            format!("'{name}' {ty:?} [{}]", dims.join(","))
+        }
+        other => format!("'{name}' {other:?}"),
+    }
+}
+
+impl Model {
+    pub fn load(path: &Path, options: &ModelOptions) -> Result<Self> {
+        if !path.is_file() {
+            return Err(EngineError::ModelMissing { path: path.to_path_buf() });
+        }
+        let env = environment()?;
+        let load_err = |e: &dyn std::fmt::Display| EngineError::ModelLoad { path: path.to_path_buf(), reason: e.to_string() };
+        let mut builder = Session::builder(env)
+            .map_err(|e| load_err(&e))?
+            .with_optimization_level(GraphOptimizationLevel::All)
+            .map_err(|e| load_err(&e))?;
+        if let Some(n) = options.threads {
+            builder = builder.with_intra_threads(n).map_err(|e| load_err(&e))?;
+        }
+        let session = builder.commit_from_file(path).map_err(|e| load_err(&e))?;
+
+        let inputs: Vec<String> = session.inputs().iter().map(|o| describe(o.name(), o.dtype())).collect();
+        let outputs: Vec<String> = session.outputs().iter().map(|o| describe(o.name(), o.dtype())).collect();
+        let found = format!("inputs {}; outputs {}", inputs.join(", "), outputs.join(", "));
+        let refuse = |problem: &str| EngineError::ModelContract { path: path.to_path_buf(), problem: problem.into(), found: found.clone() };
+        if session.inputs().len() != 1 || session.outputs().len() != 1 {
+            return Err(refuse("expected exactly one input and one output"));
+        }
+        let shape_of = |ty: &ValueType, what: &str| -> Result<Vec<i64>> {
+            match ty {
+                ValueType::Tensor { ty: TensorElementType::Float32, shape, .. } if shape.len() == 4 => Ok(shape.to_vec()),
+                _ => Err(refuse(&format!("the {what} must be a float32 tensor of rank 4"))),
+            }
+        };
+        let ins = shape_of(session.inputs()[0].dtype(), "input")?;
+        let outs = shape_of(session.outputs()[0].dtype(), "output")?;
+        if ins[1] != 3 && ins[1] >= 0 {
+            return Err(refuse("the input must have 3 channels [N,3,S,S]"));
+        }
+        if outs[1] != 2 && outs[1] >= 0 {
+            return Err(refuse("the output must have 2 channels (a, b) [N,2,S,S]"));
+        }
+        let size_err = |reason: String| EngineError::InputSize { path: path.to_path_buf(), reason };
+        let size = match (ins[2], ins[3]) {
+            (h, w) if h > 0 && w > 0 => {
+                if h != w {
+                    return Err(refuse("the input must be square [N,3,S,S]"));
+                }
+                let s = h as usize;
+                if let Some(want) = options.input_size
+                    && want != s
+                {
+                    return Err(size_err(format!("model has a fixed input size of {s}; --input-size {want} cannot be used with it")));
+                }
+                s
+            }
+            (h, w) if h < 0 && w < 0 => {
+                let s = options.input_size.unwrap_or(DEFAULT_INPUT_SIZE);
+                if s == 0 || s % 32 != 0 {
+                    return Err(size_err(format!("input size {s} is not a positive multiple of 32")));
+                }
+                s
+            }
+            _ => return Err(refuse("the input must be square with both sides fixed or both dynamic")),
+        };
+        let fixed_batch = if ins[0] > 0 { Some(ins[0] as usize) } else { None };
+        Ok(Self { session, path: path.to_path_buf(), size, fixed_batch })
+    }
+
+    /// S: the model works on S x S pictures.
+    pub fn input_size(&self) -> usize {
+        self.size
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// How many images one call takes at most (`None`: any number).
+    pub fn max_batch(&self) -> Option<usize> {
+        self.fixed_batch
+    }
+
+    /// Runs the model on `n` images (planar `[n, 3, S, S]` in `input`) and writes the chroma
+    /// (planar `[n, 2, S, S]`) into `output`.
+    pub fn run(&mut self, input: &[f32], n: usize, output: &mut Vec<f32>) -> Result<()> {
+        let s = self.size;
+        if input.len() != n * 3 * s * s {
+            return Err(EngineError::Inference(format!("expected {} input values, got {}", n * 3 * s * s, input.len())));
+        }
+        if let Some(b) = self.fixed_batch
+            && b != n
+        {
+            return Err(EngineError::Inference(format!("model takes batches of {b}, got {n}")));
+        }
+        let err = |e: ort::Error| EngineError::Inference(e.to_string());
+        let tensor = TensorRef::from_array_view(([n, 3, s, s], input)).map_err(err)?;
+        let outputs = self.session.run(ort::inputs![tensor]).map_err(err)?;
+        let (shape, data) = outputs[0].try_extract_tensor::<f32>().map_err(err)?;
+        let want = [n as i64, 2, s as i64, s as i64];
+        if shape.iter().copied().ne(want.iter().copied()) {
+            return Err(EngineError::Inference(format!(
+                "{}: model returned shape {:?}, expected {:?}",
+                self.path.display(),
+                shape.to_vec(),
+                want
+            )));
+        }
+        output.clear();
+        output.extend_from_slice(data);
+        Ok(())
+    }
+}

@@ -1,0 +1,73 @@
+//! Decoded pixels as the engine sees them: 8- or 16-bit, 1 to 4 channels, no GStreamer or
+//! `image` types, so the film element can hand frames in the same way the runner hands photos.
+
+/// Pixel samples, interleaved, row-major, tightly packed.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Samples {
+    U8(Vec<u8>),
+    U16(Vec<u16>),
+}
+
+/// A decoded image. `channels`: 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Photo {
+    pub width: usize,
+    pub height: usize,
+    pub channels: usize,
+    pub samples: Samples,
+}
+
+impl Photo {
+    pub fn has_alpha(&self) -> bool {
+        self.channels == 2 || self.channels == 4
+    }
+
+    pub fn bit_depth(&self) -> u32 {
+        match self.samples {
+            Samples::U8(_) => 8,
+            Samples::U16(_) => 16,
+        }
+    }
+
+    pub fn pixel_count(&self) -> usize {
+        self.width * self.height
+    }
+}
+
+/// Integer sample types the recipe accepts.
+pub trait Sample: Copy + Send + Sync + 'static {
+    const MAX: u32;
+    fn index(self) -> usize;
+    fn from_unit(v: f32) -> Self;
+}
+
+impl Sample for u8 {
+    const MAX: u32 = 255;
+    #[inline(always)]
+    fn index(self) -> usize {
+        self as usize
+    }
+    /// `(v * 255).round()` with numpy's half-to-even rounding, as the reference does.
+    #[inline(always)]
+    fn from_unit(v: f32) -> Self {
+        (v * 255.0).round_ties_even() as u8
+    }
+}
+
+impl Sample for u16 {
+    const MAX: u32 = 65535;
+    #[inline(always)]
+    fn index(self) -> usize {
+        self as usize
+    }
+    #[inline(always)]
+    fn from_unit(v: f32) -> Self {
+        (v * 65535.0).round_ties_even() as u16
+    }
+}
+
+/// The float value of every sample value, `(v / MAX)` computed in double and rounded to float,
+/// as `(img / 255.0).astype(np.float32)` does in the reference.
+pub fn unit_table<T: Sample>() -> Vec<f32> {
+    (0..=T::MAX).map(|v| (v as f64 / T::MAX as f64) as f32).collect()
+}

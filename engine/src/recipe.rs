@@ -1,0 +1,119 @@
+//! The DDColor reference recipe, split at the model call so a pipeline can run the two halves
+//! on other threads than the model:
+//!
+//! - [`model_input`]: resize the photo to SxS (OpenCV bilinear), take L (OpenCV Lab), set a=b=0,
+//!   back to RGB: the grey picture the model sees, as a planar `[3, S, S]` tensor.
+//! - [`recombine`]: L of the full-resolution photo + the model's ab brought up to the photo's
+//!   size, Lab -> RGB (clipped), rounded to the photo's bit depth; alpha carried through.
+
+use rayon::prelude::*;
+
+use crate::lab::{LabToRgb, coord_table, l_from_coords, lab_coord};
+use crate::photo::{Photo, Sample, Samples};
+use crate::resize::{Upsample, linear_taps, nearest_indices, resize_to_model};
+
+/// Writes the model input for `photo` at size `size` into `out` (`3 * size * size` floats,
+/// planes R, G, B).
+pub fn model_input(photo: &Photo, size: usize, out: &mut [f32]) {
+    assert_eq!(out.len(), 3 * size * size, "model input buffer has the wrong size");
+    let small = resize_to_model(photo, size);
+    let lab2rgb = LabToRgb::new();
+    let plane = size * size;
+    let (r_plane, rest) = out.split_at_mut(plane);
+    let (g_plane, b_plane) = rest.split_at_mut(plane);
+    for i in 0..plane {
+        let px = &small[i * 3..i * 3 + 3];
+        let l = l_from_coords(lab_coord(px[0]), lab_coord(px[1]), lab_coord(px[2]));
+        let [r, g, b] = lab2rgb.convert(l, 0.0, 0.0);
+        r_plane[i] = r;
+        g_plane[i] = g;
+        b_plane[i] = b;
+    }
+}
+
+/// Combines `photo`'s own lightness with the model's chroma `ab` (planar `[2, size, size]`) and
+/// returns the colour photo: RGB, or RGBA when the input had alpha, at the input's bit depth.
+pub fn recombine(photo: &Photo, ab: &[f32], size: usize, upsample: Upsample) -> Photo {
+    assert_eq!(ab.len(), 2 * size * size, "model output has the wrong size");
+    let samples = match &photo.samples {
+        Samples::U8(v) => Samples::U8(recombine_impl::<u8>(v, photo, ab, size, upsample)),
+        Samples::U16(v) => Samples::U16(recombine_impl::<u16>(v, photo, ab, size, upsample)),
+    };
+    Photo {
+        width: photo.width,
+        height: photo.height,
+        channels: if photo.has_alpha() { 4 } else { 3 },
+        samples,
+    }
+}
+
+/// Per-row chroma source: either one model row (nearest) or two rows and a weight (bilinear).
+enum RowSource {
+    Nearest(Vec<usize>, Vec<usize>),
+    Bilinear(Vec<crate::resize::Tap>, Vec<crate::resize::Tap>),
+}
+
+fn recombine_impl<T: Sample>(data: &[T], photo: &Photo, ab: &[f32], size: usize, upsample: Upsample) -> Vec<T> {
+    let (w, h, c) = (photo.width, photo.height, photo.channels);
+    let out_c = if photo.has_alpha() { 4 } else { 3 };
+    let coords = coord_table(T::MAX);
+    // Grey pixels (most of a black-and-white archive) have an L that depends on one value only.
+    let grey_l: Vec<f32> = coords.iter().map(|&k| l_from_coords(k as i32, k as i32, k as i32)).collect();
+    let source = match upsample {
+        Upsample::Nearest => RowSource::Nearest(nearest_indices(size, w), nearest_indices(size, h)),
+        Upsample::Bilinear => RowSource::Bilinear(linear_taps(size, w), linear_taps(size, h)),
+    };
+    let (a_plane, b_plane) = ab.split_at(size * size);
+    let lab2rgb = LabToRgb::new();
+    let mut out = vec![T::from_unit(0.0); w * h * out_c];
+    out.par_chunks_mut(w * out_c).enumerate().for_each(|(y, out_row)| {
+        let in_row = &data[y * w * c..(y + 1) * w * c];
+        let mut row_a = vec![0f32; w];
+        let mut row_b = vec![0f32; w];
+        match &source {
+            RowSource::Nearest(xs, ys) => {
+                let base = ys[y] * size;
+                for x in 0..w {
+                    row_a[x] = a_plane[base + xs[x]];
+                    row_b[x] = b_plane[base + xs[x]];
+                }
+            }
+            RowSource::Bilinear(xt, yt) => {
+                let t = yt[y];
+                let (r0, r1) = (t.i0 * size, t.i1 * size);
+                for x in 0..w {
+                    let tx = xt[x];
+                    let lerp = |p: &[f32]| {
+                        let top = p[r0 + tx.i0] * (1.0 - tx.w) + p[r0 + tx.i1] * tx.w;
+                        let bot = p[r1 + tx.i0] * (1.0 - tx.w) + p[r1 + tx.i1] * tx.w;
+                        top * (1.0 - t.w) + bot * t.w
+                    };
+                    row_a[x] = lerp(a_plane);
+                    row_b[x] = lerp(b_plane);
+                }
+            }
+        }
+        for x in 0..w {
+            let px = &in_row[x * c..x * c + c];
+            let l = if c >= 3 {
+                let (r, g, b) = (px[0].index(), px[1].index(), px[2].index());
+                if r == g && g == b {
+                    grey_l[r]
+                } else {
+                    l_from_coords(coords[r] as i32, coords[g] as i32, coords[b] as i32)
+                }
+            } else {
+                grey_l[px[0].index()]
+            };
+            let rgb = lab2rgb.convert(l, row_a[x], row_b[x]);
+            let o = &mut out_row[x * out_c..x * out_c + out_c];
+            o[0] = T::from_unit(rgb[0]);
+            o[1] = T::from_unit(rgb[1]);
+            o[2] = T::from_unit(rgb[2]);
+            if out_c == 4 {
+                o[3] = px[c - 1];
+            }
+        }
+    });
+    out
+}
