@@ -1,1 +1,379 @@
-fn main(){}
+//! `ddcolor`: colorize black-and-white photos (and, later, film) with DDColor.
+
+mod jobs;
+mod models;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use ddcolor_engine::io::{DEFAULT_MAX_PIXELS, OutputFormat, WriteOptions, is_image_path};
+use ddcolor_engine::{Model, ModelOptions, Upsample};
+
+use crate::jobs::{Job, Settings, Summary};
+
+#[derive(Parser)]
+#[command(
+    name = "ddcolor",
+    version,
+    about = "Colorize black-and-white photos with the DDColor model",
+    long_about = "Colorize black-and-white photos with the DDColor model.\n\n\
+        Results are new files: inputs are never modified. Start with `ddcolor models` to see which \
+        DDColor models are installed, then `ddcolor photo old.jpg` or `ddcolor batch scans/ colour/`.",
+    after_help = "Examples:\n  ddcolor photo grandma.jpg                 writes grandma_color.jpg beside it\n  \
+        ddcolor photo a.jpg b.png -o colour/      writes colour/a.jpg, colour/b.png\n  \
+        ddcolor batch scans/ colour/              a whole archive, tree mirrored, resumable\n  \
+        ddcolor models                            which models are installed"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Colorize photos: files and/or folders (the images directly inside them).
+    #[command(after_help = "Without -o, each result is written beside its input as NAME_color.EXT.\n\
+        With -o FILE (one input) the format follows FILE's extension: .png, .jpg, .tif, .webp.\n\
+        With -o DIR results are written into DIR (created if missing) under the input's name.")]
+    Photo {
+        /// Photos or folders of photos (.jpg, .png, .tif, .webp, .bmp).
+        #[arg(required = true, value_name = "IN")]
+        inputs: Vec<PathBuf>,
+        /// Output file (one input) or folder.
+        #[arg(short, long, value_name = "OUT")]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Colorize a folder tree into another, mirroring it; resumes where an interrupted run stopped.
+    #[command(after_help = "Photos whose result already exists are skipped (use --overwrite to redo them).\n\
+        A photo that cannot be read or written is reported and the batch goes on; the exit status\n\
+        is non-zero when any photo failed.")]
+    Batch {
+        /// Folder of photos, searched recursively.
+        in_dir: PathBuf,
+        /// Folder for the results (created if missing); the input tree is mirrored in it.
+        out_dir: PathBuf,
+        /// Redo photos whose result already exists.
+        #[arg(long)]
+        overwrite: bool,
+        /// Threads that read and write photos (each), alongside the model.
+        #[arg(long, value_name = "N", default_value_t = 2)]
+        jobs: usize,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// List the DDColor models this tool knows, which are installed, and which one it would use.
+    Models,
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    /// Model: a path to an .onnx file or a known name (modelscope, paper, artistic, paper_tiny).
+    /// Default: $DDCOLOR_MODEL, else the best model present under models/.
+    #[arg(long, value_name = "PATH|NAME")]
+    model: Option<String>,
+    /// Size S the model works at, for models with a dynamic input (multiple of 32). Larger is
+    /// slower; DDColor was trained at 256, the reference tools use 512.
+    #[arg(long, value_name = "S")]
+    input_size: Option<usize>,
+    /// How the model's colour is scaled back to the photo: bilinear (smooth, default) or nearest
+    /// (exactly what the official DDColor code does).
+    #[arg(long, value_name = "MODE", default_value = "bilinear", value_parser = parse_upsample)]
+    upsample: Upsample,
+    /// Threads the model uses (default: one per core).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// JPEG quality of the results (1-100).
+    #[arg(long, value_name = "Q", default_value_t = 95, value_parser = clap::value_parser!(u8).range(1..=100))]
+    quality: u8,
+    /// Largest photo accepted, in pixels (protects against huge or malicious files).
+    #[arg(long, value_name = "PIXELS", default_value_t = DEFAULT_MAX_PIXELS)]
+    max_pixels: u64,
+    /// Format of the results: png, jpg, tif or webp (default: the input's format; PNG for inputs
+    /// that cannot be written, such as .bmp).
+    #[arg(long, value_name = "EXT", value_parser = parse_format)]
+    format: Option<String>,
+}
+
+fn parse_upsample(s: &str) -> Result<Upsample, String> {
+    s.parse()
+}
+
+fn parse_format(s: &str) -> Result<String, String> {
+    let ext = s.trim_start_matches('.').to_ascii_lowercase();
+    match OutputFormat::from_extension(&ext) {
+        Some(_) => Ok(ext),
+        None => Err(format!("unknown format '{s}' (expected png, jpg, tif or webp)")),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Photo { inputs, output, common } => photo(inputs, output, common),
+        Command::Batch { in_dir, out_dir, overwrite, jobs, common } => batch(in_dir, out_dir, overwrite, jobs, common),
+        Command::Models => list_models(),
+    }
+}
+
+fn load_model(common: &Common) -> Result<Model> {
+    let chosen = models::choose(common.model.as_deref())?;
+    let options = ModelOptions { input_size: common.input_size, threads: common.threads };
+    let model = Model::load(&chosen.path, &options)?;
+    eprintln!("model: {} ({}), input size {}", chosen.path.display(), chosen.how, model.input_size());
+    if chosen.is_test_model {
+        eprintln!(
+            "note: this is a generated test model with random weights: its colours are not meaningful. \
+             See models/README.md to get a real DDColor model."
+        );
+    }
+    Ok(model)
+}
+
+fn settings(common: &Common, workers: usize, list_outputs: bool) -> Settings {
+    Settings {
+        max_pixels: common.max_pixels,
+        upsample: common.upsample,
+        write: WriteOptions { quality: common.quality },
+        workers,
+        list_outputs,
+    }
+}
+
+/// The images directly inside `dir`, sorted.
+fn images_in(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("{}: cannot read folder", dir.display()))? {
+        let path = entry.with_context(|| format!("{}: cannot read folder", dir.display()))?.path();
+        if path.is_file() && is_image_path(&path) && !is_hidden(&path) {
+            found.push(path);
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+fn is_hidden(path: &Path) -> bool {
+    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'))
+}
+
+/// The extension a result gets: `--format`, else the input's if it can be written, else png.
+fn output_extension(input: &Path, format: Option<&str>) -> String {
+    if let Some(f) = format {
+        return f.to_string();
+    }
+    input
+        .extension()
+        .and_then(|e| e.to_str())
+        .filter(|e| OutputFormat::from_extension(e).is_some())
+        .map(str::to_string)
+        .unwrap_or_else(|| "png".into())
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+fn photo(inputs: Vec<PathBuf>, output: Option<PathBuf>, common: Common) -> Result<ExitCode> {
+    // Expand folders; inputs that do not exist or hold no images are failures of their own.
+    let mut files = Vec::new();
+    let mut failed = Vec::new();
+    for input in &inputs {
+        if input.is_dir() {
+            let found = images_in(input)?;
+            if found.is_empty() {
+                failed.push(format!("{}: no images found in this folder (looked for .jpg, .png, .tif, .webp, .bmp)", input.display()));
+            }
+            files.extend(found);
+        } else if input.exists() {
+            files.push(input.clone());
+        } else {
+            failed.push(format!("{}: file not found", input.display()));
+        }
+    }
+    let output_is_file = output.as_deref().is_some_and(|o| OutputFormat::from_path(o).is_ok() && !o.is_dir());
+    if output_is_file && (inputs.len() != 1 || inputs[0].is_dir()) {
+        bail!("-o {} names a file, but there is more than one input; give a folder", output.as_deref().map(Path::display).map(|d| d.to_string()).unwrap_or_default());
+    }
+    if let Some(o) = &output
+        && !output_is_file
+        && o.extension().is_some()
+        && !o.is_dir()
+        && inputs.len() == 1
+        && !inputs[0].is_dir()
+    {
+        // Looks like a file name with an extension we cannot write.
+        OutputFormat::from_path(o)?;
+    }
+
+    let mut jobs = Vec::new();
+    for input in files {
+        let target = match &output {
+            Some(o) if output_is_file => o.clone(),
+            Some(dir) => {
+                let stem = input.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+                dir.join(format!("{stem}.{}", output_extension(&input, common.format.as_deref())))
+            }
+            None => {
+                let stem = input.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+                input.with_file_name(format!("{stem}_color.{}", output_extension(&input, common.format.as_deref())))
+            }
+        };
+        if same_file(&input, &target) {
+            failed.push(format!("{}: refusing to overwrite the input with its result (choose another -o)", input.display()));
+            continue;
+        }
+        jobs.push(Job { input, output: target });
+    }
+    for msg in &failed {
+        eprintln!("error: {msg}");
+    }
+    if jobs.is_empty() {
+        return Ok(ExitCode::FAILURE);
+    }
+    if let Some(dir) = output.as_ref().filter(|_| !output_is_file) {
+        std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create output folder", dir.display()))?;
+    }
+    let mut model = load_model(&common)?;
+    let summary = jobs::run(&mut model, jobs, &settings(&common, 1, true), 0);
+    let total_failed = failed.len() + summary.failed.len();
+    if summary.done + total_failed > 1 {
+        eprintln!("{} colorized, {} failed", summary.done, total_failed);
+    }
+    Ok(if total_failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// All images under `dir`, recursively, sorted; hidden files and `skip` (the output folder, when
+/// it lies inside the input) are left out.
+fn walk(dir: &Path, skip: Option<&Path>, out: &mut Vec<PathBuf>) -> Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("{}: cannot read folder", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for path in entries {
+        if is_hidden(&path) {
+            continue;
+        }
+        if path.is_dir() {
+            if skip.is_some_and(|s| same_file(&path, s)) {
+                continue;
+            }
+            walk(&path, skip, out)?;
+        } else if is_image_path(&path) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn batch(in_dir: PathBuf, out_dir: PathBuf, overwrite: bool, workers: usize, common: Common) -> Result<ExitCode> {
+    if !in_dir.is_dir() {
+        bail!("{}: not a folder", in_dir.display());
+    }
+    if same_file(&in_dir, &out_dir) {
+        bail!("{}: the output folder must differ from the input folder", out_dir.display());
+    }
+    let mut files = Vec::new();
+    walk(&in_dir, Some(&out_dir), &mut files)?;
+    if files.is_empty() {
+        bail!("{}: no images found (looked for .jpg, .png, .tif, .webp, .bmp, recursively)", in_dir.display());
+    }
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("{}: cannot create output folder", out_dir.display()))?;
+    let mut jobs = Vec::new();
+    let mut skipped = 0;
+    let mut targets = HashSet::new();
+    for input in files {
+        let rel = input.strip_prefix(&in_dir).unwrap_or(&input);
+        let target = out_dir.join(rel).with_extension(output_extension(&input, common.format.as_deref()));
+        if !targets.insert(target.clone()) {
+            // a.jpg and a.png in one folder, both written as png: keep the second apart.
+            let stem = target.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+            let ext = input.extension().unwrap_or_default().to_string_lossy().into_owned();
+            let alt = target.with_file_name(format!("{stem}_{ext}.{}", output_extension(&input, common.format.as_deref())));
+            targets.insert(alt.clone());
+            jobs.push(Job { input, output: alt });
+            continue;
+        }
+        if target.exists() && !overwrite {
+            skipped += 1;
+            continue;
+        }
+        jobs.push(Job { input, output: target });
+    }
+    let total = jobs.len() + skipped;
+    eprintln!("{total} photos under {}, {skipped} already done", in_dir.display());
+    let summary = if jobs.is_empty() {
+        Summary { skipped, ..Summary::default() }
+    } else {
+        let mut model = load_model(&common)?;
+        jobs::run(&mut model, jobs, &settings(&common, workers.max(1), false), skipped)
+    };
+    print_summary(&summary, &out_dir);
+    Ok(if summary.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn print_summary(s: &Summary, out_dir: &Path) {
+    let secs = s.elapsed.as_secs_f64();
+    let rate = if secs > 0.0 { s.done as f64 / secs } else { 0.0 };
+    eprintln!(
+        "done: {} colorized, {} skipped (already done), {} failed in {secs:.1} s ({rate:.2} photos/s, model busy {:.0}%)",
+        s.done,
+        s.skipped,
+        s.failed.len(),
+        if secs > 0.0 { 100.0 * s.model_time.as_secs_f64() / secs } else { 0.0 }
+    );
+    if !s.failed.is_empty() {
+        eprintln!("failed:");
+        for f in &s.failed {
+            eprintln!("  {f}");
+        }
+    }
+    eprintln!("results in {}", out_dir.display());
+}
+
+fn list_models() -> Result<ExitCode> {
+    let dirs = models::model_dirs();
+    println!("Model folders searched: {}", dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "));
+    println!();
+    println!("{:<12} {:<11} {:<40} status", "name", "encoder", "about");
+    for v in models::VARIANTS {
+        let status = match models::find_named(v.name) {
+            Some(p) => format!("present: {}", p.display()),
+            None => format!("missing (put ddcolor_{}.onnx in models/)", v.name),
+        };
+        println!("{:<12} {:<11} {:<40} {status}", v.name, v.encoder, v.about);
+    }
+    println!();
+    for (name, about) in models::GENERATED {
+        let status = match models::find_named(name) {
+            Some(p) => format!("present: {}", p.display()),
+            None => "missing (made by `make setup`)".into(),
+        };
+        println!("{name:<12} {:<11} {about:<40} {status}", "-");
+    }
+    println!();
+    match models::choose(None) {
+        Ok(c) => println!("Default: {} ({}){}", c.path.display(), c.how, if c.is_test_model { " - a test model, colours not meaningful" } else { "" }),
+        Err(e) => println!("Default: none ({e})"),
+    }
+    println!("Get a real model: see models/README.md");
+    Ok(ExitCode::SUCCESS)
+}

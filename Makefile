@@ -1,0 +1,48 @@
+# Quick start: `make demo` (set up, build, colorize the samples into out/), `make test`.
+SHELL := /bin/bash
+PY := .deps/venv/bin/python
+MEDIA := ../shared/media
+HIST := $(MEDIA)/photos/historical
+DDCOLOR := target/release/ddcolor
+
+.PHONY: all setup build demo test test-data bench models clean
+
+all: build
+
+setup:
+	@scripts/setup.sh
+
+models: setup
+
+build: setup
+	cargo build --release --locked -p ddcolor
+
+demo: build
+	@mkdir -p out
+	$(DDCOLOR) batch samples out --overwrite
+	@echo
+	@echo "Colorized samples are in $(CURDIR)/out/ (inputs: samples/)."
+
+# Reference values from OpenCV and the Python reference recipe, rebuilt when their scripts change.
+TESTDATA := tests/data
+test-data: setup $(TESTDATA)/lab/manifest.json $(TESTDATA)/recipe/.done
+
+$(TESTDATA)/lab/manifest.json: tests/reference/lab_reference.py tests/requirements.txt
+	$(PY) tests/reference/lab_reference.py $(TESTDATA)/lab --photos $(HIST)
+
+$(TESTDATA)/recipe/.done: tests/reference/recipe.py $(TESTDATA)/lab/manifest.json models/gen_test_models.py
+	rm -rf $(TESTDATA)/recipe
+	$(PY) tests/reference/recipe.py --model models/generated/test-dynamic.onnx --input-size 512 --out-dir $(TESTDATA)/recipe/test-dynamic/orig $(HIST)/*
+	$(PY) tests/reference/recipe.py --model models/generated/test-dynamic.onnx --input-size 512 --out-dir $(TESTDATA)/recipe/test-dynamic/png $(TESTDATA)/lab/photos/*.png
+	$(PY) tests/reference/recipe.py --model models/generated/test-256.onnx --out-dir $(TESTDATA)/recipe/test-256/orig $(HIST)/*
+	touch $@
+
+test: setup test-data
+	cargo test --workspace --locked
+
+bench: build
+	scripts/bench.sh
+
+clean:
+	cargo clean
+	rm -rf out $(TESTDATA) models/generated

@@ -1,0 +1,148 @@
+//! Which DDColor models exist and how the runner finds one: `--model`, then `DDCOLOR_MODEL`,
+//! then the best variant present under `models/`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+
+/// A released DDColor variant, best first (the order used when picking one automatically).
+pub struct Variant {
+    pub name: &'static str,
+    pub encoder: &'static str,
+    pub about: &'static str,
+}
+
+pub const VARIANTS: &[Variant] = &[
+    Variant { name: "modelscope", encoder: "ConvNeXt-L", about: "recommended: ImageNet + extra data" },
+    Variant { name: "paper", encoder: "ConvNeXt-L", about: "the paper's ImageNet model" },
+    Variant { name: "artistic", encoder: "ConvNeXt-L", about: "more vivid, artistic colours" },
+    Variant { name: "paper_tiny", encoder: "ConvNeXt-T", about: "small and fast, paper model" },
+];
+
+/// Models the project generates for its tests and benchmarks (`models/generated/`).
+pub const GENERATED: &[(&str, &str)] = &[
+    ("test-dynamic", "test model, dynamic size (random colours)"),
+    ("test-256", "test model, fixed 256 (random colours)"),
+    ("test-512", "test model, fixed 512 (random colours)"),
+    ("test-batch", "test model, dynamic batch (random colours)"),
+    ("bench", "benchmark model, DDColor-tiny-like cost (random colours)"),
+];
+
+/// Folders searched for models, in order, without duplicates.
+pub fn model_dirs() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(d) = std::env::var_os("DDCOLOR_MODELS_DIR") {
+        dirs.push(PathBuf::from(d));
+    }
+    dirs.push(PathBuf::from("models"));
+    if let Some(exe_dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+        // target/release/ddcolor inside the repository, and installed layouts.
+        dirs.push(exe_dir.join("../../models"));
+        dirs.push(exe_dir.join("../share/ddcolor/models"));
+    }
+    dirs.push(PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../models")));
+    let mut seen = Vec::new();
+    dirs.into_iter()
+        .filter(|d| match d.canonicalize() {
+            Ok(c) if !seen.contains(&c) => {
+                seen.push(c);
+                true
+            }
+            _ => false,
+        })
+        .collect()
+}
+
+/// `ddcolor_<name>.onnx`, or `ddcolor_<name>_<anything>.onnx` (e.g. `_512`, `_fp16`), in `dir`.
+fn variant_file(dir: &Path, name: &str) -> Option<PathBuf> {
+    let exact = dir.join(format!("ddcolor_{name}.onnx"));
+    if exact.is_file() {
+        return Some(exact);
+    }
+    let prefix = format!("ddcolor_{name}_");
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+            p.extension().is_some_and(|e| e == "onnx")
+                && stem.starts_with(&prefix)
+                // `paper` must not pick up `paper_tiny`.
+                && !VARIANTS.iter().any(|v| v.name != name && v.name.starts_with(name) && stem.starts_with(&format!("ddcolor_{}", v.name)))
+        })
+        .collect();
+    found.sort();
+    found.into_iter().next()
+}
+
+fn generated_file(dir: &Path, name: &str) -> Option<PathBuf> {
+    let p = dir.join("generated").join(format!("{name}.onnx"));
+    p.is_file().then_some(p)
+}
+
+/// Where a known model name is, if present.
+pub fn find_named(name: &str) -> Option<PathBuf> {
+    let dirs = model_dirs();
+    if VARIANTS.iter().any(|v| v.name == name) {
+        dirs.iter().find_map(|d| variant_file(d, name))
+    } else if GENERATED.iter().any(|(g, _)| *g == name) {
+        dirs.iter().find_map(|d| generated_file(d, name))
+    } else {
+        None
+    }
+}
+
+/// A model chosen for a run.
+pub struct Chosen {
+    pub path: PathBuf,
+    /// How it was chosen, for the user.
+    pub how: String,
+    /// A generated test model: colours are random, the user should be told.
+    pub is_test_model: bool,
+}
+
+fn is_generated(path: &Path) -> bool {
+    path.parent().and_then(|p| p.file_name()).is_some_and(|n| n == "generated")
+}
+
+fn resolve_spec(spec: &str, how: &str) -> Result<Chosen> {
+    let as_path = PathBuf::from(spec);
+    if as_path.is_file() {
+        return Ok(Chosen { is_test_model: is_generated(&as_path), path: as_path, how: how.into() });
+    }
+    let known = VARIANTS.iter().any(|v| v.name == spec) || GENERATED.iter().any(|(g, _)| *g == spec);
+    if known {
+        if let Some(path) = find_named(spec) {
+            return Ok(Chosen { is_test_model: is_generated(&path), path, how: how.into() });
+        }
+        bail!(
+            "model '{spec}' ({how}) is not present: put ddcolor_{spec}.onnx in models/ (see models/README.md) or pass --model PATH"
+        );
+    }
+    if spec.ends_with(".onnx") || spec.contains('/') {
+        bail!("{spec}: model file not found ({how})");
+    }
+    let names: Vec<&str> = VARIANTS.iter().map(|v| v.name).chain(GENERATED.iter().map(|g| g.0)).collect();
+    bail!("unknown model '{spec}' ({how}): give a path to an .onnx file or one of {}", names.join(", "))
+}
+
+/// Picks the model: `--model`, then `DDCOLOR_MODEL`, then the best one present under `models/`.
+pub fn choose(arg: Option<&str>) -> Result<Chosen> {
+    if let Some(spec) = arg {
+        return resolve_spec(spec, "--model");
+    }
+    if let Some(spec) = std::env::var_os("DDCOLOR_MODEL") {
+        return resolve_spec(&spec.to_string_lossy(), "DDCOLOR_MODEL");
+    }
+    for v in VARIANTS {
+        if let Some(path) = find_named(v.name) {
+            return Ok(Chosen { path, how: format!("best present: {}", v.name), is_test_model: false });
+        }
+    }
+    if let Some(path) = find_named("test-dynamic") {
+        return Ok(Chosen { path, how: "no real DDColor model present".into(), is_test_model: true });
+    }
+    bail!(
+        "no DDColor model found: download one (see models/README.md) into models/, pass --model PATH, or set DDCOLOR_MODEL"
+    )
+}

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Installs what ddcolor needs to build, run and test, into the repository's ignored .deps/:
+#   - Debian packages (only those missing; needs root or sudo on a fresh machine),
+#   - a Python venv with numpy, OpenCV, onnx and onnxruntime (test models, reference checks),
+#   - the ONNX Runtime shared library, taken from the PyPI `onnxruntime` wheel,
+#   - the small generated test and benchmark models in models/generated/.
+# Safe to run again: each step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+deps=$root/.deps
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
+
+# 1. System packages.
+need=()
+command -v cc >/dev/null || need+=(gcc libc6-dev)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v python3 >/dev/null || need+=(python3)
+if command -v python3 >/dev/null && ! python3 -c 'import venv, ensurepip' 2>/dev/null; then need+=(python3-venv); fi
+if [ ${#need[@]} -gt 0 ]; then
+    say "installing Debian packages: ${need[*]}"
+    sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+if ! command -v cargo >/dev/null; then
+    echo "error: cargo (Rust >= 1.92) is required: install it with rustup (https://rustup.rs)" >&2
+    exit 1
+fi
+
+# 2. Python venv for the test helpers.
+req=$root/tests/requirements.txt
+stamp=$deps/venv/.requirements
+if [ ! -x "$deps/venv/bin/python" ] || ! cmp -s "$req" "$stamp"; then
+    say "creating the Python venv in .deps/venv (numpy, opencv, onnx, onnxruntime)"
+    mkdir -p "$deps"
+    python3 -m venv "$deps/venv"
+    "$deps/venv/bin/pip" install -q --disable-pip-version-check -r "$req"
+    cp "$req" "$stamp"
+fi
+
+# 3. The ONNX Runtime library, from the same PyPI wheel (never committed).
+ort_dir=$deps/onnxruntime
+if [ ! -e "$ort_dir/libonnxruntime.so" ]; then
+    capi=$("$deps/venv/bin/python" -c 'import onnxruntime, os; print(os.path.join(os.path.dirname(onnxruntime.__file__), "capi"))')
+    lib=$(ls "$capi"/libonnxruntime.so.* | head -n 1)
+    say "installing ONNX Runtime $(basename "$lib") into .deps/onnxruntime"
+    mkdir -p "$ort_dir"
+    cp "$lib" "$ort_dir/"
+    ln -sf "$(basename "$lib")" "$ort_dir/libonnxruntime.so"
+fi
+
+# 4. Generated models (deterministic; regenerated when the generator changes).
+gen=$root/models/gen_test_models.py
+gen_stamp=$root/models/generated/.generator.sha256
+if [ ! -f "$gen_stamp" ] || [ "$(sha256sum "$gen" | cut -d' ' -f1)" != "$(cat "$gen_stamp")" ]; then
+    say "generating test and benchmark models in models/generated"
+    mkdir -p "$root/models/generated"
+    "$deps/venv/bin/python" "$gen" "$root/models/generated" >/dev/null
+    sha256sum "$gen" | cut -d' ' -f1 > "$gen_stamp"
+fi
+say "ready: ONNX Runtime in .deps/onnxruntime, Python helpers in .deps/venv, test models in models/generated"
