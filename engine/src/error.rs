@@ -30,7 +30,14 @@ pub enum EngineError {
 
 fn megapixels(p: u64) -> String {
     let mp = p as f64 / 1e6;
-    if mp >= 10.0 { format!("{mp:.0}") } else { format!("{mp:.1}") }
+    if mp >= 10.0 {
+        format!("{mp:.0}")
+    } else if mp >= 0.1 || p == 0 {
+        format!("{mp:.1}")
+    } else {
+        // Small limits (`--max-pixels 1000`) must not read "0.0 MP".
+        format!("{mp:.6}").trim_end_matches('0').to_string()
+    }
 }
 
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;

@@ -248,13 +248,6 @@ pub fn lab_coord(v: f32) -> i32 {
     cv_round(v * LAB_BASE as f32)
 }
 
-/// Precomputed table coordinates for every value of an integer sample type, so that per-pixel
-/// work is three lookups. `divisor` is 255 or 65535; the value is divided in double and rounded
-/// to float first, exactly as `(img / 255.0).astype(np.float32)` does.
-pub fn coord_table(divisor: u32) -> Vec<u16> {
-    (0..=divisor).map(|v| lab_coord((v as f64 / divisor as f64) as f32) as u16).collect()
-}
-
 #[inline(always)]
 fn interpolate(t: &Tables, cb: i32, cg: i32, cr: i32, channels: usize) -> [i32; 3] {
     let shift = LAB_BASE_SHIFT - LAB_LUT_SHIFT;

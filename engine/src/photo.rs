@@ -39,6 +39,27 @@ pub trait Sample: Copy + Send + Sync + 'static {
     const MAX: u32;
     fn index(self) -> usize;
     fn from_unit(v: f32) -> Self;
+    /// Per-value tables, built once per process (65536 entries for 16-bit).
+    fn tables() -> &'static SampleTables;
+}
+
+/// Everything the recipe needs to know about each possible sample value.
+pub struct SampleTables {
+    /// `v / MAX` as the reference computes it (see [`unit_table`]).
+    pub unit: Vec<f32>,
+    /// Fixed-point Lab table coordinate of the value.
+    pub coord: Vec<u16>,
+    /// L of a grey pixel of this value: grey pixels need no interpolation.
+    pub grey_l: Vec<f32>,
+}
+
+impl SampleTables {
+    fn build<T: Sample>() -> Self {
+        let unit = unit_table::<T>();
+        let coord: Vec<u16> = unit.iter().map(|&v| crate::lab::lab_coord(v) as u16).collect();
+        let grey_l = coord.iter().map(|&k| crate::lab::l_from_coords(k as i32, k as i32, k as i32)).collect();
+        Self { unit, coord, grey_l }
+    }
 }
 
 impl Sample for u8 {
@@ -52,6 +73,10 @@ impl Sample for u8 {
     fn from_unit(v: f32) -> Self {
         (v * 255.0).round_ties_even() as u8
     }
+    fn tables() -> &'static SampleTables {
+        static T: std::sync::OnceLock<SampleTables> = std::sync::OnceLock::new();
+        T.get_or_init(SampleTables::build::<u8>)
+    }
 }
 
 impl Sample for u16 {
@@ -63,6 +88,10 @@ impl Sample for u16 {
     #[inline(always)]
     fn from_unit(v: f32) -> Self {
         (v * 65535.0).round_ties_even() as u16
+    }
+    fn tables() -> &'static SampleTables {
+        static T: std::sync::OnceLock<SampleTables> = std::sync::OnceLock::new();
+        T.get_or_init(SampleTables::build::<u16>)
     }
 }
 

@@ -8,7 +8,7 @@
 
 use rayon::prelude::*;
 
-use crate::lab::{LabToRgb, coord_table, l_from_coords, lab_coord};
+use crate::lab::{LabToRgb, l_from_coords, lab_coord};
 use crate::photo::{Photo, Sample, Samples};
 use crate::resize::{Upsample, linear_taps, nearest_indices, resize_to_model};
 
@@ -56,9 +56,8 @@ enum RowSource {
 fn recombine_impl<T: Sample>(data: &[T], photo: &Photo, ab: &[f32], size: usize, upsample: Upsample) -> Vec<T> {
     let (w, h, c) = (photo.width, photo.height, photo.channels);
     let out_c = if photo.has_alpha() { 4 } else { 3 };
-    let coords = coord_table(T::MAX);
-    // Grey pixels (most of a black-and-white archive) have an L that depends on one value only.
-    let grey_l: Vec<f32> = coords.iter().map(|&k| l_from_coords(k as i32, k as i32, k as i32)).collect();
+    let tables = T::tables();
+    let (coords, grey_l) = (&tables.coord, &tables.grey_l);
     let source = match upsample {
         Upsample::Nearest => RowSource::Nearest(nearest_indices(size, w), nearest_indices(size, h)),
         Upsample::Bilinear => RowSource::Bilinear(linear_taps(size, w), linear_taps(size, h)),
@@ -66,10 +65,9 @@ fn recombine_impl<T: Sample>(data: &[T], photo: &Photo, ab: &[f32], size: usize,
     let (a_plane, b_plane) = ab.split_at(size * size);
     let lab2rgb = LabToRgb::new();
     let mut out = vec![T::from_unit(0.0); w * h * out_c];
-    out.par_chunks_mut(w * out_c).enumerate().for_each(|(y, out_row)| {
+    let row_buffers = || (vec![0f32; w], vec![0f32; w]);
+    out.par_chunks_mut(w * out_c).enumerate().for_each_init(row_buffers, |(row_a, row_b), (y, out_row)| {
         let in_row = &data[y * w * c..(y + 1) * w * c];
-        let mut row_a = vec![0f32; w];
-        let mut row_b = vec![0f32; w];
         match &source {
             RowSource::Nearest(xs, ys) => {
                 let base = ys[y] * size;
@@ -95,6 +93,7 @@ fn recombine_impl<T: Sample>(data: &[T], photo: &Photo, ab: &[f32], size: usize,
         }
         for x in 0..w {
             let px = &in_row[x * c..x * c + c];
+            // Grey pixels (most of a black-and-white archive) need no interpolation.
             let l = if c >= 3 {
                 let (r, g, b) = (px[0].index(), px[1].index(), px[2].index());
                 if r == g && g == b {

@@ -11,7 +11,7 @@
 
 use std::str::FromStr;
 
-use crate::photo::{Photo, Sample, Samples, unit_table};
+use crate::photo::{Photo, Sample, Samples};
 
 /// How the model's SxS chroma is brought back to the photo's size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -103,7 +103,7 @@ fn rgb_row<T: Sample>(data: &[T], photo: &Photo, y: usize, unit: &[f32], out: &m
 }
 
 fn resize_impl<T: Sample>(data: &[T], photo: &Photo, size: usize) -> Vec<f32> {
-    let unit = unit_table::<T>();
+    let unit = &T::tables().unit;
     let (w, h) = (photo.width, photo.height);
     let mut out = vec![0f32; size * size * 3];
     let mut r0 = vec![0f32; w * 3];
@@ -112,8 +112,8 @@ fn resize_impl<T: Sample>(data: &[T], photo: &Photo, size: usize) -> Vec<f32> {
     // OpenCV switches INTER_LINEAR to its area path for an exact 2x shrink on both axes.
     if w == 2 * size && h == 2 * size {
         for dy in 0..size {
-            rgb_row(data, photo, 2 * dy, &unit, &mut r0);
-            rgb_row(data, photo, 2 * dy + 1, &unit, &mut r1);
+            rgb_row(data, photo, 2 * dy, unit, &mut r0);
+            rgb_row(data, photo, 2 * dy + 1, unit, &mut r1);
             for dx in 0..size {
                 for k in 0..3 {
                     let i = dx * 6 + k;
@@ -150,13 +150,13 @@ fn resize_impl<T: Sample>(data: &[T], photo: &Photo, size: usize) -> Vec<f32> {
                 std::mem::swap(&mut hbuf0, &mut hbuf1);
                 cached.1 = None;
             } else {
-                rgb_row(data, photo, y0, &unit, &mut r0);
+                rgb_row(data, photo, y0, unit, &mut r0);
                 hpass(&r0, &mut hbuf0);
             }
             cached.0 = Some(y0);
         }
         if cached.1 != Some(y1) {
-            rgb_row(data, photo, y1, &unit, &mut r1);
+            rgb_row(data, photo, y1, unit, &mut r1);
             hpass(&r1, &mut hbuf1);
             cached.1 = Some(y1);
         }
