@@ -122,14 +122,19 @@ fn run_fast(mut args: Vec<OsString>) -> Run {
     run(args)
 }
 
-/// Every file under `dir` (recursively, hidden ones included), relative, sorted; empty when
-/// `dir` does not exist.
+/// The marker `batch` leaves in its output folder (so that a resumed run trusts the results).
+const BATCH_MARKER: &str = ".ddcolor-batch";
+
+/// Every file under `dir` (recursively, hidden ones included, except `batch`'s marker), relative,
+/// sorted; empty when `dir` does not exist.
 fn files_under(dir: &Path) -> Vec<String> {
     fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
         for e in fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
             let p = e.unwrap().path();
             if p.is_dir() {
                 walk(base, &p, out);
+            } else if p.file_name().is_some_and(|n| n == BATCH_MARKER) {
+                continue;
             } else {
                 out.push(p.strip_prefix(base).unwrap().to_string_lossy().into_owned());
             }
@@ -1048,4 +1053,84 @@ fn ddcolor_model_env_is_used_without_model_option() {
     assert_eq!(r.code(), Some(2), "stderr:\n{}", r.stderr);
     r.assert_one_error(&missing, &["not found", "DDCOLOR_MODEL"]);
     assert!(!target2.exists());
+}
+
+#[test]
+fn batch_marks_its_folder_and_refuses_a_folder_holding_originals() {
+    let dir = TempDir::new().unwrap();
+    let input = dir.path().join("in");
+    make_tree(&input);
+    let out = dir.path().join("out");
+    run_fast(args!["batch", input, out]).assert_ok();
+    assert!(out.join(BATCH_MARKER).is_file(), "batch must mark the folder it wrote");
+
+    // A folder with a file under a result's name that batch did not write: it may be an original.
+    let foreign = dir.path().join("foreign");
+    fs::create_dir_all(&foreign).unwrap();
+    save_grey(&foreign.join("a.png"), 10, 10);
+    let snap = snapshot(&foreign.join("a.png"));
+    for extra in [&[][..], &["--overwrite"][..]] {
+        let mut a = args!["batch", input, foreign];
+        a.extend(extra.iter().map(OsString::from));
+        let r = run_fast(a);
+        r.assert_failed();
+        r.assert_one_error(&foreign, &["did not write", "a.png"]);
+        snap.assert_untouched();
+    }
+    assert_files(&foreign, &["a.png"]);
+}
+
+#[test]
+fn batch_name_collisions_resume_too() {
+    let dir = TempDir::new().unwrap();
+    let input = dir.path().join("in");
+    fs::create_dir_all(&input).unwrap();
+    save_grey(&input.join("a.jpg"), 20, 10);
+    save_grey(&input.join("a.png"), 20, 10);
+    let out = dir.path().join("out");
+    run_fast(args!["batch", input, out, "--format", "png"]).assert_ok();
+    assert_files(&out, &["a.png", "a_png.png"]);
+    let r = run_fast(args!["batch", input, out, "--format", "png"]);
+    r.assert_ok();
+    assert!(r.stderr.contains("done: 0 colorized, 2 skipped"), "stderr:\n{}", r.stderr);
+}
+
+#[test]
+fn photo_refuses_two_results_under_one_name() {
+    let dir = TempDir::new().unwrap();
+    for sub in ["x", "y"] {
+        fs::create_dir_all(dir.path().join(sub)).unwrap();
+        save_grey(&dir.path().join(sub).join("a.png"), 12, 12);
+    }
+    let out = dir.path().join("out");
+    let second = dir.path().join("y/a.png");
+    let r = run_fast(args!["photo", dir.path().join("x/a.png"), second, "-o", out]);
+    r.assert_failed();
+    r.assert_one_error(&second, &["would replace the result of"]);
+    assert_files(&out, &["a.png"]);
+}
+
+#[test]
+fn photo_folder_twice_does_not_colorize_its_own_results() {
+    let dir = TempDir::new().unwrap();
+    save_grey(&dir.path().join("a.png"), 16, 16);
+    run_fast(args!["photo", dir.path()]).assert_ok();
+    let r = run_fast(args!["photo", dir.path()]);
+    r.assert_ok();
+    assert_files(dir.path(), &["a.png", "a_color.png"]);
+}
+
+#[test]
+fn no_output_folder_is_left_when_the_model_fails() {
+    let dir = TempDir::new().unwrap();
+    let out = dir.path().join("never");
+    let r = run(args!["photo", photo("abe.jpg"), "-o", out, "--model", dir.path().join("missing.onnx")]);
+    r.assert_failed();
+    assert!(!out.exists(), "photo created {} although nothing could be written", out.display());
+    let input = dir.path().join("in");
+    make_tree(&input);
+    let out = dir.path().join("never2");
+    let r = run(args!["batch", input, out, "--model", dir.path().join("missing.onnx")]);
+    r.assert_failed();
+    assert!(!out.exists(), "batch created {} although nothing could be written", out.display());
 }

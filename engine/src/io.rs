@@ -2,7 +2,7 @@
 //! the final name: results go to a temporary file in the destination folder and are renamed.
 
 use std::fs;
-use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufWriter, Seek, Write};
 use std::path::Path;
 
 use image::codecs::jpeg::JpegEncoder;
@@ -62,17 +62,52 @@ fn io_err(path: &Path, source: std::io::Error) -> EngineError {
     EngineError::Io { path: path.to_path_buf(), source }
 }
 
-/// A JPEG must end with the end-of-image marker (FF D9), possibly followed by a little padding.
-/// The decoder fills the missing part of a truncated file with grey instead of failing, which
-/// would silently turn a damaged scan into a damaged result.
+/// Whether a JPEG reaches its end-of-image marker. The decoder fills the missing part of a
+/// truncated file with grey instead of failing, which would silently turn a damaged scan into a
+/// damaged result. The markers are walked from the start (segment lengths, then the entropy-coded
+/// data of each scan), so data appended after the image (phone "motion photos") and thumbnails
+/// inside EXIF (which have their own end marker) do not mislead the check.
 fn jpeg_is_complete(path: &Path) -> Result<bool> {
-    let mut f = fs::File::open(path).map_err(|e| io_err(path, e))?;
-    let len = f.metadata().map_err(|e| io_err(path, e))?.len();
-    let tail_len = len.min(4096);
-    f.seek(SeekFrom::Start(len - tail_len)).map_err(|e| io_err(path, e))?;
-    let mut tail = Vec::with_capacity(tail_len as usize);
-    f.read_to_end(&mut tail).map_err(|e| io_err(path, e))?;
-    Ok(tail.windows(2).any(|w| w == [0xFF, 0xD9]))
+    let data = fs::read(path).map_err(|e| io_err(path, e))?;
+    Ok(jpeg_reaches_eoi(&data))
+}
+
+fn jpeg_reaches_eoi(d: &[u8]) -> bool {
+    if d.len() < 4 || d[0] != 0xFF || d[1] != 0xD8 {
+        return false;
+    }
+    let mut i = 2;
+    loop {
+        // Next marker: 0xFF (fill bytes allowed) then a code.
+        while i < d.len() && d[i] == 0xFF {
+            i += 1;
+        }
+        let Some(&code) = d.get(i) else { return false };
+        i += 1;
+        match code {
+            0xD9 => return true,
+            0x01 | 0xD0..=0xD7 => continue,
+            _ => {}
+        }
+        let Some(len) = d.get(i..i + 2).map(|b| u16::from_be_bytes([b[0], b[1]]) as usize) else { return false };
+        i += len;
+        if i > d.len() {
+            return false;
+        }
+        if code == 0xDA {
+            // Entropy-coded data: runs until a marker that is not a stuffed 0xFF00 or a restart.
+            loop {
+                let Some(off) = d.get(i..).and_then(|t| t.iter().position(|&b| b == 0xFF)) else { return false };
+                i += off;
+                match d.get(i + 1) {
+                    None => return false,
+                    Some(0x00) | Some(0xD0..=0xD7) => i += 2,
+                    Some(0xFF) => i += 1,
+                    Some(_) => break,
+                }
+            }
+        }
+    }
 }
 
 /// Reads a photo, applying its EXIF orientation. Refuses images above `max_pixels` before
@@ -217,5 +252,39 @@ fn encode<W: Write + Seek>(photo: &Photo, format: OutputFormat, options: WriteOp
             };
             WebPEncoder::new_lossless(out).write_image(&v8, w, h, if c == 4 { C::Rgba8 } else { C::Rgb8 })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::jpeg_reaches_eoi;
+
+    fn tiny_jpeg() -> Vec<u8> {
+        let img = image::GrayImage::from_fn(16, 16, |x, y| image::Luma([(x * 16 + y) as u8]));
+        let mut v = Vec::new();
+        img.write_to(&mut std::io::Cursor::new(&mut v), image::ImageFormat::Jpeg).expect("encode");
+        v
+    }
+
+    #[test]
+    fn complete_truncated_and_padded_jpegs() {
+        let j = tiny_jpeg();
+        assert!(jpeg_reaches_eoi(&j));
+        assert!(!jpeg_reaches_eoi(&j[..j.len() - 2]), "missing end marker");
+        assert!(!jpeg_reaches_eoi(&j[..j.len() / 2]), "cut in the middle");
+        let mut appended = j.clone();
+        appended.extend(std::iter::repeat_n(0x42, 10_000));
+        assert!(jpeg_reaches_eoi(&appended), "data after the end marker is fine");
+    }
+
+    #[test]
+    fn thumbnail_end_marker_inside_exif_does_not_count() {
+        let j = tiny_jpeg();
+        // An APP1 segment holding a whole JPEG (with its own FFD9), then the main image cut short.
+        let mut v = vec![0xFF, 0xD8, 0xFF, 0xE1];
+        v.extend(((j.len() + 2) as u16).to_be_bytes());
+        v.extend(&j);
+        v.extend(&j[2..j.len() / 2]);
+        assert!(!jpeg_reaches_eoi(&v));
     }
 }

@@ -144,7 +144,7 @@ impl Model {
             }
             (h, w) if h < 0 && w < 0 => {
                 let s = options.input_size.unwrap_or(DEFAULT_INPUT_SIZE);
-                if s == 0 || s % 32 != 0 {
+                if s == 0 || !s.is_multiple_of(32) {
                     return Err(size_err(format!("input size {s} is not a positive multiple of 32")));
                 }
                 s

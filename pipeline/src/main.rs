@@ -191,13 +191,23 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
+/// Appended to the name of a result written beside its input.
+const RESULT_SUFFIX: &str = "_color";
+
+/// Name of the marker `batch` leaves in its output folder: files there were written by it.
+const BATCH_MARKER: &str = ".ddcolor-batch";
+
 fn photo(inputs: Vec<PathBuf>, output: Option<PathBuf>, common: Common) -> Result<ExitCode> {
     // Expand folders; inputs that do not exist or hold no images are failures of their own.
     let mut files = Vec::new();
     let mut failed = Vec::new();
     for input in &inputs {
         if input.is_dir() {
-            let found = images_in(input)?;
+            let mut found = images_in(input)?;
+            if output.is_none() {
+                // Results of an earlier run sit beside their inputs: do not colorize them again.
+                found.retain(|p| !p.file_stem().and_then(|s| s.to_str()).is_some_and(|s| s.ends_with(RESULT_SUFFIX)));
+            }
             if found.is_empty() {
                 failed.push(format!("{}: no images found in this folder (looked for .jpg, .png, .tif, .webp, .bmp)", input.display()));
             }
@@ -223,7 +233,7 @@ fn photo(inputs: Vec<PathBuf>, output: Option<PathBuf>, common: Common) -> Resul
         OutputFormat::from_path(o)?;
     }
 
-    let mut jobs = Vec::new();
+    let mut jobs: Vec<Job> = Vec::new();
     for input in files {
         let target = match &output {
             Some(o) if output_is_file => o.clone(),
@@ -233,11 +243,20 @@ fn photo(inputs: Vec<PathBuf>, output: Option<PathBuf>, common: Common) -> Resul
             }
             None => {
                 let stem = input.file_stem().unwrap_or_default().to_string_lossy().into_owned();
-                input.with_file_name(format!("{stem}_color.{}", output_extension(&input, common.format.as_deref())))
+                input.with_file_name(format!("{stem}{RESULT_SUFFIX}.{}", output_extension(&input, common.format.as_deref())))
             }
         };
         if same_file(&input, &target) {
             failed.push(format!("{}: refusing to overwrite the input with its result (choose another -o)", input.display()));
+            continue;
+        }
+        if let Some(other) = jobs.iter().find(|j| j.output == target) {
+            failed.push(format!(
+                "{}: its result {} would replace the result of {}; colorize them into different folders",
+                input.display(),
+                target.display(),
+                other.input.display()
+            ));
             continue;
         }
         jobs.push(Job { input, output: target });
@@ -248,10 +267,10 @@ fn photo(inputs: Vec<PathBuf>, output: Option<PathBuf>, common: Common) -> Resul
     if jobs.is_empty() {
         return Ok(ExitCode::FAILURE);
     }
+    let mut model = load_model(&common)?;
     if let Some(dir) = output.as_ref().filter(|_| !output_is_file) {
         std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create output folder", dir.display()))?;
     }
-    let mut model = load_model(&common)?;
     let summary = jobs::run(&mut model, jobs, &settings(&common, 1, true), 0);
     let total_failed = failed.len() + summary.failed.len();
     if summary.done + total_failed > 1 {
@@ -296,27 +315,41 @@ fn batch(in_dir: PathBuf, out_dir: PathBuf, overwrite: bool, workers: usize, com
     if files.is_empty() {
         bail!("{}: no images found (looked for .jpg, .png, .tif, .webp, .bmp, recursively)", in_dir.display());
     }
-    std::fs::create_dir_all(&out_dir).with_context(|| format!("{}: cannot create output folder", out_dir.display()))?;
     let mut jobs = Vec::new();
     let mut skipped = 0;
     let mut targets = HashSet::new();
+    let mut existing = None;
     for input in files {
         let rel = input.strip_prefix(&in_dir).unwrap_or(&input);
-        let target = out_dir.join(rel).with_extension(output_extension(&input, common.format.as_deref()));
+        let ext = output_extension(&input, common.format.as_deref());
+        let mut target = out_dir.join(rel).with_extension(&ext);
         if !targets.insert(target.clone()) {
-            // a.jpg and a.png in one folder, both written as png: keep the second apart.
+            // a.jpg and a.png in one folder, both written as png: the second keeps its extension.
             let stem = target.file_stem().unwrap_or_default().to_string_lossy().into_owned();
-            let ext = input.extension().unwrap_or_default().to_string_lossy().into_owned();
-            let alt = target.with_file_name(format!("{stem}_{ext}.{}", output_extension(&input, common.format.as_deref())));
-            targets.insert(alt.clone());
-            jobs.push(Job { input, output: alt });
-            continue;
+            let in_ext = input.extension().unwrap_or_default().to_string_lossy().into_owned();
+            target = target.with_file_name(format!("{stem}_{in_ext}.{ext}"));
+            targets.insert(target.clone());
         }
-        if target.exists() && !overwrite {
-            skipped += 1;
-            continue;
+        if target.exists() {
+            existing.get_or_insert_with(|| target.clone());
+            if !overwrite {
+                skipped += 1;
+                continue;
+            }
         }
         jobs.push(Job { input, output: target });
+    }
+    // Files already under a result's name are only trusted as results (skipped, or replaced with
+    // --overwrite) in a folder an earlier batch wrote; anywhere else they may be originals.
+    if let Some(example) = existing
+        && !out_dir.join(BATCH_MARKER).exists()
+    {
+        bail!(
+            "{}: this folder already holds files under the names the results would get (e.g. {}) \
+             that ddcolor batch did not write; choose a new or empty output folder",
+            out_dir.display(),
+            example.display()
+        );
     }
     let total = jobs.len() + skipped;
     eprintln!("{total} photos under {}, {skipped} already done", in_dir.display());
@@ -324,6 +357,9 @@ fn batch(in_dir: PathBuf, out_dir: PathBuf, overwrite: bool, workers: usize, com
         Summary { skipped, ..Summary::default() }
     } else {
         let mut model = load_model(&common)?;
+        std::fs::create_dir_all(&out_dir).with_context(|| format!("{}: cannot create output folder", out_dir.display()))?;
+        std::fs::write(out_dir.join(BATCH_MARKER), "results written by `ddcolor batch`; lets a later run resume here\n")
+            .with_context(|| format!("{}: cannot write in the output folder", out_dir.display()))?;
         jobs::run(&mut model, jobs, &settings(&common, workers.max(1), false), skipped)
     };
     print_summary(&summary, &out_dir);
