@@ -203,6 +203,14 @@ fn grey_gradient(w: u32, h: u32) -> GrayImage {
     GrayImage::from_fn(w, h, |x, y| Luma([(40 + (x * 7 + y * 3) % 170) as u8]))
 }
 
+/// A temporary folder holding one 40x30 grey scan, `scan.png`.
+fn grey_scan() -> (TempDir, PathBuf) {
+    let dir = TempDir::new().unwrap();
+    let input = dir.path().join("scan.png");
+    save_grey(&input, 40, 30);
+    (dir, input)
+}
+
 fn save_grey(path: &Path, w: u32, h: u32) {
     grey_gradient(w, h).save(path).unwrap();
 }
@@ -407,9 +415,7 @@ fn unwritable_output() {
 
 #[test]
 fn missing_model() {
-    let src = TempDir::new().unwrap();
-    let input = src.path().join("scan.png");
-    save_grey(&input, 40, 30);
+    let (src, input) = grey_scan();
     let snap = snapshot(&input);
     let out = src.path().join("out");
     let missing = Path::new("/nonexistent/x.onnx");
@@ -423,9 +429,7 @@ fn missing_model() {
 
 #[test]
 fn models_with_the_wrong_contract_are_refused() {
-    let src = TempDir::new().unwrap();
-    let input = src.path().join("scan.png");
-    save_grey(&input, 40, 30);
+    let (src, input) = grey_scan();
     let snap = snapshot(&input);
     let out = src.path().join("out");
     let cases: &[(&str, &[&str])] = &[
@@ -446,9 +450,7 @@ fn models_with_the_wrong_contract_are_refused() {
 
 #[test]
 fn input_and_output_names_are_not_enforced() {
-    let src = TempDir::new().unwrap();
-    let input = src.path().join("scan.png");
-    save_grey(&input, 40, 30);
+    let (src, input) = grey_scan();
     let out = src.path().join("colour.png");
     let m = model("bad-input-name");
     let r = run(args!["photo", input, "-o", out, "--model", m]);
@@ -459,9 +461,7 @@ fn input_and_output_names_are_not_enforced() {
 
 #[test]
 fn input_size_conflicts() {
-    let src = TempDir::new().unwrap();
-    let input = src.path().join("scan.png");
-    save_grey(&input, 40, 30);
+    let (src, input) = grey_scan();
     let out = src.path().join("out");
 
     let fixed = model("test-256");
@@ -619,9 +619,7 @@ fn photo_refuses_to_overwrite_its_input() {
 
 #[test]
 fn photo_unknown_output_extension() {
-    let dir = TempDir::new().unwrap();
-    let input = dir.path().join("scan.png");
-    save_grey(&input, 40, 30);
+    let (dir, input) = grey_scan();
     let target = dir.path().join("out.gif");
     let r = run_fast(args!["photo", input, "-o", target]);
     r.assert_failed();
@@ -1026,9 +1024,7 @@ fn help_mentions_the_options() {
 
 #[test]
 fn ddcolor_model_env_is_used_without_model_option() {
-    let dir = TempDir::new().unwrap();
-    let input = dir.path().join("scan.png");
-    save_grey(&input, 40, 30);
+    let (dir, input) = grey_scan();
     let m = model("test-dynamic");
     let target = dir.path().join("out.png");
     let r = run_env(args!["photo", input, "-o", target, "--input-size", "256"], &[("DDCOLOR_MODEL", m.as_os_str())]);

@@ -20,7 +20,8 @@ use crate::error::{EngineError, Result};
 pub const DEFAULT_INPUT_SIZE: usize = 512;
 
 /// Where the ONNX Runtime library is looked for, in order: `ORT_DYLIB_PATH`, next to the
-/// executable (installed layouts), then the copy the project's set-up installs in `.deps/`.
+/// executable (installed layouts), then the copy the project's set-up installs in `.deps/`
+/// (found from the executable's place in the repository, then from where it was built).
 pub fn ort_library_candidates() -> Vec<PathBuf> {
     let mut c = Vec::new();
     if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
@@ -30,6 +31,8 @@ pub fn ort_library_candidates() -> Vec<PathBuf> {
     if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
         c.push(dir.join("libonnxruntime.so"));
         c.push(dir.join("../lib/libonnxruntime.so"));
+        // target/release/ddcolor inside the repository, wherever the repository was moved.
+        c.push(dir.join("../../.deps/onnxruntime/libonnxruntime.so"));
     }
     c.push(PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.deps/onnxruntime/libonnxruntime.so")));
     c
