@@ -35,6 +35,7 @@ $(TESTDATA)/recipe/.done: tests/reference/recipe.py $(TESTDATA)/lab/manifest.jso
 	$(PY) tests/reference/recipe.py --model models/generated/test-dynamic.onnx --input-size 512 --out-dir $(TESTDATA)/recipe/test-dynamic/orig $(HIST)/*
 	$(PY) tests/reference/recipe.py --model models/generated/test-dynamic.onnx --input-size 512 --out-dir $(TESTDATA)/recipe/test-dynamic/png $(TESTDATA)/lab/photos/*.png
 	$(PY) tests/reference/recipe.py --model models/generated/test-256.onnx --out-dir $(TESTDATA)/recipe/test-256/orig $(HIST)/*
+	$(PY) tests/reference/recipe.py --model models/generated/test-dynamic.onnx --input-size 512 --out-dir $(TESTDATA)/recipe/test-dynamic/crops $(TESTDATA)/lab/crops/*.png
 	touch $@
 
 test: setup test-data

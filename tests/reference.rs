@@ -70,13 +70,17 @@ fn compare(model_name: &str, extra: &[&str], inputs: &[PathBuf], reference: &Pat
 }
 
 fn report_and_check(title: &str, rows: &[(String, f64, u32, u32)], min_db: f64) {
+    report_and_check_n(title, rows, min_db, 35);
+}
+
+fn report_and_check_n(title: &str, rows: &[(String, f64, u32, u32)], min_db: f64, expected: usize) {
     println!("{title}");
     for (name, db, w, h) in rows {
         println!("  {name:<32} {w:>5}x{h:<5} {db:>7.2} dB");
     }
     let worst = rows.iter().map(|r| r.1).fold(f64::INFINITY, f64::min);
     println!("  worst: {worst:.2} dB over {} photos", rows.len());
-    assert_eq!(rows.len(), 35, "expected the 35 historical photos");
+    assert_eq!(rows.len(), expected, "expected {expected} photos");
     for (name, db, _, _) in rows {
         assert!(*db >= min_db, "{name}: {db:.2} dB against the reference recipe (need >= {min_db})");
     }
@@ -104,4 +108,13 @@ fn photo_matches_reference_recipe_on_identical_pixels() {
     let inputs: Vec<PathBuf> = images(&decoded).into_iter().filter(|p| p.extension().is_some_and(|e| e == "png")).collect();
     let rows = compare("test-dynamic", &["--input-size", "512"], &inputs, &reference_dir("test-dynamic", "png"));
     report_and_check("test-dynamic at 512, identical decoded pixels (PNG)", &rows, 80.0);
+}
+
+/// 1024x1024 at S=512: an exact 2x shrink, where OpenCV's INTER_LINEAR switches to area averaging.
+#[test]
+fn photo_matches_reference_recipe_on_exact_2x_shrink() {
+    let crops = PathBuf::from(ROOT).join("tests/data/lab/crops");
+    let inputs = images(&crops);
+    let rows = compare("test-dynamic", &["--input-size", "512"], &inputs, &reference_dir("test-dynamic", "crops"));
+    report_and_check_n("test-dynamic at 512, 1024x1024 crops (exact 2x shrink)", &rows, 80.0, 2);
 }

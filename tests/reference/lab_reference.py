@@ -11,6 +11,8 @@ Writes into OUT_DIR (raw little-endian arrays, described by manifest.json):
                                    both sides see the same pixels
   photos/NAME.lab.f32              cv2 BGR->Lab of that photo (float32 /255), rows y % STRIDE == 0
   photos/NAME.rgb8.u8              cv2 Lab->RGB of that Lab, *255 rounded, same rows
+  crops/*.png                      1024x1024 crops of two scans: exactly twice the model size 512,
+                                   where OpenCV's INTER_LINEAR resize takes its area-averaging path
 """
 import argparse
 import json
@@ -79,6 +81,12 @@ def main():
         rgb = cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
         (rgb * 255.0).round().astype(np.uint8).tofile(os.path.join(out, "photos", stem + ".rgb8.u8"))
         manifest["photos"].append({"name": stem, "width": img.shape[1], "height": img.shape[0]})
+    os.makedirs(os.path.join(out, "crops"), exist_ok=True)
+    for name, y, x in [("covered-wagons-traveling.jpg", 1000, 1500), ("1860Girls.jpg", 0, 200)]:
+        img = cv2.imread(os.path.join(args.photos, name))
+        crop = img[y:y + 1024, x:x + 1024]
+        assert crop.shape[:2] == (1024, 1024), name
+        cv2.imwrite(os.path.join(out, "crops", os.path.splitext(name)[0] + "_1024.png"), crop)
     with open(os.path.join(out, "manifest.json"), "w") as fh:
         json.dump(manifest, fh, indent=1)
     print(f"wrote {manifest['grid']} RGB and {manifest['lab']} Lab reference values and "
