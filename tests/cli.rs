@@ -647,15 +647,20 @@ fn rgba_png_keeps_its_alpha() {
         image::Rgba([g, g, g, ((x * 13 + y * 7) % 256) as u8])
     });
     src.save(&input).unwrap();
-    let target = dir.path().join("out.png");
+    let out = colorize_keeping_alpha(dir.path(), &input, src.dimensions(), src.pixels().map(|p| p[3]).collect());
+    assert!(colour_fraction(&DynamicImage::ImageRgba8(out).to_rgb8()) > 0.5, "result is not in colour");
+}
+
+/// Colorizes `input` to an RGBA PNG and checks its size and that its alpha is `alpha_in`.
+fn colorize_keeping_alpha(dir: &Path, input: &Path, dims: (u32, u32), alpha_in: Vec<u8>) -> RgbaImage {
+    let target = dir.join("out.png");
     run_fast(args!["photo", input, "-o", target]).assert_ok();
     let out = open_image(&target);
     let DynamicImage::ImageRgba8(out) = out else { panic!("expected an 8-bit RGBA result, got {:?}", out.color()) };
-    assert_eq!(out.dimensions(), src.dimensions());
-    let alpha_in: Vec<u8> = src.pixels().map(|p| p[3]).collect();
+    assert_eq!(out.dimensions(), dims);
     let alpha_out: Vec<u8> = out.pixels().map(|p| p[3]).collect();
     assert!(alpha_in == alpha_out, "the alpha channel changed");
-    assert!(colour_fraction(&DynamicImage::ImageRgba8(out).to_rgb8()) > 0.5, "result is not in colour");
+    out
 }
 
 #[test]
@@ -664,14 +669,7 @@ fn grey_alpha_png_becomes_rgba_with_the_same_alpha() {
     let input = dir.path().join("la.png");
     let src = GrayAlphaImage::from_fn(37, 29, |x, y| image::LumaA([(50 + (x * 3 + y * 5) % 150) as u8, ((x * 11 + y * 17) % 256) as u8]));
     src.save(&input).unwrap();
-    let target = dir.path().join("out.png");
-    run_fast(args!["photo", input, "-o", target]).assert_ok();
-    let out = open_image(&target);
-    let DynamicImage::ImageRgba8(out) = out else { panic!("expected an 8-bit RGBA result, got {:?}", out.color()) };
-    assert_eq!(out.dimensions(), src.dimensions());
-    let alpha_in: Vec<u8> = src.pixels().map(|p| p[1]).collect();
-    let alpha_out: Vec<u8> = out.pixels().map(|p| p[3]).collect();
-    assert!(alpha_in == alpha_out, "the alpha channel changed");
+    colorize_keeping_alpha(dir.path(), &input, src.dimensions(), src.pixels().map(|p| p[1]).collect());
 }
 
 #[test]

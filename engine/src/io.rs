@@ -2,7 +2,7 @@
 //! the final name: results go to a temporary file in the destination folder and are renamed.
 
 use std::fs;
-use std::io::{BufWriter, Seek, Write};
+use std::io::{BufRead, BufWriter, Cursor, Seek, Write};
 use std::path::Path;
 
 use image::codecs::png::PngEncoder;
@@ -66,11 +66,6 @@ fn io_err(path: &Path, source: std::io::Error) -> EngineError {
 /// damaged result. The markers are walked from the start (segment lengths, then the entropy-coded
 /// data of each scan), so data appended after the image (phone "motion photos") and thumbnails
 /// inside EXIF (which have their own end marker) do not mislead the check.
-fn jpeg_is_complete(path: &Path) -> Result<bool> {
-    let data = fs::read(path).map_err(|e| io_err(path, e))?;
-    Ok(jpeg_reaches_eoi(&data))
-}
-
 fn jpeg_reaches_eoi(d: &[u8]) -> bool {
     if d.len() < 4 || d[0] != 0xFF || d[1] != 0xD8 {
         return false;
@@ -137,10 +132,20 @@ pub fn read_photo(path: &Path, max_pixels: u64) -> Result<Photo> {
     if w as u64 * h as u64 > max_pixels {
         return Err(EngineError::TooLarge { path: path.to_path_buf(), width: w, height: h, limit: max_pixels });
     }
-    if format == Some(ImageFormat::Jpeg) && !jpeg_is_complete(path)? {
-        return Err(decode_err(path, "truncated JPEG (no end-of-image marker)"));
-    }
-    let mut reader = open()?;
+    let img = if format == Some(ImageFormat::Jpeg) {
+        // The completeness check reads the whole (compressed, small) file: decode from those bytes.
+        let data = fs::read(path).map_err(|e| io_err(path, e))?;
+        if !jpeg_reaches_eoi(&data) {
+            return Err(decode_err(path, "truncated JPEG (no end-of-image marker)"));
+        }
+        decode(ImageReader::with_format(Cursor::new(data), ImageFormat::Jpeg), path, max_pixels)?
+    } else {
+        decode(open()?, path, max_pixels)?
+    };
+    Ok(photo_from_image(img))
+}
+
+fn decode<R: BufRead + Seek>(mut reader: ImageReader<R>, path: &Path, max_pixels: u64) -> Result<DynamicImage> {
     let mut limits = Limits::default();
     // Room for the largest accepted picture at 16-bit RGBA plus the decoder's own buffers.
     limits.max_alloc = Some((max_pixels.saturating_mul(8)).max(512 << 20));
@@ -149,7 +154,7 @@ pub fn read_photo(path: &Path, max_pixels: u64) -> Result<Photo> {
     let orientation = decoder.orientation().map_err(|e| decode_err(path, e))?;
     let mut img = DynamicImage::from_decoder(decoder).map_err(|e| decode_err(path, e))?;
     img.apply_orientation(orientation);
-    Ok(photo_from_image(img))
+    Ok(img)
 }
 
 /// Converts a decoded image without changing its bit depth or channel layout where the engine
