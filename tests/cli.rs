@@ -12,11 +12,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 use std::time::{Duration, SystemTime};
 
-use image::{DynamicImage, GrayAlphaImage, GrayImage, ImageBuffer, ImageDecoder, ImageReader, Luma, RgbImage, RgbaImage};
+use image::{
+    DynamicImage, GrayAlphaImage, GrayImage, ImageBuffer, ImageDecoder, ImageReader, Luma,
+    RgbImage, RgbaImage,
+};
 use tempfile::TempDir;
 
 const MODELS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/generated/");
-const PHOTOS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/media/photos/historical/");
+const PHOTOS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/media/photos/historical/"
+);
 const BIN: &str = env!("CARGO_BIN_EXE_ddcolor");
 
 // ---------------------------------------------------------------------------------------------
@@ -61,7 +67,13 @@ impl Run {
     }
 
     fn assert_ok(&self) -> &Self {
-        assert!(self.status.success(), "expected success, got {:?}\nstdout:\n{}\nstderr:\n{}", self.status, self.stdout, self.stderr);
+        assert!(
+            self.status.success(),
+            "expected success, got {:?}\nstdout:\n{}\nstderr:\n{}",
+            self.status,
+            self.stdout,
+            self.stderr
+        );
         self
     }
 
@@ -79,19 +91,33 @@ impl Run {
     }
 
     fn error_lines(&self) -> Vec<&str> {
-        self.stderr.lines().filter(|l| l.starts_with("error: ")).collect()
+        self.stderr
+            .lines()
+            .filter(|l| l.starts_with("error: "))
+            .collect()
     }
 
     /// Exactly one `error: <path>: ...` line on stderr, naming `path` and mentioning each of
     /// `problem` (case-insensitive). Returns the line.
     fn assert_one_error(&self, path: &Path, problem: &[&str]) -> String {
         let errors = self.error_lines();
-        assert_eq!(errors.len(), 1, "expected exactly one error line, stderr:\n{}", self.stderr);
+        assert_eq!(
+            errors.len(),
+            1,
+            "expected exactly one error line, stderr:\n{}",
+            self.stderr
+        );
         let line = errors[0];
         let prefix = format!("error: {}: ", path.display());
-        assert!(line.starts_with(&prefix), "error line does not start with {prefix:?}: {line:?}");
+        assert!(
+            line.starts_with(&prefix),
+            "error line does not start with {prefix:?}: {line:?}"
+        );
         for p in problem {
-            assert!(line.to_lowercase().contains(&p.to_lowercase()), "error line does not mention {p:?}: {line:?}");
+            assert!(
+                line.to_lowercase().contains(&p.to_lowercase()),
+                "error line does not mention {p:?}: {line:?}"
+            );
         }
         line.to_string()
     }
@@ -100,11 +126,15 @@ impl Run {
 /// Runs `ddcolor` with `args`, with no model chosen by the environment unless `env` sets one.
 fn run_env(args: Vec<OsString>, env: &[(&str, &OsStr)]) -> Run {
     let mut cmd = Command::new(BIN);
-    cmd.args(&args).env_remove("DDCOLOR_MODEL").env_remove("DDCOLOR_MODELS_DIR");
+    cmd.args(&args)
+        .env_remove("DDCOLOR_MODEL")
+        .env_remove("DDCOLOR_MODELS_DIR");
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().unwrap_or_else(|e| panic!("{BIN}: cannot run: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{BIN}: cannot run: {e}"));
     Run {
         status: out.status,
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -118,7 +148,12 @@ fn run(args: Vec<OsString>) -> Run {
 
 /// Runs `ddcolor` with the fast dynamic test model at size 256 appended.
 fn run_fast(mut args: Vec<OsString>) -> Run {
-    args.extend(args!["--model", model("test-dynamic"), "--input-size", "256"]);
+    args.extend(args![
+        "--model",
+        model("test-dynamic"),
+        "--input-size",
+        "256"
+    ]);
     run(args)
 }
 
@@ -151,7 +186,11 @@ fn files_under(dir: &Path) -> Vec<String> {
 /// After a failed run: no result and no temporary `.NAME.*.part` file in `dir`.
 fn assert_no_files(dir: &Path) {
     let found = files_under(dir);
-    assert!(found.is_empty(), "{}: expected no files after the failed run, found {found:?}", dir.display());
+    assert!(
+        found.is_empty(),
+        "{}: expected no files after the failed run, found {found:?}",
+        dir.display()
+    );
 }
 
 fn assert_files(dir: &Path, expected: &[&str]) {
@@ -168,14 +207,28 @@ struct Snapshot {
 }
 
 fn snapshot(path: &Path) -> Snapshot {
-    Snapshot { path: path.to_path_buf(), bytes: fs::read(path).unwrap(), modified: mtime(path) }
+    Snapshot {
+        path: path.to_path_buf(),
+        bytes: fs::read(path).unwrap(),
+        modified: mtime(path),
+    }
 }
 
 impl Snapshot {
     fn assert_untouched(&self) {
-        let now = fs::read(&self.path).unwrap_or_else(|e| panic!("{}: input gone after the run: {e}", self.path.display()));
-        assert!(now == self.bytes, "{}: input was modified", self.path.display());
-        assert_eq!(mtime(&self.path), self.modified, "{}: input mtime changed", self.path.display());
+        let now = fs::read(&self.path)
+            .unwrap_or_else(|e| panic!("{}: input gone after the run: {e}", self.path.display()));
+        assert!(
+            now == self.bytes,
+            "{}: input was modified",
+            self.path.display()
+        );
+        assert_eq!(
+            mtime(&self.path),
+            self.modified,
+            "{}: input mtime changed",
+            self.path.display()
+        );
     }
 }
 
@@ -185,7 +238,12 @@ fn mtime(path: &Path) -> SystemTime {
 
 fn set_old_mtime(path: &Path) -> SystemTime {
     let old = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
-    fs::File::options().write(true).open(path).unwrap().set_modified(old).unwrap();
+    fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
     old
 }
 
@@ -217,15 +275,28 @@ fn save_grey(path: &Path, w: u32, h: u32) {
 
 /// Fraction of pixels that are not grey (R != G or G != B).
 fn colour_fraction(img: &RgbImage) -> f64 {
-    let coloured = img.pixels().filter(|p| p[0] != p[1] || p[1] != p[2]).count();
+    let coloured = img
+        .pixels()
+        .filter(|p| p[0] != p[1] || p[1] != p[2])
+        .count();
     coloured as f64 / (img.width() * img.height()) as f64
 }
 
 fn assert_colour(path: &Path, w: u32, h: u32) {
     let img = open_image(path);
-    assert_eq!((img.width(), img.height()), (w, h), "{}: size differs from the input", path.display());
+    assert_eq!(
+        (img.width(), img.height()),
+        (w, h),
+        "{}: size differs from the input",
+        path.display()
+    );
     let frac = colour_fraction(&img.to_rgb8());
-    assert!(frac > 0.5, "{}: only {:.1}% of the pixels have colour", path.display(), frac * 100.0);
+    assert!(
+        frac > 0.5,
+        "{}: only {:.1}% of the pixels have colour",
+        path.display(),
+        frac * 100.0
+    );
 }
 
 /// Runs `photo` on a bad input twice (results beside it, then into a fresh folder) and checks
@@ -243,7 +314,11 @@ fn check_bad_input(input: &Path, problem: &[&str], extra: &[&str]) -> String {
     let r = run_fast(a);
     r.assert_failed();
     let line = r.assert_one_error(input, problem);
-    assert_eq!(files_under(parent), before, "a failed run left files beside the input");
+    assert_eq!(
+        files_under(parent),
+        before,
+        "a failed run left files beside the input"
+    );
 
     let mut a = args!["photo", input, "-o", out];
     a.extend(extra.iter().map(OsString::from));
@@ -329,9 +404,20 @@ fn image_above_the_pixel_limit() {
     let input = dir.path().join("huge.png");
     write_huge_png(&input, 30_000, 30_000);
     // Sanity: it is a real PNG of that size.
-    let dims = ImageReader::open(&input).unwrap().into_dimensions().unwrap();
+    let dims = ImageReader::open(&input)
+        .unwrap()
+        .into_dimensions()
+        .unwrap();
     assert_eq!(dims, (30_000, 30_000));
-    check_bad_input(&input, &["30000x30000 (900 MP)", "above the limit of 100 MP", "--max-pixels"], &[]);
+    check_bad_input(
+        &input,
+        &[
+            "30000x30000 (900 MP)",
+            "above the limit of 100 MP",
+            "--max-pixels",
+        ],
+        &[],
+    );
 }
 
 #[test]
@@ -343,7 +429,14 @@ fn max_pixels_option_refuses_a_small_photo() {
     let r = run_fast(args!["photo", input, "-o", out, "--max-pixels", "1000"]);
     r.assert_failed();
     // The limit is shown as given, not rounded to "0.0 MP".
-    r.assert_one_error(&input, &["220x276 (0.06072 MP)", "above the limit of 0.001 MP", "--max-pixels"]);
+    r.assert_one_error(
+        &input,
+        &[
+            "220x276 (0.06072 MP)",
+            "above the limit of 0.001 MP",
+            "--max-pixels",
+        ],
+    );
     assert_no_files(&out);
     // And the same photo is accepted just above its size.
     run_fast(args!["photo", input, "-o", out, "--max-pixels", "60720"]).assert_ok();
@@ -385,7 +478,10 @@ fn unwritable_output() {
     let input = src.path().join("scan.png");
     save_grey(&input, 48, 40);
     let snap = snapshot(&input);
-    let before: Vec<_> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let before: Vec<_> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
 
     // -o FILE in a folder that refuses new files: the photo fails, nothing is left behind.
     let target = dir.join("out.png");
@@ -393,8 +489,16 @@ fn unwritable_output() {
     r.assert_failed();
     r.assert_one_error(&target, &["could not write"]);
     assert!(!target.exists(), "{} was created", target.display());
-    let after: Vec<_> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(before, after, "{}: the failed run left files behind", dir.display());
+    let after: Vec<_> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        before,
+        after,
+        "{}: the failed run left files behind",
+        dir.display()
+    );
 
     // -o DIR that cannot be created.
     let sub = dir.join("colour");
@@ -433,9 +537,23 @@ fn models_with_the_wrong_contract_are_refused() {
     let snap = snapshot(&input);
     let out = src.path().join("out");
     let cases: &[(&str, &[&str])] = &[
-        ("bad-output-channels", &["not a DDColor model", "2 channels", "found", "[1,3,256,256]"]),
-        ("bad-input-type", &["not a DDColor model", "float32", "found", "Uint8"]),
-        ("bad-rank", &["not a DDColor model", "rank 4", "found", "[1,256,256]"]),
+        (
+            "bad-output-channels",
+            &[
+                "not a DDColor model",
+                "2 channels",
+                "found",
+                "[1,3,256,256]",
+            ],
+        ),
+        (
+            "bad-input-type",
+            &["not a DDColor model", "float32", "found", "Uint8"],
+        ),
+        (
+            "bad-rank",
+            &["not a DDColor model", "rank 4", "found", "[1,256,256]"],
+        ),
     ];
     for (name, problem) in cases {
         let m = model(name);
@@ -465,20 +583,43 @@ fn input_size_conflicts() {
     let out = src.path().join("out");
 
     let fixed = model("test-256");
-    let r = run(args!["photo", input, "-o", out, "--model", fixed, "--input-size", "512"]);
+    let r = run(args![
+        "photo",
+        input,
+        "-o",
+        out,
+        "--model",
+        fixed,
+        "--input-size",
+        "512"
+    ]);
     assert_eq!(r.code(), Some(2), "stderr:\n{}", r.stderr);
     r.assert_one_error(&fixed, &["fixed input size of 256", "512"]);
     assert_no_files(&out);
 
     let dynamic = model("test-dynamic");
-    let r = run(args!["photo", input, "-o", out, "--model", dynamic, "--input-size", "100"]);
+    let r = run(args![
+        "photo",
+        input,
+        "-o",
+        out,
+        "--model",
+        dynamic,
+        "--input-size",
+        "100"
+    ]);
     assert_eq!(r.code(), Some(2), "stderr:\n{}", r.stderr);
     r.assert_one_error(&dynamic, &["100", "multiple of 32"]);
     assert_no_files(&out);
 
     // The matching size, or none, is fine for the fixed model; test-512 and the dynamic-batch
     // model work too.
-    for (m, size) in [(fixed.clone(), Some("256")), (fixed, None), (model("test-512"), None), (model("test-batch"), Some("256"))] {
+    for (m, size) in [
+        (fixed.clone(), Some("256")),
+        (fixed, None),
+        (model("test-512"), None),
+        (model("test-batch"), Some("256")),
+    ] {
         let target = out.join("x.png");
         let mut a = args!["photo", input, "-o", target, "--model", m];
         if let Some(s) = size {
@@ -486,7 +627,11 @@ fn input_size_conflicts() {
         }
         let r = run(a);
         r.assert_ok();
-        assert!(r.stderr.contains(&format!("model: {}", m.display())), "stderr:\n{}", r.stderr);
+        assert!(
+            r.stderr.contains(&format!("model: {}", m.display())),
+            "stderr:\n{}",
+            r.stderr
+        );
         assert_colour(&target, 40, 30);
         fs::remove_file(&target).unwrap();
     }
@@ -506,7 +651,8 @@ fn photo_default_output_beside_the_input() {
     r.assert_ok();
     let expected = dir.path().join("abe_color.jpg");
     assert!(
-        r.stdout.contains(&format!("{} -> {}", input.display(), expected.display())),
+        r.stdout
+            .contains(&format!("{} -> {}", input.display(), expected.display())),
         "stdout:\n{}",
         r.stdout
     );
@@ -519,8 +665,14 @@ fn photo_default_output_beside_the_input() {
     r.assert_ok();
     assert_files(dir.path(), &["abe.jpg", "abe_color.jpg", "abe_color.png"]);
     let png = dir.path().join("abe_color.png");
-    assert_eq!(image::ImageFormat::from_path(&png).unwrap(), image::ImageFormat::Png);
-    assert!(fs::read(&png).unwrap().starts_with(b"\x89PNG"), "abe_color.png is not a PNG file");
+    assert_eq!(
+        image::ImageFormat::from_path(&png).unwrap(),
+        image::ImageFormat::Png
+    );
+    assert!(
+        fs::read(&png).unwrap().starts_with(b"\x89PNG"),
+        "abe_color.png is not a PNG file"
+    );
     assert_colour(&png, 220, 276);
     snap.assert_untouched();
 }
@@ -544,7 +696,11 @@ fn photo_output_file() {
     let target2 = dir.path().join("both.png");
     let r = run_fast(args!["photo", input, other, "-o", target2]);
     r.assert_failed();
-    assert!(r.stderr.contains("more than one input"), "stderr:\n{}", r.stderr);
+    assert!(
+        r.stderr.contains("more than one input"),
+        "stderr:\n{}",
+        r.stderr
+    );
     assert!(!target2.exists());
 }
 
@@ -558,7 +714,11 @@ fn photo_output_folder_with_several_inputs() {
     save_grey(&folder.join("c.png"), 33, 21);
     save_grey(&folder.join("d.jpg"), 64, 48);
     fs::write(folder.join("notes.txt"), "not a photo").unwrap();
-    fs::write(folder.join(".hidden.png"), "hidden, and not a picture either").unwrap();
+    fs::write(
+        folder.join(".hidden.png"),
+        "hidden, and not a picture either",
+    )
+    .unwrap();
     fs::create_dir(folder.join("nested")).unwrap();
     save_grey(&folder.join("nested/e.png"), 16, 16); // photo takes the images directly inside
     let abe = photo("abe.jpg");
@@ -566,8 +726,17 @@ fn photo_output_folder_with_several_inputs() {
 
     let r = run_fast(args!["photo", a, abe, folder, "-o", out]);
     r.assert_ok();
-    assert_eq!(r.stdout.lines().filter(|l| l.contains(" -> ")).count(), 4, "stdout:\n{}", r.stdout);
-    assert!(r.stderr.contains("4 colorized, 0 failed"), "stderr:\n{}", r.stderr);
+    assert_eq!(
+        r.stdout.lines().filter(|l| l.contains(" -> ")).count(),
+        4,
+        "stdout:\n{}",
+        r.stdout
+    );
+    assert!(
+        r.stderr.contains("4 colorized, 0 failed"),
+        "stderr:\n{}",
+        r.stderr
+    );
     assert_files(&out, &["a.png", "abe.jpg", "c.png", "d.jpg"]);
     assert_colour(&out.join("a.png"), 40, 30);
     assert_colour(&out.join("abe.jpg"), 220, 276);
@@ -592,7 +761,11 @@ fn photo_goes_on_after_a_bad_file() {
     let r = run_fast(args!["photo", bad, good, "-o", out]);
     assert_eq!(r.code(), Some(1), "stderr:\n{}", r.stderr);
     r.assert_one_error(&bad, &["not a readable image"]);
-    assert!(r.stderr.contains("1 colorized, 1 failed"), "stderr:\n{}", r.stderr);
+    assert!(
+        r.stderr.contains("1 colorized, 1 failed"),
+        "stderr:\n{}",
+        r.stderr
+    );
     assert_files(&out, &["good.png"]);
 }
 
@@ -630,7 +803,11 @@ fn photo_unknown_output_extension() {
     // --format with an unknown format is a usage error.
     let r = run_fast(args!["photo", input, "--format", "gif"]);
     assert_eq!(r.code(), Some(2), "stderr:\n{}", r.stderr);
-    assert!(r.stderr.contains("unknown format 'gif'"), "stderr:\n{}", r.stderr);
+    assert!(
+        r.stderr.contains("unknown format 'gif'"),
+        "stderr:\n{}",
+        r.stderr
+    );
     assert_files(dir.path(), &["scan.png"]);
 }
 
@@ -647,16 +824,31 @@ fn rgba_png_keeps_its_alpha() {
         image::Rgba([g, g, g, ((x * 13 + y * 7) % 256) as u8])
     });
     src.save(&input).unwrap();
-    let out = colorize_keeping_alpha(dir.path(), &input, src.dimensions(), src.pixels().map(|p| p[3]).collect());
-    assert!(colour_fraction(&DynamicImage::ImageRgba8(out).to_rgb8()) > 0.5, "result is not in colour");
+    let out = colorize_keeping_alpha(
+        dir.path(),
+        &input,
+        src.dimensions(),
+        src.pixels().map(|p| p[3]).collect(),
+    );
+    assert!(
+        colour_fraction(&DynamicImage::ImageRgba8(out).to_rgb8()) > 0.5,
+        "result is not in colour"
+    );
 }
 
 /// Colorizes `input` to an RGBA PNG and checks its size and that its alpha is `alpha_in`.
-fn colorize_keeping_alpha(dir: &Path, input: &Path, dims: (u32, u32), alpha_in: Vec<u8>) -> RgbaImage {
+fn colorize_keeping_alpha(
+    dir: &Path,
+    input: &Path,
+    dims: (u32, u32),
+    alpha_in: Vec<u8>,
+) -> RgbaImage {
     let target = dir.join("out.png");
     run_fast(args!["photo", input, "-o", target]).assert_ok();
     let out = open_image(&target);
-    let DynamicImage::ImageRgba8(out) = out else { panic!("expected an 8-bit RGBA result, got {:?}", out.color()) };
+    let DynamicImage::ImageRgba8(out) = out else {
+        panic!("expected an 8-bit RGBA result, got {:?}", out.color())
+    };
     assert_eq!(out.dimensions(), dims);
     let alpha_out: Vec<u8> = out.pixels().map(|p| p[3]).collect();
     assert!(alpha_in == alpha_out, "the alpha channel changed");
@@ -667,9 +859,19 @@ fn colorize_keeping_alpha(dir: &Path, input: &Path, dims: (u32, u32), alpha_in: 
 fn grey_alpha_png_becomes_rgba_with_the_same_alpha() {
     let dir = TempDir::new().unwrap();
     let input = dir.path().join("la.png");
-    let src = GrayAlphaImage::from_fn(37, 29, |x, y| image::LumaA([(50 + (x * 3 + y * 5) % 150) as u8, ((x * 11 + y * 17) % 256) as u8]));
+    let src = GrayAlphaImage::from_fn(37, 29, |x, y| {
+        image::LumaA([
+            (50 + (x * 3 + y * 5) % 150) as u8,
+            ((x * 11 + y * 17) % 256) as u8,
+        ])
+    });
     src.save(&input).unwrap();
-    colorize_keeping_alpha(dir.path(), &input, src.dimensions(), src.pixels().map(|p| p[1]).collect());
+    colorize_keeping_alpha(
+        dir.path(),
+        &input,
+        src.dimensions(),
+        src.pixels().map(|p| p[1]).collect(),
+    );
 }
 
 #[test]
@@ -684,12 +886,23 @@ fn sixteen_bit_grey_stays_sixteen_bit() {
         let target = dir.path().join(name);
         run_fast(args!["photo", input, "-o", target]).assert_ok();
         let out = open_image(&target);
-        let DynamicImage::ImageRgb16(out) = out else { panic!("{name}: expected a 16-bit RGB result, got {:?}", out.color()) };
+        let DynamicImage::ImageRgb16(out) = out else {
+            panic!(
+                "{name}: expected a 16-bit RGB result, got {:?}",
+                out.color()
+            )
+        };
         assert_eq!(out.dimensions(), (41, 27), "{name}");
         // Real 16-bit values, not 8-bit ones scaled up (those are multiples of 257).
         let fine = out.as_raw().iter().filter(|&&v| v % 257 != 0).count();
-        assert!(fine > out.as_raw().len() / 2, "{name}: the result has 8-bit precision only");
-        let coloured = out.pixels().filter(|p| p[0] != p[1] || p[1] != p[2]).count();
+        assert!(
+            fine > out.as_raw().len() / 2,
+            "{name}: the result has 8-bit precision only"
+        );
+        let coloured = out
+            .pixels()
+            .filter(|p| p[0] != p[1] || p[1] != p[2])
+            .count();
         assert!(coloured > (41 * 27) / 2, "{name}: result is not in colour");
     }
     snap.assert_untouched();
@@ -702,8 +915,16 @@ fn jpeg_and_webp_results_decode() {
     for name in ["out.jpg", "out.jpeg", "out.webp"] {
         let target = dir.path().join(name);
         run_fast(args!["photo", abe, "-o", target]).assert_ok();
-        let format = ImageReader::open(&target).unwrap().with_guessed_format().unwrap().format();
-        let expected = if name.ends_with("webp") { image::ImageFormat::WebP } else { image::ImageFormat::Jpeg };
+        let format = ImageReader::open(&target)
+            .unwrap()
+            .with_guessed_format()
+            .unwrap()
+            .format();
+        let expected = if name.ends_with("webp") {
+            image::ImageFormat::WebP
+        } else {
+            image::ImageFormat::Jpeg
+        };
         assert_eq!(format, Some(expected), "{name}: wrong file format");
         assert_colour(&target, 220, 276);
     }
@@ -744,7 +965,10 @@ fn exif_orientation_is_applied() {
     fs::write(&input, &with_exif).unwrap();
     // Sanity: the image crate sees the tag we wrote.
     let mut dec = ImageReader::open(&input).unwrap().into_decoder().unwrap();
-    assert_eq!(dec.orientation().unwrap(), image::metadata::Orientation::Rotate90);
+    assert_eq!(
+        dec.orientation().unwrap(),
+        image::metadata::Orientation::Rotate90
+    );
 
     let target = dir.path().join("out.png");
     run_fast(args!["photo", input, "-o", target]).assert_ok();
@@ -762,7 +986,10 @@ fn exif_orientation_is_applied() {
         sum as f64 / (3 * 32 * (y1 - y0)) as f64
     };
     let (top, bottom) = (mean(0, 28), mean(36, 64));
-    assert!(top > bottom + 80.0, "top {top:.0} should be much lighter than bottom {bottom:.0}");
+    assert!(
+        top > bottom + 80.0,
+        "top {top:.0} should be much lighter than bottom {bottom:.0}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -785,17 +1012,34 @@ fn photo_and_batch_give_the_same_pixels() {
     let folder = dir.path().join("folder");
     let batched = dir.path().join("batched");
     for name in ["abe.jpg", "rgba.png"] {
-        run_fast(args!["photo", input_dir.join(name), "-o", single, "--format", "png"]).assert_ok();
+        run_fast(args![
+            "photo",
+            input_dir.join(name),
+            "-o",
+            single,
+            "--format",
+            "png"
+        ])
+        .assert_ok();
     }
     run_fast(args!["photo", input_dir, "-o", folder, "--format", "png"]).assert_ok();
-    run_fast(args!["batch", input_dir, batched, "--format", "png", "--jobs", "3"]).assert_ok();
+    run_fast(args![
+        "batch", input_dir, batched, "--format", "png", "--jobs", "3"
+    ])
+    .assert_ok();
     for name in ["abe.png", "rgba.png"] {
         let a = open_image(&single.join(name));
         let b = open_image(&folder.join(name));
         let c = open_image(&batched.join(name));
         assert_eq!(a.color(), c.color(), "{name}");
-        assert!(a.as_bytes() == b.as_bytes(), "{name}: photo FILE and photo DIR give different pixels");
-        assert!(a.as_bytes() == c.as_bytes(), "{name}: photo and batch give different pixels");
+        assert!(
+            a.as_bytes() == b.as_bytes(),
+            "{name}: photo FILE and photo DIR give different pixels"
+        );
+        assert!(
+            a.as_bytes() == c.as_bytes(),
+            "{name}: photo and batch give different pixels"
+        );
     }
 }
 
@@ -823,12 +1067,21 @@ fn batch_mirrors_the_tree() {
     let r = run_fast(args!["batch", input, out]);
     r.assert_ok();
     assert!(r.error_lines().is_empty(), "stderr:\n{}", r.stderr);
-    assert!(r.stderr.contains("done: 3 colorized, 0 skipped (already done), 0 failed"), "stderr:\n{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("done: 3 colorized, 0 skipped (already done), 0 failed"),
+        "stderr:\n{}",
+        r.stderr
+    );
     assert_files(&out, &["a.png", "sub/b.jpg", "sub/deeper/c.tif"]);
     assert_colour(&out.join("a.png"), 40, 30);
     assert_colour(&out.join("sub/b.jpg"), 48, 36);
     assert_colour(&out.join("sub/deeper/c.tif"), 20, 24);
-    assert_eq!(files_under(&input), before, "batch wrote into its input folder");
+    assert_eq!(
+        files_under(&input),
+        before,
+        "batch wrote into its input folder"
+    );
 }
 
 #[test]
@@ -842,9 +1095,18 @@ fn batch_goes_on_after_a_bad_file() {
     let r = run_fast(args!["batch", input, out]);
     assert_eq!(r.code(), Some(1), "stderr:\n{}", r.stderr);
     assert_files(&out, &["a.png", "sub/b.jpg", "sub/deeper/c.tif"]);
-    assert!(r.stderr.contains("done: 3 colorized, 0 skipped (already done), 1 failed"), "stderr:\n{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("done: 3 colorized, 0 skipped (already done), 1 failed"),
+        "stderr:\n{}",
+        r.stderr
+    );
     // The summary lists the bad file with the reason.
-    let summary = r.stderr.split("\nfailed:\n").nth(1).unwrap_or_else(|| panic!("no failed list, stderr:\n{}", r.stderr));
+    let summary = r
+        .stderr
+        .split("\nfailed:\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no failed list, stderr:\n{}", r.stderr));
     let listed: Vec<&str> = summary.lines().filter(|l| l.starts_with("  ")).collect();
     assert_eq!(listed.len(), 1, "stderr:\n{}", r.stderr);
     assert!(
@@ -866,14 +1128,22 @@ fn batch_resumes_and_overwrite_redoes() {
 
     // A result the user has replaced by hand must survive a resumed run.
     fs::write(out.join("a.png"), "kept as is").unwrap();
-    let old: Vec<SystemTime> = results.iter().map(|f| set_old_mtime(&out.join(f))).collect();
+    let old: Vec<SystemTime> = results
+        .iter()
+        .map(|f| set_old_mtime(&out.join(f)))
+        .collect();
     let snaps: Vec<Snapshot> = results.iter().map(|f| snapshot(&out.join(f))).collect();
 
     let r = run_fast(args!["batch", input, out]);
     r.assert_ok();
     assert!(r.stderr.contains("3 photos under"), "stderr:\n{}", r.stderr);
     assert!(r.stderr.contains("3 already done"), "stderr:\n{}", r.stderr);
-    assert!(r.stderr.contains("done: 0 colorized, 3 skipped (already done), 0 failed"), "stderr:\n{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("done: 0 colorized, 3 skipped (already done), 0 failed"),
+        "stderr:\n{}",
+        r.stderr
+    );
     assert_files(&out, &results);
     for s in &snaps {
         s.assert_untouched();
@@ -883,17 +1153,30 @@ fn batch_resumes_and_overwrite_redoes() {
     fs::remove_file(out.join("sub/b.jpg")).unwrap();
     let r = run_fast(args!["batch", input, out]);
     r.assert_ok();
-    assert!(r.stderr.contains("done: 1 colorized, 2 skipped (already done), 0 failed"), "stderr:\n{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("done: 1 colorized, 2 skipped (already done), 0 failed"),
+        "stderr:\n{}",
+        r.stderr
+    );
     assert_colour(&out.join("sub/b.jpg"), 48, 36);
     snaps[0].assert_untouched();
     snaps[2].assert_untouched();
 
     let r = run_fast(args!["batch", input, out, "--overwrite"]);
     r.assert_ok();
-    assert!(r.stderr.contains("done: 3 colorized, 0 skipped (already done), 0 failed"), "stderr:\n{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("done: 3 colorized, 0 skipped (already done), 0 failed"),
+        "stderr:\n{}",
+        r.stderr
+    );
     assert_files(&out, &results);
     for (f, old) in results.iter().zip(old) {
-        assert!(mtime(&out.join(f)) > old, "{f} was not rewritten by --overwrite");
+        assert!(
+            mtime(&out.join(f)) > old,
+            "{f} was not rewritten by --overwrite"
+        );
     }
     assert_colour(&out.join("a.png"), 40, 30);
 }
@@ -914,7 +1197,12 @@ fn batch_output_inside_input_is_not_walked() {
     assert!(r.stderr.contains("2 photos under"), "stderr:\n{}", r.stderr);
     assert_files(&input, &["a.png", "b.png", "colour/a.png", "colour/b.png"]);
     // Same through a relative-looking spelling of the output folder.
-    let r = run_fast(args!["batch", input, input.join(".").join("colour"), "--overwrite"]);
+    let r = run_fast(args![
+        "batch",
+        input,
+        input.join(".").join("colour"),
+        "--overwrite"
+    ]);
     r.assert_ok();
     assert!(r.stderr.contains("2 photos under"), "stderr:\n{}", r.stderr);
     assert_files(&input, &["a.png", "b.png", "colour/a.png", "colour/b.png"]);
@@ -967,7 +1255,12 @@ fn batch_with_three_jobs() {
     let out = dir.path().join("out");
     let r = run_fast(args!["batch", input, out, "--jobs", "3", "--threads", "2"]);
     r.assert_ok();
-    assert!(r.stderr.contains("done: 9 colorized, 0 skipped (already done), 0 failed"), "stderr:\n{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("done: 9 colorized, 0 skipped (already done), 0 failed"),
+        "stderr:\n{}",
+        r.stderr
+    );
     let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
     assert_files(&out, &expected);
     for i in 0..9u32 {
@@ -985,7 +1278,9 @@ fn models_lists_the_variants() {
     r.assert_ok();
     for name in ["paper", "paper_tiny", "modelscope", "artistic"] {
         assert!(
-            r.stdout.lines().any(|l| l.split_whitespace().next() == Some(name)),
+            r.stdout
+                .lines()
+                .any(|l| l.split_whitespace().next() == Some(name)),
             "`ddcolor models` does not list {name}:\n{}",
             r.stdout
         );
@@ -997,18 +1292,33 @@ fn help_mentions_the_options() {
     let r = run(args!["--help"]);
     r.assert_ok();
     for word in ["photo", "batch", "models"] {
-        assert!(r.stdout.contains(word), "--help does not mention {word}:\n{}", r.stdout);
+        assert!(
+            r.stdout.contains(word),
+            "--help does not mention {word}:\n{}",
+            r.stdout
+        );
     }
     let common = ["--model", "--input-size", "--upsample", "--threads"];
     let r = run(args!["photo", "--help"]);
     r.assert_ok();
-    for opt in common.iter().chain(&["--output", "--format", "--max-pixels"]) {
-        assert!(r.stdout.contains(opt), "photo --help does not mention {opt}:\n{}", r.stdout);
+    for opt in common
+        .iter()
+        .chain(&["--output", "--format", "--max-pixels"])
+    {
+        assert!(
+            r.stdout.contains(opt),
+            "photo --help does not mention {opt}:\n{}",
+            r.stdout
+        );
     }
     let r = run(args!["batch", "--help"]);
     r.assert_ok();
     for opt in common.iter().chain(&["--jobs", "--overwrite"]) {
-        assert!(r.stdout.contains(opt), "batch --help does not mention {opt}:\n{}", r.stdout);
+        assert!(
+            r.stdout.contains(opt),
+            "batch --help does not mention {opt}:\n{}",
+            r.stdout
+        );
     }
     // Usage errors exit 2 with clap's message, not a panic.
     let r = run(args!["photo"]);
@@ -1025,10 +1335,14 @@ fn ddcolor_model_env_is_used_without_model_option() {
     let (dir, input) = grey_scan();
     let m = model("test-dynamic");
     let target = dir.path().join("out.png");
-    let r = run_env(args!["photo", input, "-o", target, "--input-size", "256"], &[("DDCOLOR_MODEL", m.as_os_str())]);
+    let r = run_env(
+        args!["photo", input, "-o", target, "--input-size", "256"],
+        &[("DDCOLOR_MODEL", m.as_os_str())],
+    );
     r.assert_ok();
     assert!(
-        r.stderr.contains(&format!("model: {} (DDCOLOR_MODEL)", m.display())),
+        r.stderr
+            .contains(&format!("model: {} (DDCOLOR_MODEL)", m.display())),
         "stderr does not name the model from DDCOLOR_MODEL:\n{}",
         r.stderr
     );
@@ -1036,14 +1350,25 @@ fn ddcolor_model_env_is_used_without_model_option() {
 
     // --model wins over the environment.
     let fixed = model("test-256");
-    let r = run_env(args!["photo", input, "-o", target, "--model", fixed], &[("DDCOLOR_MODEL", m.as_os_str())]);
+    let r = run_env(
+        args!["photo", input, "-o", target, "--model", fixed],
+        &[("DDCOLOR_MODEL", m.as_os_str())],
+    );
     r.assert_ok();
-    assert!(r.stderr.contains(&format!("model: {} (--model)", fixed.display())), "stderr:\n{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("model: {} (--model)", fixed.display())),
+        "stderr:\n{}",
+        r.stderr
+    );
 
     // A DDCOLOR_MODEL that does not exist is an error naming it.
     let missing = dir.path().join("gone.onnx");
     let target2 = dir.path().join("out2.png");
-    let r = run_env(args!["photo", input, "-o", target2], &[("DDCOLOR_MODEL", missing.as_os_str())]);
+    let r = run_env(
+        args!["photo", input, "-o", target2],
+        &[("DDCOLOR_MODEL", missing.as_os_str())],
+    );
     assert_eq!(r.code(), Some(2), "stderr:\n{}", r.stderr);
     r.assert_one_error(&missing, &["not found", "DDCOLOR_MODEL"]);
     assert!(!target2.exists());
@@ -1056,7 +1381,10 @@ fn batch_marks_its_folder_and_refuses_a_folder_holding_originals() {
     make_tree(&input);
     let out = dir.path().join("out");
     run_fast(args!["batch", input, out]).assert_ok();
-    assert!(out.join(BATCH_MARKER).is_file(), "batch must mark the folder it wrote");
+    assert!(
+        out.join(BATCH_MARKER).is_file(),
+        "batch must mark the folder it wrote"
+    );
 
     // A folder with a file under a result's name that batch did not write: it may be an original.
     let foreign = dir.path().join("foreign");
@@ -1086,7 +1414,11 @@ fn batch_name_collisions_resume_too() {
     assert_files(&out, &["a.png", "a_png.png"]);
     let r = run_fast(args!["batch", input, out, "--format", "png"]);
     r.assert_ok();
-    assert!(r.stderr.contains("done: 0 colorized, 2 skipped"), "stderr:\n{}", r.stderr);
+    assert!(
+        r.stderr.contains("done: 0 colorized, 2 skipped"),
+        "stderr:\n{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -1098,7 +1430,13 @@ fn photo_refuses_two_results_under_one_name() {
     }
     let out = dir.path().join("out");
     let second = dir.path().join("y/a.png");
-    let r = run_fast(args!["photo", dir.path().join("x/a.png"), second, "-o", out]);
+    let r = run_fast(args![
+        "photo",
+        dir.path().join("x/a.png"),
+        second,
+        "-o",
+        out
+    ]);
     r.assert_failed();
     r.assert_one_error(&second, &["would replace the result of"]);
     assert_files(&out, &["a.png"]);
@@ -1118,13 +1456,34 @@ fn photo_folder_twice_does_not_colorize_its_own_results() {
 fn no_output_folder_is_left_when_the_model_fails() {
     let dir = TempDir::new().unwrap();
     let out = dir.path().join("never");
-    let r = run(args!["photo", photo("abe.jpg"), "-o", out, "--model", dir.path().join("missing.onnx")]);
+    let r = run(args![
+        "photo",
+        photo("abe.jpg"),
+        "-o",
+        out,
+        "--model",
+        dir.path().join("missing.onnx")
+    ]);
     r.assert_failed();
-    assert!(!out.exists(), "photo created {} although nothing could be written", out.display());
+    assert!(
+        !out.exists(),
+        "photo created {} although nothing could be written",
+        out.display()
+    );
     let input = dir.path().join("in");
     make_tree(&input);
     let out = dir.path().join("never2");
-    let r = run(args!["batch", input, out, "--model", dir.path().join("missing.onnx")]);
+    let r = run(args![
+        "batch",
+        input,
+        out,
+        "--model",
+        dir.path().join("missing.onnx")
+    ]);
     r.assert_failed();
-    assert!(!out.exists(), "batch created {} although nothing could be written", out.display());
+    assert!(
+        !out.exists(),
+        "batch created {} although nothing could be written",
+        out.display()
+    );
 }

@@ -18,7 +18,10 @@ fn data_dir() -> PathBuf {
 
 fn read_f32(path: PathBuf) -> Vec<f32> {
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+    bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
 }
 
 fn manifest() -> serde_json::Value {
@@ -40,9 +43,15 @@ fn rgb_to_lab_matches_opencv_on_dense_grid() {
     let dir = data_dir();
     let rgb = read_f32(dir.join("grid_rgb.f32"));
     let want = read_f32(dir.join("grid_lab.f32"));
-    let got: Vec<f32> = rgb.chunks_exact(3).flat_map(|p| rgb_to_lab([p[0], p[1], p[2]])).collect();
+    let got: Vec<f32> = rgb
+        .chunks_exact(3)
+        .flat_map(|p| rgb_to_lab([p[0], p[1], p[2]]))
+        .collect();
     let (max, differing) = compare(&got, &want);
-    println!("RGB->Lab on {} colours: max |diff| {max:e}, {differing} values differ", rgb.len() / 3);
+    println!(
+        "RGB->Lab on {} colours: max |diff| {max:e}, {differing} values differ",
+        rgb.len() / 3
+    );
     assert!(max <= 1e-3, "max |diff| {max} Lab units");
 }
 
@@ -52,7 +61,10 @@ fn lab_to_rgb_matches_opencv_on_dense_grid() {
     let lab = read_f32(dir.join("lab_in.f32"));
     let want = read_f32(dir.join("lab_rgb.f32"));
     let want8 = std::fs::read(dir.join("lab_rgb8.u8")).expect("lab_rgb8");
-    let got: Vec<f32> = lab.chunks_exact(3).flat_map(|p| lab_to_rgb([p[0], p[1], p[2]])).collect();
+    let got: Vec<f32> = lab
+        .chunks_exact(3)
+        .flat_map(|p| lab_to_rgb([p[0], p[1], p[2]]))
+        .collect();
     let (max, _) = compare(&got, &want);
     let max8 = got
         .iter()
@@ -60,10 +72,16 @@ fn lab_to_rgb_matches_opencv_on_dense_grid() {
         .map(|(g, &w)| ((g * 255.0).round_ties_even() as i32 - w as i32).abs())
         .max()
         .unwrap_or(0);
-    println!("Lab->RGB on {} colours: max |diff| {max:e}, max 8-bit diff {max8}", lab.len() / 3);
+    println!(
+        "Lab->RGB on {} colours: max |diff| {max:e}, max 8-bit diff {max8}",
+        lab.len() / 3
+    );
     assert!(max <= 1e-3, "max |diff| {max}");
     assert!(max8 <= 1, "8-bit outputs differ by {max8} levels");
-    assert!(got.iter().all(|v| (0.0..=1.0).contains(v)), "out-of-gamut colours must be clipped");
+    assert!(
+        got.iter().all(|v| (0.0..=1.0).contains(v)),
+        "out-of-gamut colours must be clipped"
+    );
 }
 
 #[test]
@@ -76,7 +94,9 @@ fn conversions_match_opencv_on_historical_photos() {
     let lab2rgb = LabToRgb::new();
     for p in photos {
         let name = p["name"].as_str().expect("name");
-        let img = image::open(dir.join(format!("photos/{name}.png"))).expect("decoded photo").to_rgb8();
+        let img = image::open(dir.join(format!("photos/{name}.png")))
+            .expect("decoded photo")
+            .to_rgb8();
         let (w, h) = img.dimensions();
         let want = read_f32(dir.join(format!("photos/{name}.lab.f32")));
         let want8 = std::fs::read(dir.join(format!("photos/{name}.rgb8.u8"))).expect("rgb8");
@@ -95,7 +115,8 @@ fn conversions_match_opencv_on_historical_photos() {
             .zip(want8.chunks_exact(3))
             .flat_map(|(lab, w8)| {
                 let rgb = lab2rgb.convert(lab[0], lab[1], lab[2]);
-                (0..3).map(move |k| ((rgb[k] * 255.0).round_ties_even() as i32 - w8[k] as i32).abs())
+                (0..3)
+                    .map(move |k| ((rgb[k] * 255.0).round_ties_even() as i32 - w8[k] as i32).abs())
             })
             .max()
             .unwrap_or(0);

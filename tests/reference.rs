@@ -14,14 +14,27 @@ fn historical() -> PathBuf {
 }
 
 fn model(name: &str) -> PathBuf {
-    let p = PathBuf::from(ROOT).join("models/generated").join(format!("{name}.onnx"));
-    assert!(p.is_file(), "{} missing: run `make test` (or `make setup`) first", p.display());
+    let p = PathBuf::from(ROOT)
+        .join("models/generated")
+        .join(format!("{name}.onnx"));
+    assert!(
+        p.is_file(),
+        "{} missing: run `make test` (or `make setup`) first",
+        p.display()
+    );
     p
 }
 
 fn reference_dir(model: &str, set: &str) -> PathBuf {
-    let d = PathBuf::from(ROOT).join("tests/data/recipe").join(model).join(set);
-    assert!(d.is_dir(), "{} missing: run `make test` (or `make test-data`) first", d.display());
+    let d = PathBuf::from(ROOT)
+        .join("tests/data/recipe")
+        .join(model)
+        .join(set);
+    assert!(
+        d.is_dir(),
+        "{} missing: run `make test` (or `make test-data`) first",
+        d.display()
+    );
     d
 }
 
@@ -37,12 +50,26 @@ fn images(dir: &Path) -> Vec<PathBuf> {
 
 fn psnr(a: &[u8], b: &[u8]) -> f64 {
     assert_eq!(a.len(), b.len(), "sizes differ");
-    let mse = a.iter().zip(b).map(|(&x, &y)| (x as f64 - y as f64).powi(2)).sum::<f64>() / a.len() as f64;
-    if mse == 0.0 { f64::INFINITY } else { 10.0 * (255.0f64 * 255.0 / mse).log10() }
+    let mse = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
+        .sum::<f64>()
+        / a.len() as f64;
+    if mse == 0.0 {
+        f64::INFINITY
+    } else {
+        10.0 * (255.0f64 * 255.0 / mse).log10()
+    }
 }
 
 /// Colorizes `inputs` with the runner and returns (name, PSNR against the reference) per photo.
-fn compare(model_name: &str, extra: &[&str], inputs: &[PathBuf], reference: &Path) -> Vec<(String, f64, u32, u32)> {
+fn compare(
+    model_name: &str,
+    extra: &[&str],
+    inputs: &[PathBuf],
+    reference: &Path,
+) -> Vec<(String, f64, u32, u32)> {
     let out = tempfile::tempdir().expect("tempdir");
     let status = Command::new(env!("CARGO_BIN_EXE_ddcolor"))
         .arg("photo")
@@ -59,10 +86,22 @@ fn compare(model_name: &str, extra: &[&str], inputs: &[PathBuf], reference: &Pat
     inputs
         .iter()
         .map(|input| {
-            let stem = input.file_stem().expect("stem").to_string_lossy().into_owned();
-            let ours = image::open(out.path().join(format!("{stem}.png"))).expect("our output").to_rgb8();
-            let theirs = image::open(reference.join(format!("{stem}.png"))).expect("reference output").to_rgb8();
-            assert_eq!(ours.dimensions(), theirs.dimensions(), "{stem}: size differs from the reference");
+            let stem = input
+                .file_stem()
+                .expect("stem")
+                .to_string_lossy()
+                .into_owned();
+            let ours = image::open(out.path().join(format!("{stem}.png")))
+                .expect("our output")
+                .to_rgb8();
+            let theirs = image::open(reference.join(format!("{stem}.png")))
+                .expect("reference output")
+                .to_rgb8();
+            assert_eq!(
+                ours.dimensions(),
+                theirs.dimensions(),
+                "{stem}: size differs from the reference"
+            );
             let (w, h) = ours.dimensions();
             (stem, psnr(ours.as_raw(), theirs.as_raw()), w, h)
         })
@@ -82,15 +121,27 @@ fn report_and_check_n(title: &str, rows: &[(String, f64, u32, u32)], min_db: f64
     println!("  worst: {worst:.2} dB over {} photos", rows.len());
     assert_eq!(rows.len(), expected, "expected {expected} photos");
     for (name, db, _, _) in rows {
-        assert!(*db >= min_db, "{name}: {db:.2} dB against the reference recipe (need >= {min_db})");
+        assert!(
+            *db >= min_db,
+            "{name}: {db:.2} dB against the reference recipe (need >= {min_db})"
+        );
     }
 }
 
 #[test]
 fn photo_matches_reference_recipe_dynamic_model_at_512() {
     let inputs = images(&historical());
-    let rows = compare("test-dynamic", &["--input-size", "512"], &inputs, &reference_dir("test-dynamic", "orig"));
-    report_and_check("test-dynamic at 512, original files (JPEG decoders differ: image crate vs libjpeg-turbo)", &rows, 50.0);
+    let rows = compare(
+        "test-dynamic",
+        &["--input-size", "512"],
+        &inputs,
+        &reference_dir("test-dynamic", "orig"),
+    );
+    report_and_check(
+        "test-dynamic at 512, original files (JPEG decoders differ: image crate vs libjpeg-turbo)",
+        &rows,
+        50.0,
+    );
 }
 
 #[test]
@@ -105,9 +156,21 @@ fn photo_matches_reference_recipe_fixed_256_model() {
 #[test]
 fn photo_matches_reference_recipe_on_identical_pixels() {
     let decoded = PathBuf::from(ROOT).join("tests/data/lab/photos");
-    let inputs: Vec<PathBuf> = images(&decoded).into_iter().filter(|p| p.extension().is_some_and(|e| e == "png")).collect();
-    let rows = compare("test-dynamic", &["--input-size", "512"], &inputs, &reference_dir("test-dynamic", "png"));
-    report_and_check("test-dynamic at 512, identical decoded pixels (PNG)", &rows, 80.0);
+    let inputs: Vec<PathBuf> = images(&decoded)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "png"))
+        .collect();
+    let rows = compare(
+        "test-dynamic",
+        &["--input-size", "512"],
+        &inputs,
+        &reference_dir("test-dynamic", "png"),
+    );
+    report_and_check(
+        "test-dynamic at 512, identical decoded pixels (PNG)",
+        &rows,
+        80.0,
+    );
 }
 
 /// 1024x1024 at S=512: an exact 2x shrink, where OpenCV's INTER_LINEAR switches to area averaging.
@@ -115,6 +178,16 @@ fn photo_matches_reference_recipe_on_identical_pixels() {
 fn photo_matches_reference_recipe_on_exact_2x_shrink() {
     let crops = PathBuf::from(ROOT).join("tests/data/lab/crops");
     let inputs = images(&crops);
-    let rows = compare("test-dynamic", &["--input-size", "512"], &inputs, &reference_dir("test-dynamic", "crops"));
-    report_and_check_n("test-dynamic at 512, 1024x1024 crops (exact 2x shrink)", &rows, 80.0, 2);
+    let rows = compare(
+        "test-dynamic",
+        &["--input-size", "512"],
+        &inputs,
+        &reference_dir("test-dynamic", "crops"),
+    );
+    report_and_check_n(
+        "test-dynamic at 512, 1024x1024 crops (exact 2x shrink)",
+        &rows,
+        80.0,
+        2,
+    );
 }

@@ -5,11 +5,19 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{}: not a readable image: {reason}", path.display())]
     Decode { path: PathBuf, reason: String },
     #[error("{}: image is {width}x{height} ({} MP), above the limit of {} MP (raise it with --max-pixels)", path.display(), megapixels(*width as u64 * *height as u64), megapixels(*limit))]
-    TooLarge { path: PathBuf, width: u32, height: u32, limit: u64 },
+    TooLarge {
+        path: PathBuf,
+        width: u32,
+        height: u32,
+        limit: u64,
+    },
     #[error("{}: unsupported output format '{ext}' (use .png, .jpg, .tif or .webp)", path.display())]
     UnsupportedOutput { path: PathBuf, ext: String },
     #[error("{}: could not write image: {reason}", path.display())]
@@ -19,7 +27,11 @@ pub enum EngineError {
     #[error("{}: model file not found", path.display())]
     ModelMissing { path: PathBuf },
     #[error("{}: not a DDColor model: {problem}; found {found}", path.display())]
-    ModelContract { path: PathBuf, problem: String, found: String },
+    ModelContract {
+        path: PathBuf,
+        problem: String,
+        found: String,
+    },
     #[error("{}: could not load model: {reason}", path.display())]
     ModelLoad { path: PathBuf, reason: String },
     #[error("{}: {reason}", path.display())]

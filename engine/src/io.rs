@@ -32,8 +32,15 @@ pub enum OutputFormat {
 
 impl OutputFormat {
     pub fn from_path(path: &Path) -> Result<Self> {
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-        Self::from_extension(&ext).ok_or_else(|| EngineError::UnsupportedOutput { path: path.to_path_buf(), ext })
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        Self::from_extension(&ext).ok_or_else(|| EngineError::UnsupportedOutput {
+            path: path.to_path_buf(),
+            ext,
+        })
     }
 
     pub fn from_extension(ext: &str) -> Option<Self> {
@@ -54,11 +61,17 @@ pub fn is_image_path(path: &Path) -> bool {
 }
 
 fn decode_err(path: &Path, reason: impl std::fmt::Display) -> EngineError {
-    EngineError::Decode { path: path.to_path_buf(), reason: reason.to_string() }
+    EngineError::Decode {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    }
 }
 
 fn io_err(path: &Path, source: std::io::Error) -> EngineError {
-    EngineError::Io { path: path.to_path_buf(), source }
+    EngineError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Whether a JPEG reaches its end-of-image marker. The decoder fills the missing part of a
@@ -83,7 +96,12 @@ fn jpeg_reaches_eoi(d: &[u8]) -> bool {
             0x01 | 0xD0..=0xD7 => continue,
             _ => {}
         }
-        let Some(len) = d.get(i..i + 2).map(|b| u16::from_be_bytes([b[0], b[1]]) as usize) else { return false };
+        let Some(len) = d
+            .get(i..i + 2)
+            .map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)
+        else {
+            return false;
+        };
         i += len;
         if i > d.len() {
             return false;
@@ -91,7 +109,9 @@ fn jpeg_reaches_eoi(d: &[u8]) -> bool {
         if code == 0xDA {
             // Entropy-coded data: runs until a marker that is not a stuffed 0xFF00 or a restart.
             loop {
-                let Some(off) = d.get(i..).and_then(|t| t.iter().position(|&b| b == 0xFF)) else { return false };
+                let Some(off) = d.get(i..).and_then(|t| t.iter().position(|&b| b == 0xFF)) else {
+                    return false;
+                };
                 i += off;
                 match d.get(i + 1) {
                     None => return false,
@@ -130,7 +150,12 @@ pub fn read_photo(path: &Path, max_pixels: u64) -> Result<Photo> {
         return Err(decode_err(path, format!("image has no pixels ({w}x{h})")));
     }
     if w as u64 * h as u64 > max_pixels {
-        return Err(EngineError::TooLarge { path: path.to_path_buf(), width: w, height: h, limit: max_pixels });
+        return Err(EngineError::TooLarge {
+            path: path.to_path_buf(),
+            width: w,
+            height: h,
+            limit: max_pixels,
+        });
     }
     let img = if format == Some(ImageFormat::Jpeg) {
         // The completeness check reads the whole (compressed, small) file: decode from those bytes.
@@ -138,14 +163,22 @@ pub fn read_photo(path: &Path, max_pixels: u64) -> Result<Photo> {
         if !jpeg_reaches_eoi(&data) {
             return Err(decode_err(path, "truncated JPEG (no end-of-image marker)"));
         }
-        decode(ImageReader::with_format(Cursor::new(data), ImageFormat::Jpeg), path, max_pixels)?
+        decode(
+            ImageReader::with_format(Cursor::new(data), ImageFormat::Jpeg),
+            path,
+            max_pixels,
+        )?
     } else {
         decode(open()?, path, max_pixels)?
     };
     Ok(photo_from_image(img))
 }
 
-fn decode<R: BufRead + Seek>(mut reader: ImageReader<R>, path: &Path, max_pixels: u64) -> Result<DynamicImage> {
+fn decode<R: BufRead + Seek>(
+    mut reader: ImageReader<R>,
+    path: &Path,
+    max_pixels: u64,
+) -> Result<DynamicImage> {
     let mut limits = Limits::default();
     // Room for the largest accepted picture at 16-bit RGBA plus the decoder's own buffers.
     limits.max_alloc = Some((max_pixels.saturating_mul(8)).max(512 << 20));
@@ -173,15 +206,24 @@ pub fn photo_from_image(img: DynamicImage) -> Photo {
         other if other.color().has_alpha() => (4, Samples::U16(other.to_rgba16().into_raw())),
         other => (3, Samples::U16(other.to_rgb16().into_raw())),
     };
-    Photo { width, height, channels, samples }
+    Photo {
+        width,
+        height,
+        channels,
+        samples,
+    }
 }
 
 fn to_8bit(v: &[u16]) -> Vec<u8> {
-    v.iter().map(|&x| ((x as u32 * 255 + 32767) / 65535) as u8).collect()
+    v.iter()
+        .map(|&x| ((x as u32 * 255 + 32767) / 65535) as u8)
+        .collect()
 }
 
 fn drop_alpha<T: Copy>(v: &[T], channels: usize) -> Vec<T> {
-    v.chunks_exact(channels).flat_map(|p| p[..3].iter().copied()).collect()
+    v.chunks_exact(channels)
+        .flat_map(|p| p[..3].iter().copied())
+        .collect()
 }
 
 /// Options for writing results.
@@ -201,12 +243,18 @@ impl Default for WriteOptions {
 /// PNG and TIFF keep 16 bits; JPEG and WebP are 8-bit; JPEG drops alpha.
 pub fn write_photo(photo: &Photo, path: &Path, options: WriteOptions) -> Result<()> {
     let format = OutputFormat::from_path(path)?;
-    let enc_err = |e: &dyn std::fmt::Display| EngineError::Encode { path: path.to_path_buf(), reason: e.to_string() };
+    let enc_err = |e: &dyn std::fmt::Display| EngineError::Encode {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("output");
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("output");
     let mut tmp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".part")
@@ -222,7 +270,12 @@ pub fn write_photo(photo: &Photo, path: &Path, options: WriteOptions) -> Result<
     Ok(())
 }
 
-fn encode<W: Write + Seek>(photo: &Photo, format: OutputFormat, options: WriteOptions, out: &mut W) -> std::result::Result<(), String> {
+fn encode<W: Write + Seek>(
+    photo: &Photo,
+    format: OutputFormat,
+    options: WriteOptions,
+    out: &mut W,
+) -> std::result::Result<(), String> {
     let err = |e: &dyn std::fmt::Display| e.to_string();
     use image::ExtendedColorType as C;
     let (w, h) = (photo.width as u32, photo.height as u32);
@@ -230,18 +283,18 @@ fn encode<W: Write + Seek>(photo: &Photo, format: OutputFormat, options: WriteOp
     debug_assert!(c == 3 || c == 4);
     let bytes16 = |v: &[u16]| -> Vec<u8> { v.iter().flat_map(|x| x.to_ne_bytes()).collect() };
     match (format, &photo.samples) {
-        (OutputFormat::Png, Samples::U8(v)) => {
-            PngEncoder::new(out).write_image(v, w, h, if c == 4 { C::Rgba8 } else { C::Rgb8 }).map_err(|e| err(&e))
-        }
-        (OutputFormat::Png, Samples::U16(v)) => {
-            PngEncoder::new(out).write_image(&bytes16(v), w, h, if c == 4 { C::Rgba16 } else { C::Rgb16 }).map_err(|e| err(&e))
-        }
-        (OutputFormat::Tiff, Samples::U8(v)) => {
-            TiffEncoder::new(out).write_image(v, w, h, if c == 4 { C::Rgba8 } else { C::Rgb8 }).map_err(|e| err(&e))
-        }
-        (OutputFormat::Tiff, Samples::U16(v)) => {
-            TiffEncoder::new(out).write_image(&bytes16(v), w, h, if c == 4 { C::Rgba16 } else { C::Rgb16 }).map_err(|e| err(&e))
-        }
+        (OutputFormat::Png, Samples::U8(v)) => PngEncoder::new(out)
+            .write_image(v, w, h, if c == 4 { C::Rgba8 } else { C::Rgb8 })
+            .map_err(|e| err(&e)),
+        (OutputFormat::Png, Samples::U16(v)) => PngEncoder::new(out)
+            .write_image(&bytes16(v), w, h, if c == 4 { C::Rgba16 } else { C::Rgb16 })
+            .map_err(|e| err(&e)),
+        (OutputFormat::Tiff, Samples::U8(v)) => TiffEncoder::new(out)
+            .write_image(v, w, h, if c == 4 { C::Rgba8 } else { C::Rgb8 })
+            .map_err(|e| err(&e)),
+        (OutputFormat::Tiff, Samples::U16(v)) => TiffEncoder::new(out)
+            .write_image(&bytes16(v), w, h, if c == 4 { C::Rgba16 } else { C::Rgb16 })
+            .map_err(|e| err(&e)),
         (OutputFormat::Jpeg, samples) => {
             let v8 = match samples {
                 Samples::U8(v) => v.clone(),
@@ -250,8 +303,10 @@ fn encode<W: Write + Seek>(photo: &Photo, format: OutputFormat, options: WriteOp
             let rgb = if c == 4 { drop_alpha(&v8, 4) } else { v8 };
             // jpeg-encoder rather than the `image` crate's encoder: several times faster (SIMD),
             // which matters on a 2-core machine where encoding competes with the model.
-            let (w16, h16) = (u16::try_from(w).map_err(|_| "too wide for JPEG (max 65535)".to_string())?,
-                u16::try_from(h).map_err(|_| "too tall for JPEG (max 65535)".to_string())?);
+            let (w16, h16) = (
+                u16::try_from(w).map_err(|_| "too wide for JPEG (max 65535)".to_string())?,
+                u16::try_from(h).map_err(|_| "too tall for JPEG (max 65535)".to_string())?,
+            );
             jpeg_encoder::Encoder::new(out, options.quality)
                 .encode(&rgb, w16, h16, jpeg_encoder::ColorType::Rgb)
                 .map_err(|e| err(&e))
@@ -261,7 +316,9 @@ fn encode<W: Write + Seek>(photo: &Photo, format: OutputFormat, options: WriteOp
                 Samples::U8(v) => v.clone(),
                 Samples::U16(v) => to_8bit(v),
             };
-            WebPEncoder::new_lossless(out).write_image(&v8, w, h, if c == 4 { C::Rgba8 } else { C::Rgb8 }).map_err(|e| err(&e))
+            WebPEncoder::new_lossless(out)
+                .write_image(&v8, w, h, if c == 4 { C::Rgba8 } else { C::Rgb8 })
+                .map_err(|e| err(&e))
         }
     }
 }
@@ -273,7 +330,8 @@ mod tests {
     fn tiny_jpeg() -> Vec<u8> {
         let img = image::GrayImage::from_fn(16, 16, |x, y| image::Luma([(x * 16 + y) as u8]));
         let mut v = Vec::new();
-        img.write_to(&mut std::io::Cursor::new(&mut v), image::ImageFormat::Jpeg).expect("encode");
+        img.write_to(&mut std::io::Cursor::new(&mut v), image::ImageFormat::Jpeg)
+            .expect("encode");
         v
     }
 
@@ -285,7 +343,10 @@ mod tests {
         assert!(!jpeg_reaches_eoi(&j[..j.len() / 2]), "cut in the middle");
         let mut appended = j.clone();
         appended.extend(std::iter::repeat_n(0x42, 10_000));
-        assert!(jpeg_reaches_eoi(&appended), "data after the end marker is fine");
+        assert!(
+            jpeg_reaches_eoi(&appended),
+            "data after the end marker is fine"
+        );
     }
 
     #[test]

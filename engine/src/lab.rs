@@ -22,15 +22,27 @@ const GAMMA_TAB_SIZE: usize = 1024;
 
 /// sRGB -> XYZ (D65), OpenCV's exact doubles (`sRGB2XYZ_D65`), row-major X, Y, Z by R, G, B.
 const SRGB2XYZ: [u64; 9] = [
-    0x3fda65a14488c60d, 0x3fd6e297396d0918, 0x3fc71819d2391d58,
-    0x3fcb38cda6e75ff6, 0x3fe6e297396d0918, 0x3fb279aae6c8f755,
-    0x3f93cc4ac6cdaf4b, 0x3fbe836eb4e98138, 0x3fee68427418d691,
+    0x3fda65a14488c60d,
+    0x3fd6e297396d0918,
+    0x3fc71819d2391d58,
+    0x3fcb38cda6e75ff6,
+    0x3fe6e297396d0918,
+    0x3fb279aae6c8f755,
+    0x3f93cc4ac6cdaf4b,
+    0x3fbe836eb4e98138,
+    0x3fee68427418d691,
 ];
 /// XYZ -> sRGB (D65), OpenCV's exact doubles (`XYZ2sRGB_D65`), row-major R, G, B by X, Y, Z.
 const XYZ2SRGB: [u64; 9] = [
-    0x4009ec804102ff8f, 0xbff8982a9930be0e, 0xbfdfe7ff583a53b9,
-    0xbfef042528ae74f3, 0x3ffe040f23897204, 0x3fa546d3f9e7b80b,
-    0x3fac7de5082cf52c, 0xbfca1e14bdfd2631, 0x3ff0eabef06b3786,
+    0x4009ec804102ff8f,
+    0xbff8982a9930be0e,
+    0xbfdfe7ff583a53b9,
+    0xbfef042528ae74f3,
+    0x3ffe040f23897204,
+    0x3fa546d3f9e7b80b,
+    0x3fac7de5082cf52c,
+    0xbfca1e14bdfd2631,
+    0x3ff0eabef06b3786,
 ];
 /// D65 white point (0.950456, 1, 1.088754) as OpenCV stores it.
 const D65: [u64; 3] = [0x3fee6a22b3892ee8, 0x3ff0000000000000, 0x3ff16b8950763a19];
@@ -126,11 +138,13 @@ fn opencv_cbrt(x: f32) -> f32 {
     ex = (ex - shx) / 3 - 1;
     let fr = f64::from_bits((((shx + 1023) as u64) << 52) | (((bits & 0x7f_ffff) as u64) << 29));
     let a = |b: u64| f64::from_bits(b);
-    let num = (((a(0x4046a09e6653ba70) * fr + a(0x406808f46c6116e0)) * fr + a(0x405dca97439cae14)) * fr
+    let num = (((a(0x4046a09e6653ba70) * fr + a(0x406808f46c6116e0)) * fr + a(0x405dca97439cae14))
+        * fr
         + a(0x402add70d2827500))
         * fr
         + a(0x3fc4f15f83f55d2d);
-    let den = (((a(0x402d9e20660edb21) * fr + a(0x4062ff15c0285815)) * fr + a(0x406510d06a8112ce)) * fr
+    let den = (((a(0x402d9e20660edb21) * fr + a(0x4062ff15c0285815)) * fr + a(0x406510d06a8112ce))
+        * fr
         + a(0x4040fecbc9e2c375))
         * fr
         + 1.0;
@@ -162,7 +176,13 @@ fn build_tables() -> Tables {
     let lbias = 16f32 / 116f32;
     let f9033 = (29 * 29 * 29) as f32 / 27f32;
     let lbase = LAB_BASE as f32;
-    let f = |v: f32| if v > lthresh { opencv_cbrt(v) } else { v.mul_add(lscale, lbias) };
+    let f = |v: f32| {
+        if v > lthresh {
+            opencv_cbrt(v)
+        } else {
+            v.mul_add(lscale, lbias)
+        }
+    };
 
     let dim = LAB_LUT_DIM;
     let mut prev = vec![0i16; dim * dim * dim * 3];
@@ -177,7 +197,11 @@ fn build_tables() -> Tables {
                 let y = b * s[3] + g * s[4] + rr * s[5];
                 let z = b * s[6] + g * s[7] + rr * s[8];
                 let (fx, fy, fz) = (f(x), f(y), f(z));
-                let l = if y > lthresh { 116f32 * fy - 16f32 } else { f9033 * y };
+                let l = if y > lthresh {
+                    116f32 * fy - 16f32
+                } else {
+                    f9033 * y
+                };
                 let a = 500f32 * (fx - fy);
                 let bb = 200f32 * (fy - fz);
                 prev[idx] = cv_round(lbase * l / 100f32) as i16;
@@ -197,7 +221,8 @@ fn build_tables() -> Tables {
                             let old = (p + cp).min(dim - 1) * 3
                                 + (q + cq).min(dim - 1) * dim * 3
                                 + (r + cr).min(dim - 1) * dim * dim * 3;
-                            let new = p * 24 + q * dim * 24 + r * dim * dim * 24 + 4 * cp + 2 * cq + cr;
+                            let new =
+                                p * 24 + q * dim * 24 + r * dim * dim * 24 + 4 * cp + 2 * cq + cr;
                             lut[new] = prev[old];
                             lut[new + 8] = prev[old + 1];
                             lut[new + 16] = prev[old + 2];
@@ -218,8 +243,14 @@ fn build_tables() -> Tables {
                 let (p, q, r2) = (p as i16, q as i16, r as i16);
                 let base = 8 * p as usize + 8 * tb * q as usize + 8 * tb * tb * r;
                 let vals = [
-                    pp * qq * rr, pp * qq * r2, pp * q * rr, pp * q * r2,
-                    p * qq * rr, p * qq * r2, p * q * rr, p * q * r2,
+                    pp * qq * rr,
+                    pp * qq * r2,
+                    pp * q * rr,
+                    pp * q * r2,
+                    p * qq * rr,
+                    p * qq * r2,
+                    p * q * rr,
+                    p * q * r2,
                 ];
                 weights[base..base + 8].copy_from_slice(&vals);
             }
@@ -238,25 +269,44 @@ fn build_tables() -> Tables {
             xyz2rgb[i + j * 3] = (mi[i + j * 3] * white[i]) as f32;
         }
     }
-    Tables { lut, weights, inv_gamma, xyz2rgb }
+    Tables {
+        lut,
+        weights,
+        inv_gamma,
+        xyz2rgb,
+    }
 }
 
 /// Fixed-point table coordinate of one colour value: `cvRound(clip(v) * LAB_BASE)`.
 #[inline(always)]
 pub fn lab_coord(v: f32) -> i32 {
-    let v = if v < 0.0 { 0.0 } else if v <= 1.0 { v } else { 1.0 };
+    let v = if v < 0.0 {
+        0.0
+    } else if v <= 1.0 {
+        v
+    } else {
+        1.0
+    };
     cv_round(v * LAB_BASE as f32)
 }
 
 #[inline(always)]
 fn interpolate(t: &Tables, cb: i32, cg: i32, cr: i32, channels: usize) -> [i32; 3] {
     let shift = LAB_BASE_SHIFT - LAB_LUT_SHIFT;
-    let (tx, ty, tz) = ((cb >> shift) as usize, (cg >> shift) as usize, (cr >> shift) as usize);
+    let (tx, ty, tz) = (
+        (cb >> shift) as usize,
+        (cg >> shift) as usize,
+        (cr >> shift) as usize,
+    );
     let dim = LAB_LUT_DIM;
     let base = 24 * tx + 24 * dim * ty + 24 * dim * dim * tz;
     let mask = (1 << TRILINEAR_SHIFT) - 1;
     let fshift = LAB_BASE_SHIFT - 8 - 1;
-    let (x, y, z) = (((cb >> fshift) & mask) as usize, ((cg >> fshift) & mask) as usize, ((cr >> fshift) & mask) as usize);
+    let (x, y, z) = (
+        ((cb >> fshift) & mask) as usize,
+        ((cg >> fshift) & mask) as usize,
+        ((cr >> fshift) & mask) as usize,
+    );
     let tb = TRILINEAR_BASE;
     let wbase = 8 * x + 8 * tb * y + 8 * tb * tb * z;
     let w = &t.weights[wbase..wbase + 8];
@@ -281,9 +331,19 @@ pub fn l_from_coords(cr: i32, cg: i32, cb: i32) -> f32 {
 
 /// OpenCV float RGB -> Lab for one colour with components in [0, 1] (clipped).
 pub fn rgb_to_lab(rgb: [f32; 3]) -> [f32; 3] {
-    let [l, a, b] = interpolate(tables(), lab_coord(rgb[2]), lab_coord(rgb[1]), lab_coord(rgb[0]), 3);
+    let [l, a, b] = interpolate(
+        tables(),
+        lab_coord(rgb[2]),
+        lab_coord(rgb[1]),
+        lab_coord(rgb[0]),
+        3,
+    );
     let k = 256.0 / LAB_BASE as f32;
-    [l as f32 * (100.0 / LAB_BASE as f32), a as f32 * k - 128.0, b as f32 * k - 128.0]
+    [
+        l as f32 * (100.0 / LAB_BASE as f32),
+        a as f32 * k - 128.0,
+        b as f32 * k - 128.0,
+    ]
 }
 
 /// Converts Lab to sRGB in [0, 1] with OpenCV's float `Lab2RGB`: out-of-gamut colours are
@@ -315,7 +375,13 @@ impl LabToRgb {
             (fy * fy * fy, fy)
         };
         let f_thresh = 6.0f32 / 29.0f32;
-        let inv = |f: f32| if f <= f_thresh { (f - F16_116) * (1.0 / 7.787) } else { f * f * f };
+        let inv = |f: f32| {
+            if f <= f_thresh {
+                (f - F16_116) * (1.0 / 7.787)
+            } else {
+                f * f * f
+            }
+        };
         let x = inv(a * (1.0 / 500.0) + fy);
         let z = inv(b * (-1.0 / 200.0) + fy);
         let c = &self.t.xyz2rgb;
@@ -323,7 +389,13 @@ impl LabToRgb {
         let mut out = [0f32; 3];
         for (i, o) in out.iter_mut().enumerate() {
             let v = c[i * 3] * x + (c[i * 3 + 1] * y + c[i * 3 + 2] * z);
-            let v = if v < 0.0 { 0.0 } else if v <= 1.0 { v } else { 1.0 };
+            let v = if v < 0.0 {
+                0.0
+            } else if v <= 1.0 {
+                v
+            } else {
+                1.0
+            };
             *o = spline_interpolate(v * scale, &self.t.inv_gamma);
         }
         out
@@ -343,7 +415,10 @@ mod tests {
     fn grey_is_quantised_like_opencv() {
         // cv2.cvtColor(np.full((1,1,3), 0.123, np.float32), cv2.COLOR_BGR2Lab) on OpenCV 4/5;
         // the textbook formula gives L = 11.938 and a = b = 0.
-        assert_eq!(rgb_to_lab([0.123, 0.123, 0.123]), [11.71875, 0.046875, 0.03125]);
+        assert_eq!(
+            rgb_to_lab([0.123, 0.123, 0.123]),
+            [11.71875, 0.046875, 0.03125]
+        );
     }
 
     #[test]

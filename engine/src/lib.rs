@@ -4,7 +4,9 @@
 //! Free of GStreamer types on purpose: the `ddcolor` runner and the `ddcolorize` element share
 //! this one implementation of the recipe.
 
+pub mod catalog;
 pub mod error;
+pub mod frame;
 pub mod io;
 pub mod lab;
 pub mod model;
@@ -13,9 +15,13 @@ pub mod recipe;
 pub mod resize;
 
 pub use error::{EngineError, Result};
+pub use frame::{
+    Frame, FrameError, FrameMut, LumaPlane, PixelFormat, Yuv, YuvMatrix, frame_to_photo,
+    photo_to_frame,
+};
 pub use model::{Model, ModelOptions};
 pub use photo::{Photo, Samples};
-pub use recipe::{model_input, recombine};
+pub use recipe::{model_input, recombine, recombine_into};
 pub use resize::Upsample;
 
 /// Colorizes one photo with `model`: the whole recipe in one call.

@@ -28,13 +28,19 @@ pub fn ort_library_candidates() -> Vec<PathBuf> {
         c.push(PathBuf::from(p));
         return c;
     }
-    if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
         c.push(dir.join("libonnxruntime.so"));
         c.push(dir.join("../lib/libonnxruntime.so"));
         // target/release/ddcolor inside the repository, wherever the repository was moved.
         c.push(dir.join("../../.deps/onnxruntime/libonnxruntime.so"));
     }
-    c.push(PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.deps/onnxruntime/libonnxruntime.so")));
+    c.push(PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../.deps/onnxruntime/libonnxruntime.so"
+    )));
     c
 }
 
@@ -80,14 +86,20 @@ pub struct Model {
 
 impl std::fmt::Debug for Model {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Model").field("path", &self.path).field("size", &self.size).finish()
+        f.debug_struct("Model")
+            .field("path", &self.path)
+            .field("size", &self.size)
+            .finish()
     }
 }
 
 fn describe(name: &str, ty: &ValueType) -> String {
     match ty {
         ValueType::Tensor { ty, shape, .. } => {
-            let dims: Vec<String> = shape.iter().map(|&d| if d < 0 { "?".into() } else { d.to_string() }).collect();
+            let dims: Vec<String> = shape
+                .iter()
+                .map(|&d| if d < 0 { "?".into() } else { d.to_string() })
+                .collect();
             format!("'{name}' {ty:?} [{}]", dims.join(","))
         }
         other => format!("'{name}' {other:?}"),
@@ -97,10 +109,15 @@ fn describe(name: &str, ty: &ValueType) -> String {
 impl Model {
     pub fn load(path: &Path, options: &ModelOptions) -> Result<Self> {
         if !path.is_file() {
-            return Err(EngineError::ModelMissing { path: path.to_path_buf() });
+            return Err(EngineError::ModelMissing {
+                path: path.to_path_buf(),
+            });
         }
         let env = environment()?;
-        let load_err = |e: &dyn std::fmt::Display| EngineError::ModelLoad { path: path.to_path_buf(), reason: e.to_string() };
+        let load_err = |e: &dyn std::fmt::Display| EngineError::ModelLoad {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        };
         let mut builder = Session::builder(env)
             .map_err(|e| load_err(&e))?
             .with_optimization_level(GraphOptimizationLevel::All)
@@ -110,17 +127,39 @@ impl Model {
         }
         let session = builder.commit_from_file(path).map_err(|e| load_err(&e))?;
 
-        let inputs: Vec<String> = session.inputs().iter().map(|o| describe(o.name(), o.dtype())).collect();
-        let outputs: Vec<String> = session.outputs().iter().map(|o| describe(o.name(), o.dtype())).collect();
-        let found = format!("inputs {}; outputs {}", inputs.join(", "), outputs.join(", "));
-        let refuse = |problem: &str| EngineError::ModelContract { path: path.to_path_buf(), problem: problem.into(), found: found.clone() };
+        let inputs: Vec<String> = session
+            .inputs()
+            .iter()
+            .map(|o| describe(o.name(), o.dtype()))
+            .collect();
+        let outputs: Vec<String> = session
+            .outputs()
+            .iter()
+            .map(|o| describe(o.name(), o.dtype()))
+            .collect();
+        let found = format!(
+            "inputs {}; outputs {}",
+            inputs.join(", "),
+            outputs.join(", ")
+        );
+        let refuse = |problem: &str| EngineError::ModelContract {
+            path: path.to_path_buf(),
+            problem: problem.into(),
+            found: found.clone(),
+        };
         if session.inputs().len() != 1 || session.outputs().len() != 1 {
             return Err(refuse("expected exactly one input and one output"));
         }
         let shape_of = |ty: &ValueType, what: &str| -> Result<Vec<i64>> {
             match ty {
-                ValueType::Tensor { ty: TensorElementType::Float32, shape, .. } if shape.len() == 4 => Ok(shape.to_vec()),
-                _ => Err(refuse(&format!("the {what} must be a float32 tensor of rank 4"))),
+                ValueType::Tensor {
+                    ty: TensorElementType::Float32,
+                    shape,
+                    ..
+                } if shape.len() == 4 => Ok(shape.to_vec()),
+                _ => Err(refuse(&format!(
+                    "the {what} must be a float32 tensor of rank 4"
+                ))),
             }
         };
         let ins = shape_of(session.inputs()[0].dtype(), "input")?;
@@ -131,7 +170,10 @@ impl Model {
         if outs[1] != 2 && outs[1] >= 0 {
             return Err(refuse("the output must have 2 channels (a, b) [N,2,S,S]"));
         }
-        let size_err = |reason: String| EngineError::InputSize { path: path.to_path_buf(), reason };
+        let size_err = |reason: String| EngineError::InputSize {
+            path: path.to_path_buf(),
+            reason,
+        };
         let size = match (ins[2], ins[3]) {
             (h, w) if h > 0 && w > 0 => {
                 if h != w {
@@ -141,21 +183,38 @@ impl Model {
                 if let Some(want) = options.input_size
                     && want != s
                 {
-                    return Err(size_err(format!("model has a fixed input size of {s}; --input-size {want} cannot be used with it")));
+                    return Err(size_err(format!(
+                        "model has a fixed input size of {s}; --input-size {want} cannot be used with it"
+                    )));
                 }
                 s
             }
             (h, w) if h < 0 && w < 0 => {
                 let s = options.input_size.unwrap_or(DEFAULT_INPUT_SIZE);
                 if s == 0 || !s.is_multiple_of(32) {
-                    return Err(size_err(format!("input size {s} is not a positive multiple of 32")));
+                    return Err(size_err(format!(
+                        "input size {s} is not a positive multiple of 32"
+                    )));
                 }
                 s
             }
-            _ => return Err(refuse("the input must be square with both sides fixed or both dynamic")),
+            _ => {
+                return Err(refuse(
+                    "the input must be square with both sides fixed or both dynamic",
+                ));
+            }
         };
-        let fixed_batch = if ins[0] > 0 { Some(ins[0] as usize) } else { None };
-        Ok(Self { session, path: path.to_path_buf(), size, fixed_batch })
+        let fixed_batch = if ins[0] > 0 {
+            Some(ins[0] as usize)
+        } else {
+            None
+        };
+        Ok(Self {
+            session,
+            path: path.to_path_buf(),
+            size,
+            fixed_batch,
+        })
     }
 
     /// S: the model works on S x S pictures.
@@ -177,12 +236,18 @@ impl Model {
     pub fn run(&mut self, input: &[f32], n: usize, output: &mut Vec<f32>) -> Result<()> {
         let s = self.size;
         if input.len() != n * 3 * s * s {
-            return Err(EngineError::Inference(format!("expected {} input values, got {}", n * 3 * s * s, input.len())));
+            return Err(EngineError::Inference(format!(
+                "expected {} input values, got {}",
+                n * 3 * s * s,
+                input.len()
+            )));
         }
         if let Some(b) = self.fixed_batch
             && b != n
         {
-            return Err(EngineError::Inference(format!("model takes batches of {b}, got {n}")));
+            return Err(EngineError::Inference(format!(
+                "model takes batches of {b}, got {n}"
+            )));
         }
         let err = |e: ort::Error| EngineError::Inference(e.to_string());
         let tensor = TensorRef::from_array_view(([n, 3, s, s], input)).map_err(err)?;

@@ -56,9 +56,19 @@ pub struct SampleTables {
 impl SampleTables {
     fn build<T: Sample>() -> Self {
         let unit = unit_table::<T>();
-        let coord: Vec<u16> = unit.iter().map(|&v| crate::lab::lab_coord(v) as u16).collect();
-        let grey_l = coord.iter().map(|&k| crate::lab::l_from_coords(k as i32, k as i32, k as i32)).collect();
-        Self { unit, coord, grey_l }
+        let coord: Vec<u16> = unit
+            .iter()
+            .map(|&v| crate::lab::lab_coord(v) as u16)
+            .collect();
+        let grey_l = coord
+            .iter()
+            .map(|&k| crate::lab::l_from_coords(k as i32, k as i32, k as i32))
+            .collect();
+        Self {
+            unit,
+            coord,
+            grey_l,
+        }
     }
 }
 
@@ -98,5 +108,7 @@ impl Sample for u16 {
 /// The float value of every sample value, `(v / MAX)` computed in double and rounded to float,
 /// as `(img / 255.0).astype(np.float32)` does in the reference.
 pub fn unit_table<T: Sample>() -> Vec<f32> {
-    (0..=T::MAX).map(|v| (v as f64 / T::MAX as f64) as f32).collect()
+    (0..=T::MAX)
+        .map(|v| (v as f64 / T::MAX as f64) as f32)
+        .collect()
 }

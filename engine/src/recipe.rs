@@ -10,13 +10,29 @@ use rayon::prelude::*;
 
 use crate::lab::{LabToRgb, l_from_coords, lab_coord};
 use crate::photo::{Photo, Sample, Samples};
-use crate::resize::{Upsample, linear_taps, nearest_indices, resize_to_model};
+use std::cell::RefCell;
+
+use crate::resize::{Upsample, linear_taps, nearest_indices, resize_to_model_into};
 
 /// Writes the model input for `photo` at size `size` into `out` (`3 * size * size` floats,
 /// planes R, G, B).
 pub fn model_input(photo: &Photo, size: usize, out: &mut [f32]) {
-    assert_eq!(out.len(), 3 * size * size, "model input buffer has the wrong size");
-    let small = resize_to_model(photo, size);
+    assert_eq!(
+        out.len(),
+        3 * size * size,
+        "model input buffer has the wrong size"
+    );
+    // The S x S image is rebuilt for every photo or film frame: keep it per thread.
+    thread_local! {
+        static SMALL: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    }
+    SMALL.with_borrow_mut(|small| {
+        resize_to_model_into(photo, size, small);
+        grey_model_input(small, size, out);
+    });
+}
+
+fn grey_model_input(small: &[f32], size: usize, out: &mut [f32]) {
     let lab2rgb = LabToRgb::new();
     let plane = size * size;
     let (r_plane, rest) = out.split_at_mut(plane);
@@ -34,17 +50,45 @@ pub fn model_input(photo: &Photo, size: usize, out: &mut [f32]) {
 /// Combines `photo`'s own lightness with the model's chroma `ab` (planar `[2, size, size]`) and
 /// returns the colour photo: RGB, or RGBA when the input had alpha, at the input's bit depth.
 pub fn recombine(photo: &Photo, ab: &[f32], size: usize, upsample: Upsample) -> Photo {
-    assert_eq!(ab.len(), 2 * size * size, "model output has the wrong size");
-    let samples = match &photo.samples {
-        Samples::U8(v) => Samples::U8(recombine_impl::<u8>(v, photo, ab, size, upsample)),
-        Samples::U16(v) => Samples::U16(recombine_impl::<u16>(v, photo, ab, size, upsample)),
+    let mut out = Photo {
+        width: 0,
+        height: 0,
+        channels: 3,
+        samples: Samples::U8(Vec::new()),
     };
-    Photo {
-        width: photo.width,
-        height: photo.height,
-        channels: if photo.has_alpha() { 4 } else { 3 },
-        samples,
+    recombine_into(photo, ab, size, upsample, &mut out);
+    out
+}
+
+/// [`recombine`] into a photo the caller keeps: its sample buffer is reused when the size and
+/// depth match, so a film element allocates no frame-sized buffer per frame.
+pub fn recombine_into(photo: &Photo, ab: &[f32], size: usize, upsample: Upsample, out: &mut Photo) {
+    assert_eq!(ab.len(), 2 * size * size, "model output has the wrong size");
+    let out_c = if photo.has_alpha() { 4 } else { 3 };
+    let n = photo.width * photo.height * out_c;
+    match &photo.samples {
+        Samples::U8(v) => {
+            let mut buf = match std::mem::replace(&mut out.samples, Samples::U8(Vec::new())) {
+                Samples::U8(b) => b,
+                Samples::U16(_) => Vec::new(),
+            };
+            buf.resize(n, 0);
+            recombine_impl::<u8>(v, photo, ab, size, upsample, &mut buf);
+            out.samples = Samples::U8(buf);
+        }
+        Samples::U16(v) => {
+            let mut buf = match std::mem::replace(&mut out.samples, Samples::U8(Vec::new())) {
+                Samples::U16(b) => b,
+                Samples::U8(_) => Vec::new(),
+            };
+            buf.resize(n, 0);
+            recombine_impl::<u16>(v, photo, ab, size, upsample, &mut buf);
+            out.samples = Samples::U16(buf);
+        }
     }
+    out.width = photo.width;
+    out.height = photo.height;
+    out.channels = out_c;
 }
 
 /// Per-row chroma source: either one model row (nearest) or two rows and a weight (bilinear).
@@ -53,7 +97,14 @@ enum RowSource {
     Bilinear(Vec<crate::resize::Tap>, Vec<crate::resize::Tap>),
 }
 
-fn recombine_impl<T: Sample>(data: &[T], photo: &Photo, ab: &[f32], size: usize, upsample: Upsample) -> Vec<T> {
+fn recombine_impl<T: Sample>(
+    data: &[T],
+    photo: &Photo,
+    ab: &[f32],
+    size: usize,
+    upsample: Upsample,
+    out: &mut [T],
+) {
     let (w, h, c) = (photo.width, photo.height, photo.channels);
     let out_c = if photo.has_alpha() { 4 } else { 3 };
     let tables = T::tables();
@@ -64,55 +115,56 @@ fn recombine_impl<T: Sample>(data: &[T], photo: &Photo, ab: &[f32], size: usize,
     };
     let (a_plane, b_plane) = ab.split_at(size * size);
     let lab2rgb = LabToRgb::new();
-    let mut out = vec![T::from_unit(0.0); w * h * out_c];
     let row_buffers = || (vec![0f32; w], vec![0f32; w]);
-    out.par_chunks_mut(w * out_c).enumerate().for_each_init(row_buffers, |(row_a, row_b), (y, out_row)| {
-        let in_row = &data[y * w * c..(y + 1) * w * c];
-        match &source {
-            RowSource::Nearest(xs, ys) => {
-                let base = ys[y] * size;
-                for x in 0..w {
-                    row_a[x] = a_plane[base + xs[x]];
-                    row_b[x] = b_plane[base + xs[x]];
+    out.par_chunks_mut(w * out_c).enumerate().for_each_init(
+        row_buffers,
+        |(row_a, row_b), (y, out_row)| {
+            let in_row = &data[y * w * c..(y + 1) * w * c];
+            match &source {
+                RowSource::Nearest(xs, ys) => {
+                    let base = ys[y] * size;
+                    for x in 0..w {
+                        row_a[x] = a_plane[base + xs[x]];
+                        row_b[x] = b_plane[base + xs[x]];
+                    }
+                }
+                RowSource::Bilinear(xt, yt) => {
+                    let t = yt[y];
+                    let (r0, r1) = (t.i0 * size, t.i1 * size);
+                    for x in 0..w {
+                        let tx = xt[x];
+                        let lerp = |p: &[f32]| {
+                            let top = p[r0 + tx.i0] * (1.0 - tx.w) + p[r0 + tx.i1] * tx.w;
+                            let bot = p[r1 + tx.i0] * (1.0 - tx.w) + p[r1 + tx.i1] * tx.w;
+                            top * (1.0 - t.w) + bot * t.w
+                        };
+                        row_a[x] = lerp(a_plane);
+                        row_b[x] = lerp(b_plane);
+                    }
                 }
             }
-            RowSource::Bilinear(xt, yt) => {
-                let t = yt[y];
-                let (r0, r1) = (t.i0 * size, t.i1 * size);
-                for x in 0..w {
-                    let tx = xt[x];
-                    let lerp = |p: &[f32]| {
-                        let top = p[r0 + tx.i0] * (1.0 - tx.w) + p[r0 + tx.i1] * tx.w;
-                        let bot = p[r1 + tx.i0] * (1.0 - tx.w) + p[r1 + tx.i1] * tx.w;
-                        top * (1.0 - t.w) + bot * t.w
-                    };
-                    row_a[x] = lerp(a_plane);
-                    row_b[x] = lerp(b_plane);
-                }
-            }
-        }
-        for x in 0..w {
-            let px = &in_row[x * c..x * c + c];
-            // Grey pixels (most of a black-and-white archive) need no interpolation.
-            let l = if c >= 3 {
-                let (r, g, b) = (px[0].index(), px[1].index(), px[2].index());
-                if r == g && g == b {
-                    grey_l[r]
+            for x in 0..w {
+                let px = &in_row[x * c..x * c + c];
+                // Grey pixels (most of a black-and-white archive) need no interpolation.
+                let l = if c >= 3 {
+                    let (r, g, b) = (px[0].index(), px[1].index(), px[2].index());
+                    if r == g && g == b {
+                        grey_l[r]
+                    } else {
+                        l_from_coords(coords[r] as i32, coords[g] as i32, coords[b] as i32)
+                    }
                 } else {
-                    l_from_coords(coords[r] as i32, coords[g] as i32, coords[b] as i32)
+                    grey_l[px[0].index()]
+                };
+                let rgb = lab2rgb.convert(l, row_a[x], row_b[x]);
+                let o = &mut out_row[x * out_c..x * out_c + out_c];
+                o[0] = T::from_unit(rgb[0]);
+                o[1] = T::from_unit(rgb[1]);
+                o[2] = T::from_unit(rgb[2]);
+                if out_c == 4 {
+                    o[3] = px[c - 1];
                 }
-            } else {
-                grey_l[px[0].index()]
-            };
-            let rgb = lab2rgb.convert(l, row_a[x], row_b[x]);
-            let o = &mut out_row[x * out_c..x * out_c + out_c];
-            o[0] = T::from_unit(rgb[0]);
-            o[1] = T::from_unit(rgb[1]);
-            o[2] = T::from_unit(rgb[2]);
-            if out_c == 4 {
-                o[3] = px[c - 1];
             }
-        }
-    });
-    out
+        },
+    );
 }

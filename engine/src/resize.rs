@@ -29,7 +29,9 @@ impl FromStr for Upsample {
         match s {
             "nearest" => Ok(Self::Nearest),
             "bilinear" => Ok(Self::Bilinear),
-            other => Err(format!("unknown upsampling '{other}' (expected nearest or bilinear)")),
+            other => Err(format!(
+                "unknown upsampling '{other}' (expected nearest or bilinear)"
+            )),
         }
     }
 }
@@ -75,7 +77,11 @@ pub fn linear_taps(input: usize, output: usize) -> Vec<Tap> {
                 w = 0.0;
             }
             let s = s as usize;
-            Tap { i0: s, i1: (s + 1).min(input - 1), w }
+            Tap {
+                i0: s,
+                i1: (s + 1).min(input - 1),
+                w,
+            }
         })
         .collect()
 }
@@ -84,9 +90,19 @@ pub fn linear_taps(input: usize, output: usize) -> Vec<Tap> {
 /// `cv2.resize(img.astype(float32) / 255, (size, size))` on the 3-channel image. Alpha is ignored,
 /// grey is replicated, as `cv2.imread(..., IMREAD_COLOR)` gives the reference.
 pub fn resize_to_model(photo: &Photo, size: usize) -> Vec<f32> {
+    let mut out = Vec::new();
+    resize_to_model_into(photo, size, &mut out);
+    out
+}
+
+/// [`resize_to_model`] into a buffer the caller keeps, so a film element does not allocate the
+/// S x S image again for every frame.
+pub fn resize_to_model_into(photo: &Photo, size: usize, out: &mut Vec<f32>) {
+    out.clear();
+    out.resize(size * size * 3, 0.0);
     match &photo.samples {
-        Samples::U8(v) => resize_impl::<u8>(v, photo, size),
-        Samples::U16(v) => resize_impl::<u16>(v, photo, size),
+        Samples::U8(v) => resize_impl::<u8>(v, photo, size, out),
+        Samples::U16(v) => resize_impl::<u16>(v, photo, size, out),
     }
 }
 
@@ -95,17 +111,20 @@ fn rgb_row<T: Sample>(data: &[T], photo: &Photo, y: usize, unit: &[f32], out: &m
     let row = &data[y * photo.width * c..(y + 1) * photo.width * c];
     for x in 0..photo.width {
         let px = &row[x * c..x * c + c];
-        let (r, g, b) = if c >= 3 { (px[0], px[1], px[2]) } else { (px[0], px[0], px[0]) };
+        let (r, g, b) = if c >= 3 {
+            (px[0], px[1], px[2])
+        } else {
+            (px[0], px[0], px[0])
+        };
         out[x * 3] = unit[r.index()];
         out[x * 3 + 1] = unit[g.index()];
         out[x * 3 + 2] = unit[b.index()];
     }
 }
 
-fn resize_impl<T: Sample>(data: &[T], photo: &Photo, size: usize) -> Vec<f32> {
+fn resize_impl<T: Sample>(data: &[T], photo: &Photo, size: usize, out: &mut [f32]) {
     let unit = &T::tables().unit;
     let (w, h) = (photo.width, photo.height);
-    let mut out = vec![0f32; size * size * 3];
     let mut r0 = vec![0f32; w * 3];
     let mut r1 = vec![0f32; w * 3];
 
@@ -122,7 +141,7 @@ fn resize_impl<T: Sample>(data: &[T], photo: &Photo, size: usize) -> Vec<f32> {
                 }
             }
         }
-        return out;
+        return;
     }
 
     let xt = linear_taps(w, size);
@@ -166,5 +185,4 @@ fn resize_impl<T: Sample>(data: &[T], photo: &Photo, size: usize) -> Vec<f32> {
             dst[i] = hbuf0[i] * b0 + hbuf1[i] * b1;
         }
     }
-    out
 }

@@ -14,7 +14,10 @@ use ddcolor_engine::{Model, ModelOptions, Upsample, model_input, recombine};
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
 fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
-    std::env::var(key).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -34,14 +37,23 @@ fn main() {
     let size: usize = env_or("BENCH_SIZE", 512);
     let repeat: usize = env_or("BENCH_REPEAT", 5);
     let ceiling_calls: usize = env_or("BENCH_CEILING_CALLS", 35);
-    let mut model = match Model::load(&model_path, &ModelOptions { input_size: Some(size), threads: None }) {
+    let mut model = match Model::load(
+        &model_path,
+        &ModelOptions {
+            input_size: Some(size),
+            threads: None,
+        },
+    ) {
         Ok(m) => m,
         Err(e) => {
             eprintln!("error: {e} (run `make setup` to generate the bench model)");
             std::process::exit(2);
         }
     };
-    println!("model {} at S={size}, median of {repeat} runs", model_path.display());
+    println!(
+        "model {} at S={size}, median of {repeat} runs",
+        model_path.display()
+    );
 
     // Test photos of the two sizes, made from a real scan (a grey JPEG, as archives store them).
     let dir = tempfile::tempdir().expect("tempdir");
@@ -56,9 +68,13 @@ fn main() {
     }
 
     println!();
-    println!("{:<10} {:>9} {:>9} {:>10} {:>9} {:>9} {:>10} {:>12}", "photo", "decode", "pre", "inference", "post", "encode", "total", "pre+post/inf");
+    println!(
+        "{:<10} {:>9} {:>9} {:>10} {:>9} {:>9} {:>10} {:>12}",
+        "photo", "decode", "pre", "inference", "post", "encode", "total", "pre+post/inf"
+    );
     for (w, h, path) in &files {
-        let (mut dec, mut pre, mut inf, mut post, mut enc) = (vec![], vec![], vec![], vec![], vec![]);
+        let (mut dec, mut pre, mut inf, mut post, mut enc) =
+            (vec![], vec![], vec![], vec![], vec![]);
         let mut input = vec![0f32; 3 * size * size];
         let mut ab = Vec::new();
         let out = dir.path().join(format!("out_{w}x{h}.jpg"));
@@ -84,7 +100,13 @@ fn main() {
         for v in [&mut dec, &mut pre, &mut inf, &mut post, &mut enc] {
             v.remove(0);
         }
-        let (d, p, i, q, e) = (median(dec), median(pre), median(inf), median(post), median(enc));
+        let (d, p, i, q, e) = (
+            median(dec),
+            median(pre),
+            median(inf),
+            median(post),
+            median(enc),
+        );
         println!(
             "{:<10} {:>7.1}ms {:>7.1}ms {:>8.1}ms {:>7.1}ms {:>7.1}ms {:>8.1}ms {:>11.1}%",
             format!("{w}x{h}"),
@@ -109,5 +131,8 @@ fn main() {
     }
     let ceiling = t.elapsed();
     println!();
-    println!("CEILING {ceiling_calls} model calls on ready-made inputs: {:.2} s", ceiling.as_secs_f64());
+    println!(
+        "CEILING {ceiling_calls} model calls on ready-made inputs: {:.2} s",
+        ceiling.as_secs_f64()
+    );
 }

@@ -69,7 +69,12 @@ fn progress_bar(len: u64) -> ProgressBar {
 }
 
 /// Runs `jobs` through `model`. Failures are collected per photo; one bad file never stops the rest.
-pub fn run(model: &mut Model, jobs: Vec<Job>, settings: &Settings, already_skipped: usize) -> Summary {
+pub fn run(
+    model: &mut Model,
+    jobs: Vec<Job>,
+    settings: &Settings,
+    already_skipped: usize,
+) -> Summary {
     let start = Instant::now();
     let size = model.input_size();
     let workers = settings.workers.max(1);
@@ -86,7 +91,10 @@ pub fn run(model: &mut Model, jobs: Vec<Job>, settings: &Settings, already_skipp
     let (col_tx, col_rx) = bounded::<Colored>(2);
     let (done_tx, done_rx) = unbounded::<Done>();
 
-    let mut summary = Summary { skipped: already_skipped, ..Summary::default() };
+    let mut summary = Summary {
+        skipped: already_skipped,
+        ..Summary::default()
+    };
     std::thread::scope(|s| {
         for _ in 0..workers {
             let (job_rx, prep_tx, done_tx) = (job_rx.clone(), prep_tx.clone(), done_tx.clone());
@@ -108,9 +116,16 @@ pub fn run(model: &mut Model, jobs: Vec<Job>, settings: &Settings, already_skipp
                     Done::Ok(job) => {
                         done += 1;
                         if settings.list_outputs {
-                            pb.suspend(|| println!("{} -> {}", job.input.display(), job.output.display()));
+                            pb.suspend(|| {
+                                println!("{} -> {}", job.input.display(), job.output.display())
+                            });
                         }
-                        pb.set_message(job.input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+                        pb.set_message(
+                            job.input
+                                .file_name()
+                                .map(|n| n.to_string_lossy().into_owned())
+                                .unwrap_or_default(),
+                        );
                     }
                     Done::Failed(msg) => {
                         pb.suspend(|| eprintln!("error: {msg}"));
@@ -132,19 +147,32 @@ pub fn run(model: &mut Model, jobs: Vec<Job>, settings: &Settings, already_skipp
                 model.run(&p.input, 1, &mut ab)
             } else {
                 // A fixed-batch export: fill the batch with copies, keep the first result.
-                let padded: Vec<f32> = p.input.iter().copied().cycle().take(p.input.len() * batch).collect();
-                model.run(&padded, batch, &mut ab).map(|_| ab.truncate(2 * size * size))
+                let padded: Vec<f32> = p
+                    .input
+                    .iter()
+                    .copied()
+                    .cycle()
+                    .take(p.input.len() * batch)
+                    .collect();
+                model
+                    .run(&padded, batch, &mut ab)
+                    .map(|_| ab.truncate(2 * size * size))
             };
             model_time += t.elapsed();
             match result {
                 Ok(()) => {
-                    let colored = Colored { job: p.job, photo: p.photo, ab: std::mem::take(&mut ab) };
+                    let colored = Colored {
+                        job: p.job,
+                        photo: p.photo,
+                        ab: std::mem::take(&mut ab),
+                    };
                     if col_tx.send(colored).is_err() {
                         break;
                     }
                 }
                 Err(e) => {
-                    let _ = model_done_tx.send(Done::Failed(format!("{}: {e}", p.job.input.display())));
+                    let _ =
+                        model_done_tx.send(Done::Failed(format!("{}: {e}", p.job.input.display())));
                 }
             }
         }
@@ -160,7 +188,13 @@ pub fn run(model: &mut Model, jobs: Vec<Job>, settings: &Settings, already_skipp
     summary
 }
 
-fn decode_worker(jobs: Receiver<Job>, out: Sender<Prepared>, done: Sender<Done>, max_pixels: u64, size: usize) {
+fn decode_worker(
+    jobs: Receiver<Job>,
+    out: Sender<Prepared>,
+    done: Sender<Done>,
+    max_pixels: u64,
+    size: usize,
+) {
     for job in jobs {
         match read_photo(&job.input, max_pixels) {
             Ok(photo) => {
@@ -184,7 +218,8 @@ fn encode_worker(items: Receiver<Colored>, done: Sender<Done>, settings: &Settin
             if let Some(dir) = item.job.output.parent()
                 && !dir.as_os_str().is_empty()
             {
-                std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create folder: {e}", dir.display()))?;
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("{}: cannot create folder: {e}", dir.display()))?;
             }
             write_photo(&color, &item.job.output, settings.write).map_err(|e| e.to_string())
         })();

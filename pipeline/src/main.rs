@@ -1,7 +1,7 @@
-//! `ddcolor`: colorize black-and-white photos (and, later, film) with DDColor.
+//! `ddcolor`: colorize black-and-white photos, archive folders and films with DDColor.
 
+mod film;
 mod jobs;
-mod models;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
+use ddcolor_engine::catalog as models;
 use ddcolor_engine::io::{DEFAULT_MAX_PIXELS, OutputFormat, WriteOptions, is_image_path};
 use ddcolor_engine::{Model, ModelOptions, Upsample};
 
@@ -18,7 +19,7 @@ use crate::jobs::{Job, Settings, Summary};
 #[command(
     name = "ddcolor",
     version,
-    about = "Colorize black-and-white photos with the DDColor model",
+    about = "Colorize black-and-white photos and films with the DDColor model",
     long_about = "Colorize black-and-white photos with the DDColor model.\n\n\
         Results are new files: inputs are never modified. Start with `ddcolor models` to see which \
         DDColor models are installed, then `ddcolor photo old.jpg` or `ddcolor batch scans/ colour/`.",
@@ -35,9 +36,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Colorize photos: files and/or folders (the images directly inside them).
-    #[command(after_help = "Without -o, each result is written beside its input as NAME_color.EXT.\n\
+    #[command(
+        after_help = "Without -o, each result is written beside its input as NAME_color.EXT.\n\
         With -o FILE (one input) the format follows FILE's extension: .png, .jpg, .tif, .webp.\n\
-        With -o DIR results are written into DIR (created if missing) under the input's name.")]
+        With -o DIR results are written into DIR (created if missing) under the input's name."
+    )]
     Photo {
         /// Photos or folders of photos (.jpg, .png, .tif, .webp, .bmp).
         #[arg(required = true, value_name = "IN")]
@@ -49,9 +52,11 @@ enum Command {
         common: Common,
     },
     /// Colorize a folder tree into another, mirroring it; resumes where an interrupted run stopped.
-    #[command(after_help = "Photos whose result already exists are skipped (use --overwrite to redo them).\n\
+    #[command(
+        after_help = "Photos whose result already exists are skipped (use --overwrite to redo them).\n\
         A photo that cannot be read or written is reported and the batch goes on; the exit status\n\
-        is non-zero when any photo failed.")]
+        is non-zero when any photo failed."
+    )]
     Batch {
         /// Folder of photos, searched recursively.
         in_dir: PathBuf,
@@ -66,12 +71,52 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Colorize a film: a video file, or a folder holding a scanned image sequence.
+    #[command(
+        after_help = "The output's extension picks the container and codec: .mp4 (H.264), .mkv (H.264, or FFV1\n\
+        with --lossless for archival masters), .webm (VP9). Sound is copied untouched when the\n\
+        container takes it (otherwise re-encoded, with a note). Every frame and timestamp is kept.\n\
+        The result appears under its name only when complete; Ctrl-C finishes a playable file\n\
+        with the frames done so far (press it twice to stop at once).\n\n\
+        Examples:\n  ddcolor film reel.mkv reel_color.mp4\n  \
+        ddcolor film reel.mkv master.mkv --lossless --frames frames/\n  \
+        ddcolor film scans/ film.mp4 --fps 24"
+    )]
+    Film {
+        /// A video file GStreamer can decode (mp4, mkv, avi, mov, webm...), or a folder of frames
+        /// (*.png, *.tif, *.jpg, taken in name order; needs --fps).
+        input: PathBuf,
+        /// Output video: .mp4, .mkv or .webm.
+        output: PathBuf,
+        /// Frame rate of an image sequence: 24, 25, 29.97 or 24000/1001.
+        #[arg(long, value_name = "F", value_parser = parse_fps)]
+        fps: Option<gst::Fraction>,
+        /// Store the video losslessly (FFV1 in .mkv): for archival masters.
+        #[arg(long)]
+        lossless: bool,
+        /// Also write every colour frame as DIR/frame_000001.png, ...
+        #[arg(long, value_name = "DIR")]
+        frames: Option<PathBuf>,
+        /// Frames per inference call (more can be faster on a GPU; adds latency, not memory use
+        /// beyond the frames held).
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+        batch_size: u32,
+        /// Replace the output if it exists.
+        #[arg(long)]
+        overwrite: bool,
+        /// Largest frame accepted from an image sequence, in pixels.
+        #[arg(long, value_name = "PIXELS", default_value_t = DEFAULT_MAX_PIXELS)]
+        max_pixels: u64,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
     /// List the DDColor models this tool knows, which are installed, and which one it would use.
     Models,
 }
 
+/// How the model is chosen and run: shared by `photo`, `batch` and `film`.
 #[derive(Args, Clone)]
-struct Common {
+struct ModelArgs {
     /// Model: a path to an .onnx file or a known name (modelscope, paper, artistic, paper_tiny).
     /// Default: $DDCOLOR_MODEL, else the best model present under models/.
     #[arg(long, value_name = "PATH|NAME")]
@@ -87,6 +132,12 @@ struct Common {
     /// Threads the model uses (default: one per core).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    #[command(flatten)]
+    model: ModelArgs,
     /// JPEG quality of the results (1-100).
     #[arg(long, value_name = "Q", default_value_t = 95, value_parser = clap::value_parser!(u8).range(1..=100))]
     quality: u8,
@@ -99,6 +150,32 @@ struct Common {
     format: Option<String>,
 }
 
+fn parse_fps(s: &str) -> Result<gst::Fraction, String> {
+    let bad = || format!("bad frame rate '{s}' (expected e.g. 24, 29.97 or 24000/1001)");
+    let f = if let Some((n, d)) = s.split_once('/') {
+        gst::Fraction::new(
+            n.trim().parse().map_err(|_| bad())?,
+            d.trim().parse().map_err(|_| bad())?,
+        )
+    } else {
+        let v: f64 = s.trim().parse().map_err(|_| bad())?;
+        if !v.is_finite() || v <= 0.0 || v > 1000.0 {
+            return Err(bad());
+        }
+        // 29.97 is NTSC's 30000/1001, not 2997/100.
+        let ntsc = (v * 1001.0).round();
+        if (ntsc / 1001.0 - v).abs() < 0.005 && ntsc as i64 % 1000 == 0 {
+            gst::Fraction::new(ntsc as i32, 1001)
+        } else {
+            gst::Fraction::new((v * 1000.0).round() as i32, 1000)
+        }
+    };
+    if f.numer() <= 0 || f.denom() <= 0 {
+        return Err(bad());
+    }
+    Ok(f)
+}
+
 fn parse_upsample(s: &str) -> Result<Upsample, String> {
     s.parse()
 }
@@ -107,7 +184,9 @@ fn parse_format(s: &str) -> Result<String, String> {
     let ext = s.trim_start_matches('.').to_ascii_lowercase();
     match OutputFormat::from_extension(&ext) {
         Some(_) => Ok(ext),
-        None => Err(format!("unknown format '{s}' (expected png, jpg, tif or webp)")),
+        None => Err(format!(
+            "unknown format '{s}' (expected png, jpg, tif or webp)"
+        )),
     }
 }
 
@@ -124,31 +203,81 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Photo { inputs, output, common } => photo(inputs, output, common),
-        Command::Batch { in_dir, out_dir, overwrite, jobs, common } => batch(in_dir, out_dir, overwrite, jobs, common),
+        Command::Photo {
+            inputs,
+            output,
+            common,
+        } => photo(inputs, output, common),
+        Command::Batch {
+            in_dir,
+            out_dir,
+            overwrite,
+            jobs,
+            common,
+        } => batch(in_dir, out_dir, overwrite, jobs, common),
+        Command::Film {
+            input,
+            output,
+            fps,
+            lossless,
+            frames,
+            batch_size,
+            overwrite,
+            max_pixels,
+            model,
+        } => {
+            let chosen = choose_model(&model)?;
+            film::run(&film::FilmJob {
+                input,
+                output,
+                model: chosen.path,
+                input_size: model.input_size,
+                upsample: model.upsample,
+                threads: model.threads,
+                batch_size,
+                lossless,
+                fps,
+                frames_dir: frames,
+                max_pixels,
+                overwrite,
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Models => list_models(),
     }
 }
 
-fn load_model(common: &Common) -> Result<Model> {
-    let chosen = models::choose(common.model.as_deref())?;
-    let options = ModelOptions { input_size: common.input_size, threads: common.threads };
-    let model = Model::load(&chosen.path, &options)?;
-    eprintln!("model: {} ({}), input size {}", chosen.path.display(), chosen.how, model.input_size());
+/// Finds the model and tells the user which one runs (and when its colours mean nothing).
+fn choose_model(args: &ModelArgs) -> Result<models::Chosen> {
+    let chosen = models::choose(args.model.as_deref(), "--model")?;
+    eprintln!("model: {} ({})", chosen.path.display(), chosen.how);
     if chosen.is_test_model {
         eprintln!(
             "note: this is a generated test model with random weights: its colours are not meaningful. \
              See models/README.md to get a real DDColor model."
         );
     }
+    Ok(chosen)
+}
+
+fn load_model(common: &Common) -> Result<Model> {
+    let chosen = choose_model(&common.model)?;
+    let options = ModelOptions {
+        input_size: common.model.input_size,
+        threads: common.model.threads,
+    };
+    let model = Model::load(&chosen.path, &options)?;
+    eprintln!("input size {}", model.input_size());
     Ok(model)
 }
 
 fn settings(common: &Common, workers: usize, list_outputs: bool) -> Settings {
     Settings {
         max_pixels: common.max_pixels,
-        upsample: common.upsample,
-        write: WriteOptions { quality: common.quality },
+        upsample: common.model.upsample,
+        write: WriteOptions {
+            quality: common.quality,
+        },
         workers,
         list_outputs,
     }
@@ -157,8 +286,12 @@ fn settings(common: &Common, workers: usize, list_outputs: bool) -> Settings {
 /// The images directly inside `dir`, sorted.
 fn images_in(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).with_context(|| format!("{}: cannot read folder", dir.display()))? {
-        let path = entry.with_context(|| format!("{}: cannot read folder", dir.display()))?.path();
+    for entry in
+        std::fs::read_dir(dir).with_context(|| format!("{}: cannot read folder", dir.display()))?
+    {
+        let path = entry
+            .with_context(|| format!("{}: cannot read folder", dir.display()))?
+            .path();
         if path.is_file() && is_image_path(&path) && !is_hidden(&path) {
             found.push(path);
         }
@@ -168,7 +301,9 @@ fn images_in(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 fn is_hidden(path: &Path) -> bool {
-    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'))
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with('.'))
 }
 
 /// The extension a result gets: `--format`, else the input's if it can be written, else png.
@@ -206,10 +341,17 @@ fn photo(inputs: Vec<PathBuf>, output: Option<PathBuf>, common: Common) -> Resul
             let mut found = images_in(input)?;
             if output.is_none() {
                 // Results of an earlier run sit beside their inputs: do not colorize them again.
-                found.retain(|p| !p.file_stem().and_then(|s| s.to_str()).is_some_and(|s| s.ends_with(RESULT_SUFFIX)));
+                found.retain(|p| {
+                    !p.file_stem()
+                        .and_then(|s| s.to_str())
+                        .is_some_and(|s| s.ends_with(RESULT_SUFFIX))
+                });
             }
             if found.is_empty() {
-                failed.push(format!("{}: no images found in this folder (looked for .jpg, .png, .tif, .webp, .bmp)", input.display()));
+                failed.push(format!(
+                    "{}: no images found in this folder (looked for .jpg, .png, .tif, .webp, .bmp)",
+                    input.display()
+                ));
             }
             files.extend(found);
         } else if input.exists() {
@@ -218,9 +360,18 @@ fn photo(inputs: Vec<PathBuf>, output: Option<PathBuf>, common: Common) -> Resul
             failed.push(format!("{}: file not found", input.display()));
         }
     }
-    let output_is_file = output.as_deref().is_some_and(|o| OutputFormat::from_path(o).is_ok() && !o.is_dir());
+    let output_is_file = output
+        .as_deref()
+        .is_some_and(|o| OutputFormat::from_path(o).is_ok() && !o.is_dir());
     if output_is_file && (inputs.len() != 1 || inputs[0].is_dir()) {
-        bail!("-o {} names a file, but there is more than one input; give a folder", output.as_deref().map(Path::display).map(|d| d.to_string()).unwrap_or_default());
+        bail!(
+            "-o {} names a file, but there is more than one input; give a folder",
+            output
+                .as_deref()
+                .map(Path::display)
+                .map(|d| d.to_string())
+                .unwrap_or_default()
+        );
     }
     if let Some(o) = &output
         && !output_is_file
@@ -238,16 +389,33 @@ fn photo(inputs: Vec<PathBuf>, output: Option<PathBuf>, common: Common) -> Resul
         let target = match &output {
             Some(o) if output_is_file => o.clone(),
             Some(dir) => {
-                let stem = input.file_stem().unwrap_or_default().to_string_lossy().into_owned();
-                dir.join(format!("{stem}.{}", output_extension(&input, common.format.as_deref())))
+                let stem = input
+                    .file_stem()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned();
+                dir.join(format!(
+                    "{stem}.{}",
+                    output_extension(&input, common.format.as_deref())
+                ))
             }
             None => {
-                let stem = input.file_stem().unwrap_or_default().to_string_lossy().into_owned();
-                input.with_file_name(format!("{stem}{RESULT_SUFFIX}.{}", output_extension(&input, common.format.as_deref())))
+                let stem = input
+                    .file_stem()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned();
+                input.with_file_name(format!(
+                    "{stem}{RESULT_SUFFIX}.{}",
+                    output_extension(&input, common.format.as_deref())
+                ))
             }
         };
         if same_file(&input, &target) {
-            failed.push(format!("{}: refusing to overwrite the input with its result (choose another -o)", input.display()));
+            failed.push(format!(
+                "{}: refusing to overwrite the input with its result (choose another -o)",
+                input.display()
+            ));
             continue;
         }
         if let Some(other) = jobs.iter().find(|j| j.output == target) {
@@ -259,7 +427,10 @@ fn photo(inputs: Vec<PathBuf>, output: Option<PathBuf>, common: Common) -> Resul
             ));
             continue;
         }
-        jobs.push(Job { input, output: target });
+        jobs.push(Job {
+            input,
+            output: target,
+        });
     }
     for msg in &failed {
         eprintln!("error: {msg}");
@@ -269,14 +440,19 @@ fn photo(inputs: Vec<PathBuf>, output: Option<PathBuf>, common: Common) -> Resul
     }
     let mut model = load_model(&common)?;
     if let Some(dir) = output.as_ref().filter(|_| !output_is_file) {
-        std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create output folder", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("{}: cannot create output folder", dir.display()))?;
     }
     let summary = jobs::run(&mut model, jobs, &settings(&common, 1, true), 0);
     let total_failed = failed.len() + summary.failed.len();
     if summary.done + total_failed > 1 {
         eprintln!("{} colorized, {} failed", summary.done, total_failed);
     }
-    Ok(if total_failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if total_failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// All images under `dir`, recursively, sorted; hidden files and `skip` (the output folder, when
@@ -303,17 +479,29 @@ fn walk(dir: &Path, skip: Option<&Path>, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-fn batch(in_dir: PathBuf, out_dir: PathBuf, overwrite: bool, workers: usize, common: Common) -> Result<ExitCode> {
+fn batch(
+    in_dir: PathBuf,
+    out_dir: PathBuf,
+    overwrite: bool,
+    workers: usize,
+    common: Common,
+) -> Result<ExitCode> {
     if !in_dir.is_dir() {
         bail!("{}: not a folder", in_dir.display());
     }
     if same_file(&in_dir, &out_dir) {
-        bail!("{}: the output folder must differ from the input folder", out_dir.display());
+        bail!(
+            "{}: the output folder must differ from the input folder",
+            out_dir.display()
+        );
     }
     let mut files = Vec::new();
     walk(&in_dir, Some(&out_dir), &mut files)?;
     if files.is_empty() {
-        bail!("{}: no images found (looked for .jpg, .png, .tif, .webp, .bmp, recursively)", in_dir.display());
+        bail!(
+            "{}: no images found (looked for .jpg, .png, .tif, .webp, .bmp, recursively)",
+            in_dir.display()
+        );
     }
     let mut jobs = Vec::new();
     let mut skipped = 0;
@@ -325,8 +513,16 @@ fn batch(in_dir: PathBuf, out_dir: PathBuf, overwrite: bool, workers: usize, com
         let mut target = out_dir.join(rel).with_extension(&ext);
         if !targets.insert(target.clone()) {
             // a.jpg and a.png in one folder, both written as png: the second keeps its extension.
-            let stem = target.file_stem().unwrap_or_default().to_string_lossy().into_owned();
-            let in_ext = input.extension().unwrap_or_default().to_string_lossy().into_owned();
+            let stem = target
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            let in_ext = input
+                .extension()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
             target = target.with_file_name(format!("{stem}_{in_ext}.{ext}"));
             targets.insert(target.clone());
         }
@@ -337,7 +533,10 @@ fn batch(in_dir: PathBuf, out_dir: PathBuf, overwrite: bool, workers: usize, com
                 continue;
             }
         }
-        jobs.push(Job { input, output: target });
+        jobs.push(Job {
+            input,
+            output: target,
+        });
     }
     // Files already under a result's name are only trusted as results (skipped, or replaced with
     // --overwrite) in a folder an earlier batch wrote; anywhere else they may be originals.
@@ -352,29 +551,56 @@ fn batch(in_dir: PathBuf, out_dir: PathBuf, overwrite: bool, workers: usize, com
         );
     }
     let total = jobs.len() + skipped;
-    eprintln!("{total} photos under {}, {skipped} already done", in_dir.display());
+    eprintln!(
+        "{total} photos under {}, {skipped} already done",
+        in_dir.display()
+    );
     let summary = if jobs.is_empty() {
-        Summary { skipped, ..Summary::default() }
+        Summary {
+            skipped,
+            ..Summary::default()
+        }
     } else {
         let mut model = load_model(&common)?;
-        std::fs::create_dir_all(&out_dir).with_context(|| format!("{}: cannot create output folder", out_dir.display()))?;
-        std::fs::write(out_dir.join(BATCH_MARKER), "results written by `ddcolor batch`; lets a later run resume here\n")
-            .with_context(|| format!("{}: cannot write in the output folder", out_dir.display()))?;
-        jobs::run(&mut model, jobs, &settings(&common, workers.max(1), false), skipped)
+        std::fs::create_dir_all(&out_dir)
+            .with_context(|| format!("{}: cannot create output folder", out_dir.display()))?;
+        std::fs::write(
+            out_dir.join(BATCH_MARKER),
+            "results written by `ddcolor batch`; lets a later run resume here\n",
+        )
+        .with_context(|| format!("{}: cannot write in the output folder", out_dir.display()))?;
+        jobs::run(
+            &mut model,
+            jobs,
+            &settings(&common, workers.max(1), false),
+            skipped,
+        )
     };
     print_summary(&summary, &out_dir);
-    Ok(if summary.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if summary.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn print_summary(s: &Summary, out_dir: &Path) {
     let secs = s.elapsed.as_secs_f64();
-    let rate = if secs > 0.0 { s.done as f64 / secs } else { 0.0 };
+    let rate = if secs > 0.0 {
+        s.done as f64 / secs
+    } else {
+        0.0
+    };
     eprintln!(
         "done: {} colorized, {} skipped (already done), {} failed in {secs:.1} s ({rate:.2} photos/s, model busy {:.0}%)",
         s.done,
         s.skipped,
         s.failed.len(),
-        if secs > 0.0 { 100.0 * s.model_time.as_secs_f64() / secs } else { 0.0 }
+        if secs > 0.0 {
+            100.0 * s.model_time.as_secs_f64() / secs
+        } else {
+            0.0
+        }
     );
     if !s.failed.is_empty() {
         eprintln!("failed:");
@@ -387,7 +613,13 @@ fn print_summary(s: &Summary, out_dir: &Path) {
 
 fn list_models() -> Result<ExitCode> {
     let dirs = models::model_dirs();
-    println!("Model folders searched: {}", dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "));
+    println!(
+        "Model folders searched: {}",
+        dirs.iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     println!();
     println!("{:<12} {:<11} {:<40} status", "name", "encoder", "about");
     for v in models::VARIANTS {
@@ -406,8 +638,17 @@ fn list_models() -> Result<ExitCode> {
         println!("{name:<12} {:<11} {about:<40} {status}", "-");
     }
     println!();
-    match models::choose(None) {
-        Ok(c) => println!("Default: {} ({}){}", c.path.display(), c.how, if c.is_test_model { " - a test model, colours not meaningful" } else { "" }),
+    match models::choose(None, "--model") {
+        Ok(c) => println!(
+            "Default: {} ({}){}",
+            c.path.display(),
+            c.how,
+            if c.is_test_model {
+                " - a test model, colours not meaningful"
+            } else {
+                ""
+            }
+        ),
         Err(e) => println!("Default: none ({e})"),
     }
     println!("Get a real model: see models/README.md");

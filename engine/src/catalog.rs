@@ -1,9 +1,31 @@
-//! Which DDColor models exist and how the runner finds one: `--model`, then `DDCOLOR_MODEL`,
-//! then the best variant present under `models/`.
+//! Which DDColor models exist and how one is found: an explicit choice (`--model`, the
+//! element's `model` property), then `DDCOLOR_MODEL`, then the best variant present under
+//! `models/`. Shared by the runner and the `ddcolorize` element so a name means the same file.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+/// Why no model could be chosen; the message tells the user what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error(
+        "model '{name}' ({how}) is not present: put ddcolor_{name}.onnx in models/ (see models/README.md) or give a path"
+    )]
+    NotPresent { name: String, how: String },
+    #[error("{path}: model file not found ({how})")]
+    FileNotFound { path: String, how: String },
+    #[error("unknown model '{name}' ({how}): give a path to an .onnx file or one of {known}")]
+    Unknown {
+        name: String,
+        how: String,
+        known: String,
+    },
+    #[error(
+        "no DDColor model found: download one (see models/README.md) into models/, give a model path, or set DDCOLOR_MODEL"
+    )]
+    NoneFound,
+}
+
+type Result<T> = std::result::Result<T, CatalogError>;
 
 /// A released DDColor variant, best first (the order used when picking one automatically).
 pub struct Variant {
@@ -13,10 +35,26 @@ pub struct Variant {
 }
 
 pub const VARIANTS: &[Variant] = &[
-    Variant { name: "modelscope", encoder: "ConvNeXt-L", about: "recommended: ImageNet + extra data" },
-    Variant { name: "paper", encoder: "ConvNeXt-L", about: "the paper's ImageNet model" },
-    Variant { name: "artistic", encoder: "ConvNeXt-L", about: "more vivid, artistic colours" },
-    Variant { name: "paper_tiny", encoder: "ConvNeXt-T", about: "small and fast, paper model" },
+    Variant {
+        name: "modelscope",
+        encoder: "ConvNeXt-L",
+        about: "recommended: ImageNet + extra data",
+    },
+    Variant {
+        name: "paper",
+        encoder: "ConvNeXt-L",
+        about: "the paper's ImageNet model",
+    },
+    Variant {
+        name: "artistic",
+        encoder: "ConvNeXt-L",
+        about: "more vivid, artistic colours",
+    },
+    Variant {
+        name: "paper_tiny",
+        encoder: "ConvNeXt-T",
+        about: "small and fast, paper model",
+    },
 ];
 
 /// Models the project generates for its tests and benchmarks (`models/generated/`).
@@ -25,7 +63,10 @@ pub const GENERATED: &[(&str, &str)] = &[
     ("test-256", "test model, fixed 256 (random colours)"),
     ("test-512", "test model, fixed 512 (random colours)"),
     ("test-batch", "test model, dynamic batch (random colours)"),
-    ("bench", "benchmark model, DDColor-tiny-like cost (random colours)"),
+    (
+        "bench",
+        "benchmark model, DDColor-tiny-like cost (random colours)",
+    ),
 ];
 
 /// Folders searched for models, in order, without duplicates.
@@ -35,12 +76,18 @@ pub fn model_dirs() -> Vec<PathBuf> {
         dirs.push(PathBuf::from(d));
     }
     dirs.push(PathBuf::from("models"));
-    if let Some(exe_dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+    if let Some(exe_dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
         // target/release/ddcolor inside the repository, and installed layouts.
         dirs.push(exe_dir.join("../../models"));
         dirs.push(exe_dir.join("../share/ddcolor/models"));
     }
-    dirs.push(PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../models")));
+    dirs.push(PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../models"
+    )));
     let mut seen = Vec::new();
     dirs.into_iter()
         .filter(|d| match d.canonicalize() {
@@ -102,47 +149,78 @@ pub struct Chosen {
 }
 
 fn is_generated(path: &Path) -> bool {
-    path.parent().and_then(|p| p.file_name()).is_some_and(|n| n == "generated")
+    path.parent()
+        .and_then(|p| p.file_name())
+        .is_some_and(|n| n == "generated")
 }
 
-fn resolve_spec(spec: &str, how: &str) -> Result<Chosen> {
+/// Resolves a path or a known name; `how` says where the choice came from, for messages.
+pub fn resolve_spec(spec: &str, how: &str) -> Result<Chosen> {
     let as_path = PathBuf::from(spec);
     if as_path.is_file() {
-        return Ok(Chosen { is_test_model: is_generated(&as_path), path: as_path, how: how.into() });
+        return Ok(Chosen {
+            is_test_model: is_generated(&as_path),
+            path: as_path,
+            how: how.into(),
+        });
     }
-    let known = VARIANTS.iter().any(|v| v.name == spec) || GENERATED.iter().any(|(g, _)| *g == spec);
+    let known =
+        VARIANTS.iter().any(|v| v.name == spec) || GENERATED.iter().any(|(g, _)| *g == spec);
     if known {
         if let Some(path) = find_named(spec) {
-            return Ok(Chosen { is_test_model: is_generated(&path), path, how: how.into() });
+            return Ok(Chosen {
+                is_test_model: is_generated(&path),
+                path,
+                how: how.into(),
+            });
         }
-        bail!(
-            "model '{spec}' ({how}) is not present: put ddcolor_{spec}.onnx in models/ (see models/README.md) or pass --model PATH"
-        );
+        return Err(CatalogError::NotPresent {
+            name: spec.into(),
+            how: how.into(),
+        });
     }
     if spec.ends_with(".onnx") || spec.contains('/') {
-        bail!("{spec}: model file not found ({how})");
+        return Err(CatalogError::FileNotFound {
+            path: spec.into(),
+            how: how.into(),
+        });
     }
-    let names: Vec<&str> = VARIANTS.iter().map(|v| v.name).chain(GENERATED.iter().map(|g| g.0)).collect();
-    bail!("unknown model '{spec}' ({how}): give a path to an .onnx file or one of {}", names.join(", "))
+    let names: Vec<&str> = VARIANTS
+        .iter()
+        .map(|v| v.name)
+        .chain(GENERATED.iter().map(|g| g.0))
+        .collect();
+    Err(CatalogError::Unknown {
+        name: spec.into(),
+        how: how.into(),
+        known: names.join(", "),
+    })
 }
 
-/// Picks the model: `--model`, then `DDCOLOR_MODEL`, then the best one present under `models/`.
-pub fn choose(arg: Option<&str>) -> Result<Chosen> {
+/// Picks the model: `arg` (with `how` naming where it came from), then `DDCOLOR_MODEL`, then the
+/// best one present under `models/`.
+pub fn choose(arg: Option<&str>, how: &str) -> Result<Chosen> {
     if let Some(spec) = arg {
-        return resolve_spec(spec, "--model");
+        return resolve_spec(spec, how);
     }
     if let Some(spec) = std::env::var_os("DDCOLOR_MODEL") {
         return resolve_spec(&spec.to_string_lossy(), "DDCOLOR_MODEL");
     }
     for v in VARIANTS {
         if let Some(path) = find_named(v.name) {
-            return Ok(Chosen { path, how: format!("best present: {}", v.name), is_test_model: false });
+            return Ok(Chosen {
+                path,
+                how: format!("best present: {}", v.name),
+                is_test_model: false,
+            });
         }
     }
     if let Some(path) = find_named("test-dynamic") {
-        return Ok(Chosen { path, how: "no real DDColor model present".into(), is_test_model: true });
+        return Ok(Chosen {
+            path,
+            how: "no real DDColor model present".into(),
+            is_test_model: true,
+        });
     }
-    bail!(
-        "no DDColor model found: download one (see models/README.md) into models/, pass --model PATH, or set DDCOLOR_MODEL"
-    )
+    Err(CatalogError::NoneFound)
 }

@@ -1,0 +1,839 @@
+//! `ddcolor film`: builds and runs the GStreamer pipeline that colorizes a film file or a scanned
+//! image sequence with the `ddcolorize` element, keeping every frame, timestamp and the sound.
+//!
+//! ```text
+//! filesrc ! parsebin ─ video ─ decodebin ! queue ! videoconvert ! RGB ! ddcolorize ! RGB ! tee ─ queue ! videoconvert ! encoder ! parser ! mux ! filesink (temporary name)
+//!                   │                                                                         └ queue ! appsink (--frames: PNG files)
+//!                   └ audio ─ queue ! mux                    (copied untouched when the container takes it)
+//!                           └ decodebin ! audioconvert ! audioresample ! encoder ! mux   (otherwise, with a note)
+//! ```
+//! The queues put decoding, inference and encoding on their own threads, so the model never
+//! waits for the others. The result is written under a temporary name and renamed at the end,
+//! so a failed run leaves nothing under the final name; Ctrl-C sends end-of-stream instead, so
+//! what was done so far is a playable file.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use ddcolor_engine::io::{WriteOptions, read_photo, write_photo};
+use ddcolor_engine::{Photo, Samples};
+use gst::prelude::*;
+use gst_video::prelude::*;
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// What `ddcolor film` was asked to do.
+pub struct FilmJob {
+    pub input: PathBuf,
+    pub output: PathBuf,
+    pub model: PathBuf,
+    pub input_size: Option<usize>,
+    pub upsample: ddcolor_engine::Upsample,
+    pub threads: Option<usize>,
+    pub batch_size: u32,
+    pub lossless: bool,
+    pub fps: Option<gst::Fraction>,
+    pub frames_dir: Option<PathBuf>,
+    pub max_pixels: u64,
+    pub overwrite: bool,
+}
+
+/// The container and codecs an output name asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Container {
+    Mp4,
+    Mkv,
+    Webm,
+}
+
+impl Container {
+    fn of(path: &Path) -> Result<Self> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("mp4") | Some("m4v") | Some("mov") => Ok(Self::Mp4),
+            Some("mkv") => Ok(Self::Mkv),
+            Some("webm") => Ok(Self::Webm),
+            _ => bail!(
+                "{}: unsupported output format (use .mp4, .mkv or .webm)",
+                path.display()
+            ),
+        }
+    }
+
+    fn muxer(self, output: &Path) -> &'static str {
+        match self {
+            Self::Mp4
+                if output
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("mov")) =>
+            {
+                "qtmux"
+            }
+            Self::Mp4 => "mp4mux",
+            Self::Mkv => "matroskamux",
+            Self::Webm => "webmmux",
+        }
+    }
+
+    /// Audio encoder for streams the container cannot take as they are.
+    fn audio_encoder(self) -> &'static str {
+        match self {
+            Self::Mp4 => "avenc_aac",
+            Self::Mkv | Self::Webm => "opusenc",
+        }
+    }
+}
+
+/// The video encoder chain (after `videoconvert`), as `gst::parse::bin_from_description` text.
+/// H.264's capsfilter is named `layout`: its chroma layout is set once the frame size is known.
+fn video_encoder(container: Container, lossless: bool) -> Result<String> {
+    Ok(match (container, lossless) {
+        // FFV1 on BGRx keeps the element's RGB bit for bit: an archival master.
+        (Container::Mkv, true) => "capsfilter caps=video/x-raw,format=BGRx ! avenc_ffv1 level=3 slicecrc=1".into(),
+        (_, true) => bail!("--lossless needs an .mkv output (FFV1 in Matroska)"),
+        (Container::Webm, false) => {
+            "vp9enc deadline=1 cpu-used=5 row-mt=true end-usage=q cq-level=20 threads=2 keyframe-max-dist=250".into()
+        }
+        (_, false) => "capsfilter name=layout ! x264enc pass=qual quantizer=18 speed-preset=medium ! h264parse".into(),
+    })
+}
+
+fn make(factory: &str) -> Result<gst::Element> {
+    gst::ElementFactory::make(factory)
+        .build()
+        .with_context(|| format!("GStreamer element '{factory}' is missing: run `make setup` (it installs the GStreamer plugins)"))
+}
+
+/// Sorted image files of a scanned sequence.
+pub fn sequence_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("{}: cannot read folder", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let hidden = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.'));
+            let ext = p
+                .extension()
+                .and_then(|e| e.to_str())
+                .map(str::to_ascii_lowercase);
+            !hidden
+                && p.is_file()
+                && matches!(
+                    ext.as_deref(),
+                    Some("png" | "tif" | "tiff" | "jpg" | "jpeg")
+                )
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        bail!(
+            "{}: no .png, .tif or .jpg frames in this folder",
+            dir.display()
+        );
+    }
+    Ok(files)
+}
+
+/// A photo as raw video: the formats `ddcolorize` reads directly (grey+alpha drops its alpha).
+fn photo_to_video(photo: Photo) -> (gst_video::VideoFormat, Vec<u8>) {
+    use gst_video::VideoFormat as V;
+    match (photo.samples, photo.channels) {
+        (Samples::U8(v), 1) => (V::Gray8, v),
+        (Samples::U8(v), 2) => (V::Gray8, v.chunks_exact(2).map(|p| p[0]).collect()),
+        (Samples::U8(v), 3) => (V::Rgb, v),
+        (Samples::U8(v), _) => (V::Rgba, v),
+        (Samples::U16(v), 1) => (
+            V::Gray16Le,
+            v.iter().flat_map(|s| s.to_le_bytes()).collect(),
+        ),
+        (Samples::U16(v), 2) => (
+            V::Gray16Le,
+            v.chunks_exact(2).flat_map(|p| p[0].to_le_bytes()).collect(),
+        ),
+        // 16-bit colour scans: the element's colour formats are 8-bit.
+        (Samples::U16(v), c) => {
+            let fmt = if c == 3 { V::Rgb } else { V::Rgba };
+            (
+                fmt,
+                v.iter()
+                    .map(|&s| ((s as u32 * 255 + 32767) / 65535) as u8)
+                    .collect(),
+            )
+        }
+    }
+}
+
+/// Temporary name beside the final output: hidden, removed on failure, renamed on success.
+fn temp_output(output: &Path) -> Result<tempfile::TempPath> {
+    let dir = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = output
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("film");
+    let file = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".part")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .tempfile_in(&dir)
+        .with_context(|| format!("{}: cannot write here", output.display()))?;
+    Ok(file.into_temp_path())
+}
+
+/// What the pipeline run ended with.
+struct Outcome {
+    frames: u64,
+    interrupted: bool,
+    elapsed: Duration,
+}
+
+pub fn run(job: &FilmJob) -> Result<()> {
+    let container = Container::of(&job.output)?;
+    if job.lossless && container != Container::Mkv {
+        bail!(
+            "{}: --lossless needs an .mkv output (FFV1 in Matroska)",
+            job.output.display()
+        );
+    }
+    if !job.input.exists() {
+        bail!("{}: no such file or folder", job.input.display());
+    }
+    if same_path(&job.input, &job.output) {
+        bail!(
+            "{}: the output would overwrite the input",
+            job.output.display()
+        );
+    }
+    if job.output.exists() && !job.overwrite {
+        bail!(
+            "{}: already exists (use --overwrite to replace it)",
+            job.output.display()
+        );
+    }
+    let sequence = if job.input.is_dir() {
+        Some(sequence_files(&job.input)?)
+    } else {
+        None
+    };
+    if sequence.is_some() && job.fps.is_none() {
+        bail!(
+            "{}: an image sequence needs --fps (e.g. --fps 24 or --fps 24000/1001)",
+            job.input.display()
+        );
+    }
+    if let Some(dir) = &job.frames_dir {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("{}: cannot create the frames folder", dir.display()))?;
+    }
+
+    gst::init().context("GStreamer could not be initialised")?;
+    gstddcolor::register_static().context("the ddcolorize element could not be registered")?;
+    let temp = temp_output(&job.output)?;
+
+    let outcome = match &sequence {
+        Some(files) => run_pipeline(job, container, &temp, Source::Sequence(files)),
+        None => run_pipeline(job, container, &temp, Source::File(&job.input)),
+    }?;
+    temp.persist(&job.output).with_context(|| {
+        format!(
+            "{}: could not move the result into place",
+            job.output.display()
+        )
+    })?;
+    let fps = outcome.frames as f64 / outcome.elapsed.as_secs_f64().max(1e-9);
+    if outcome.interrupted {
+        eprintln!(
+            "interrupted: {} holds the {} frames done so far (a playable file)",
+            job.output.display(),
+            outcome.frames
+        );
+    } else {
+        eprintln!(
+            "done: {} frames in {:.1} s ({fps:.2} frames/s) -> {}",
+            outcome.frames,
+            outcome.elapsed.as_secs_f64(),
+            job.output.display()
+        );
+    }
+    if let Some(dir) = &job.frames_dir {
+        eprintln!("frames: {}", dir.display());
+    }
+    Ok(())
+}
+
+fn same_path(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+enum Source<'a> {
+    File(&'a Path),
+    Sequence(&'a [PathBuf]),
+}
+
+/// Shared between the pad-added handler and the main loop.
+struct Shared {
+    failure: std::sync::Mutex<Option<String>>,
+    video_linked: AtomicBool,
+}
+
+impl Shared {
+    fn fail(&self, msg: String) {
+        let mut f = self.failure.lock().unwrap_or_else(|p| p.into_inner());
+        if f.is_none() {
+            *f = Some(msg);
+        }
+    }
+}
+
+fn run_pipeline(
+    job: &FilmJob,
+    container: Container,
+    temp: &Path,
+    source: Source,
+) -> Result<Outcome> {
+    let pipeline = gst::Pipeline::new();
+    let shared = Arc::new(Shared {
+        failure: std::sync::Mutex::new(None),
+        video_linked: AtomicBool::new(false),
+    });
+
+    // Colorizer and everything after it.
+    let to_rgb = gst::parse::bin_from_description(
+        "queue max-size-buffers=8 max-size-bytes=0 max-size-time=0 ! videoconvert ! capsfilter caps=video/x-raw,format=RGB",
+        true,
+    )?;
+    let colorize = make("ddcolorize")?;
+    colorize.set_property("model", job.model.to_string_lossy().to_string());
+    colorize.set_property("input-size", job.input_size.unwrap_or(0) as u32);
+    colorize.set_property_from_str(
+        "upsample",
+        match job.upsample {
+            ddcolor_engine::Upsample::Nearest => "nearest",
+            ddcolor_engine::Upsample::Bilinear => "bilinear",
+        },
+    );
+    colorize.set_property("batch-size", job.batch_size);
+    colorize.set_property("threads", job.threads.unwrap_or(0) as u32);
+    let rgb_caps = gst::ElementFactory::make("capsfilter")
+        .property(
+            "caps",
+            gst_video::VideoCapsBuilder::new()
+                .format(gst_video::VideoFormat::Rgb)
+                .build(),
+        )
+        .build()?;
+    let tee = make("tee")?;
+    let mux = make(container.muxer(&job.output))?;
+    let sink = gst::ElementFactory::make("filesink")
+        .property("location", temp.to_string_lossy().to_string())
+        .build()?;
+    pipeline.add_many([to_rgb.upcast_ref(), &colorize, &rgb_caps, &tee, &mux, &sink])?;
+    gst::Element::link_many([&colorize, &rgb_caps, &tee])?;
+    mux.link(&sink)?;
+    let head = to_rgb.clone().upcast::<gst::Element>();
+    head.link(&colorize)?;
+
+    let frames = Arc::new(AtomicU64::new(0));
+    {
+        let frames = frames.clone();
+        let pad = colorize
+            .static_pad("src")
+            .ok_or_else(|| anyhow!("ddcolorize has no src pad"))?;
+        pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            frames.fetch_add(1, Ordering::Relaxed);
+            gst::PadProbeReturn::Ok
+        });
+    }
+    let frame_writer = match &job.frames_dir {
+        Some(dir) => Some(FrameWriter::start(
+            rgb_caps
+                .static_pad("src")
+                .ok_or_else(|| anyhow!("capsfilter without src"))?,
+            dir.clone(),
+            shared.clone(),
+        )?),
+        None => None,
+    };
+
+    let mut total_frames: Option<u64> = None;
+    let mut odd = false;
+    match source {
+        Source::File(path) => {
+            let filesrc = gst::ElementFactory::make("filesrc")
+                .property("location", path.to_string_lossy().to_string())
+                .build()?;
+            let parsebin = make("parsebin")?;
+            pipeline.add_many([&filesrc, &parsebin])?;
+            filesrc.link(&parsebin)?;
+            // Size decides the encoder's chroma layout; it is known only once decoding starts, so
+            // the encoder branch is built when the first caps reach the colorizer.
+            let weak = pipeline.downgrade();
+            let (head, mux, shared2, input) = (
+                head.clone(),
+                mux.clone(),
+                shared.clone(),
+                path.to_path_buf(),
+            );
+            parsebin.connect_pad_added(move |_, pad| {
+                let Some(pipeline) = weak.upgrade() else {
+                    return;
+                };
+                if let Err(e) = link_stream(&pipeline, pad, &head, &mux, container, &shared2) {
+                    shared2.fail(format!("{}: {e:#}", input.display()));
+                }
+            });
+            let shared3 = shared.clone();
+            let input = path.to_path_buf();
+            parsebin.connect_no_more_pads(move |_| {
+                if !shared3.video_linked.load(Ordering::SeqCst) {
+                    shared3.fail(format!("{}: no video stream in this file", input.display()));
+                }
+            });
+        }
+        Source::Sequence(files) => {
+            let first = read_photo(&files[0], job.max_pixels).map_err(|e| anyhow!("{e}"))?;
+            odd = first.width % 2 == 1 || first.height % 2 == 1;
+            total_frames = Some(files.len() as u64);
+            let appsrc =
+                add_sequence_source(&pipeline, files.to_vec(), first, job, shared.clone())?;
+            // Straight into the colorizer: no conversion, 16-bit scans stay 16-bit.
+            head.unlink(&colorize);
+            pipeline.remove(&head)?;
+            let q = gst::ElementFactory::make("queue")
+                .property("max-size-buffers", 8u32)
+                .property("max-size-bytes", 0u32)
+                .property("max-size-time", 0u64)
+                .build()?;
+            pipeline.add(&q)?;
+            gst::Element::link_many([appsrc.upcast_ref(), &q, &colorize])?;
+        }
+    }
+
+    // Encoder branch. x264's 4:2:0 needs even sizes; the chroma layout is switched to 4:4:4 when
+    // the first caps show an odd size (before they reach the encoder).
+    let enc = gst::parse::bin_from_description(
+        &format!(
+            "queue max-size-buffers=8 max-size-bytes=0 max-size-time=0 ! videoconvert ! {}",
+            video_encoder(container, job.lossless)?
+        ),
+        true,
+    )?;
+    pipeline.add(&enc)?;
+    tee.link(&enc)?;
+    enc.link(&mux)?;
+    if let Some(layout) = enc.by_name("layout") {
+        let set = move |odd: bool| {
+            let format = if odd {
+                gst_video::VideoFormat::Y444
+            } else {
+                gst_video::VideoFormat::I420
+            };
+            layout.set_property(
+                "caps",
+                gst_video::VideoCapsBuilder::new().format(format).build(),
+            );
+        };
+        set(odd);
+        let pad = colorize
+            .static_pad("src")
+            .ok_or_else(|| anyhow!("ddcolorize has no src pad"))?;
+        pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+            if let Some(gst::PadProbeData::Event(ev)) = &info.data
+                && let gst::EventView::Caps(c) = ev.view()
+                && let Ok(i) = gst_video::VideoInfo::from_caps(c.caps())
+            {
+                set(i.width() % 2 == 1 || i.height() % 2 == 1);
+            }
+            gst::PadProbeReturn::Ok
+        });
+    }
+
+    // Ctrl-C: the first finishes the file (end-of-stream), the second stops at once.
+    let interrupts = Arc::new(AtomicU64::new(0));
+    {
+        let interrupts = interrupts.clone();
+        let _ = ctrlc::set_handler(move || {
+            interrupts.fetch_add(1, Ordering::SeqCst);
+        });
+    }
+
+    let bar = progress_bar(total_frames);
+    let start = Instant::now();
+    if pipeline.set_state(gst::State::Playing).is_err() {
+        bar.finish_and_clear();
+        let msg =
+            first_error(&pipeline).unwrap_or_else(|| "the film pipeline could not start".into());
+        let _ = pipeline.set_state(gst::State::Null);
+        bail!("{msg}");
+    }
+    let bus = pipeline
+        .bus()
+        .ok_or_else(|| anyhow!("pipeline without a bus"))?;
+    let mut interrupted = false;
+    let result: Result<()> = loop {
+        if let Some(msg) = shared
+            .failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            break Err(anyhow!(msg));
+        }
+        let n = interrupts.load(Ordering::SeqCst);
+        if n == 1 && !interrupted {
+            interrupted = true;
+            bar.println("interrupted: finishing the file (Ctrl-C again to stop at once)");
+            pipeline.send_event(gst::event::Eos::new());
+        } else if n >= 2 {
+            break Err(anyhow!("stopped by Ctrl-C; nothing written"));
+        }
+        let done = frames.load(Ordering::Relaxed);
+        bar.set_position(done);
+        if total_frames.is_none()
+            && let Some(total) = estimate_frames(&pipeline, &colorize)
+        {
+            total_frames = Some(total);
+            bar.set_length(total);
+            bar.set_style(bar_style(true));
+        }
+        let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(100)) else {
+            continue;
+        };
+        match msg.view() {
+            gst::MessageView::Eos(_) => break Ok(()),
+            gst::MessageView::Error(e) => {
+                let from = e.src().map(|s| s.name().to_string()).unwrap_or_default();
+                let detail = e.debug().map(|d| d.to_string()).unwrap_or_default();
+                break Err(anyhow!(
+                    "{}: {} ({from}{}{})",
+                    job.input.display(),
+                    e.error(),
+                    if detail.is_empty() { "" } else { ": " },
+                    short_debug(&detail)
+                ));
+            }
+            gst::MessageView::Warning(w) => bar.println(format!("warning: {}", w.error())),
+            _ => {}
+        }
+    };
+    bar.finish_and_clear();
+    let _ = pipeline.set_state(gst::State::Null);
+    if let Some(w) = frame_writer {
+        w.finish();
+    }
+    if let Some(msg) = shared
+        .failure
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+    {
+        result?;
+        bail!(msg);
+    }
+    result?;
+    let frames = frames.load(Ordering::Relaxed);
+    if frames == 0 {
+        bail!("{}: no frame could be decoded", job.input.display());
+    }
+    Ok(Outcome {
+        frames,
+        interrupted,
+        elapsed: start.elapsed(),
+    })
+}
+
+/// The last line of GStreamer's debug text: the useful part, without source file positions.
+fn short_debug(debug: &str) -> String {
+    debug
+        .lines()
+        .last()
+        .unwrap_or("")
+        .chars()
+        .take(300)
+        .collect()
+}
+
+fn first_error(pipeline: &gst::Pipeline) -> Option<String> {
+    let bus = pipeline.bus()?;
+    while let Some(msg) = bus.pop() {
+        if let gst::MessageView::Error(e) = msg.view() {
+            return Some(e.error().to_string());
+        }
+    }
+    None
+}
+
+/// Frames in the input, from its duration and frame rate, once both are known.
+fn estimate_frames(pipeline: &gst::Pipeline, colorize: &gst::Element) -> Option<u64> {
+    let duration = pipeline.query_duration::<gst::ClockTime>()?;
+    let caps = colorize.static_pad("sink")?.current_caps()?;
+    let info = gst_video::VideoInfo::from_caps(&caps).ok()?;
+    let fps = info.fps();
+    if fps.numer() <= 0 || fps.denom() <= 0 {
+        return None;
+    }
+    Some(
+        (duration.nseconds() as u128 * fps.numer() as u128 / (fps.denom() as u128 * 1_000_000_000))
+            .max(1) as u64,
+    )
+}
+
+fn bar_style(known: bool) -> ProgressStyle {
+    let template = if known {
+        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} frames  {per_sec}  ETA {eta}"
+    } else {
+        "{spinner} [{elapsed_precise}] {pos} frames  {per_sec}"
+    };
+    ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar())
+}
+
+fn progress_bar(total: Option<u64>) -> ProgressBar {
+    let bar = match total {
+        Some(n) => ProgressBar::new(n),
+        None => ProgressBar::no_length(),
+    };
+    bar.set_style(bar_style(total.is_some()));
+    bar.enable_steady_tick(Duration::from_millis(250));
+    bar
+}
+
+/// Links one elementary stream from `parsebin`: the first video stream to the colorizer, audio
+/// to the muxer (copied when the container takes it), anything else to a fakesink.
+fn link_stream(
+    pipeline: &gst::Pipeline,
+    pad: &gst::Pad,
+    head: &gst::Element,
+    mux: &gst::Element,
+    container: Container,
+    shared: &Shared,
+) -> Result<()> {
+    let caps = pad
+        .current_caps()
+        .or_else(|| Some(pad.query_caps(None)))
+        .ok_or_else(|| anyhow!("stream without caps"))?;
+    let name = caps
+        .structure(0)
+        .map(|s| s.name().to_string())
+        .unwrap_or_default();
+    let sink_of = |e: &gst::Element| {
+        e.static_pad("sink")
+            .ok_or_else(|| anyhow!("{} has no sink pad", e.name()))
+    };
+    if name.starts_with("video/") && !shared.video_linked.swap(true, Ordering::SeqCst) {
+        let dec = make("decodebin")?;
+        pipeline.add(&dec)?;
+        let head = head.clone();
+        dec.connect_pad_added(move |_, dpad| {
+            if let Some(sink) = head.static_pad("sink")
+                && !sink.is_linked()
+            {
+                let _ = dpad.link(&sink);
+            }
+        });
+        dec.sync_state_with_parent()?;
+        pad.link(&sink_of(&dec)?)?;
+        return Ok(());
+    }
+    if name.starts_with("audio/") {
+        let mux_pad = mux
+            .request_pad_simple("audio_%u")
+            .ok_or_else(|| anyhow!("the muxer takes no audio"))?;
+        let takes_it =
+            mux_pad.query_accept_caps(&caps) || mux_pad.pad_template_caps().can_intersect(&caps);
+        if takes_it {
+            let q = make("queue")?;
+            pipeline.add(&q)?;
+            q.sync_state_with_parent()?;
+            pad.link(&sink_of(&q)?)?;
+            q.static_pad("src")
+                .ok_or_else(|| anyhow!("queue without src"))?
+                .link(&mux_pad)?;
+        } else {
+            eprintln!(
+                "note: the {name} audio cannot go into this container as it is; re-encoding it with {}",
+                container.audio_encoder()
+            );
+            let chain = gst::parse::bin_from_description(
+                &format!(
+                    "queue ! decodebin ! audioconvert ! audioresample ! {}",
+                    container.audio_encoder()
+                ),
+                true,
+            )?;
+            pipeline.add(&chain)?;
+            chain.sync_state_with_parent()?;
+            pad.link(&sink_of(chain.upcast_ref())?)?;
+            chain
+                .static_pad("src")
+                .ok_or_else(|| anyhow!("audio chain without src"))?
+                .link(&mux_pad)?;
+        }
+        return Ok(());
+    }
+    // Subtitles, data, a second video: not carried.
+    let fake = make("fakesink")?;
+    fake.set_property("sync", false);
+    pipeline.add(&fake)?;
+    fake.sync_state_with_parent()?;
+    pad.link(&sink_of(&fake)?)?;
+    Ok(())
+}
+
+/// `--frames DIR`: every colour frame also written as `frame_NNNNNN.png`, atomically, with the
+/// same writer as `ddcolor photo`. A pad probe hands the frames (references, not copies) to a
+/// writer thread: a sink branch would block in PAUSED and stall the encoder's preroll.
+struct FrameWriter {
+    pad: gst::Pad,
+    probe: Option<gst::PadProbeId>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FrameWriter {
+    fn start(pad: gst::Pad, dir: PathBuf, shared: Arc<Shared>) -> Result<Self> {
+        let (tx, rx) = crossbeam_channel::bounded::<(gst::Buffer, gst_video::VideoInfo)>(8);
+        let thread = std::thread::Builder::new()
+            .name("frame-writer".into())
+            .spawn(move || {
+                for (n, (buffer, info)) in rx.iter().enumerate() {
+                    let path = dir.join(format!("frame_{:06}.png", n + 1));
+                    if let Err(e) = write_frame(&buffer, &info, &path) {
+                        shared.fail(format!("{}: {e:#}", path.display()));
+                        return;
+                    }
+                }
+            })?;
+        let probe = pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+            if let Some(gst::PadProbeData::Buffer(buffer)) = &info.data
+                && let Some(caps) = pad.current_caps()
+                && let Ok(vinfo) = gst_video::VideoInfo::from_caps(&caps)
+            {
+                // The writer failed: the main loop is already stopping the pipeline.
+                let _ = tx.send((buffer.clone(), vinfo));
+            }
+            gst::PadProbeReturn::Ok
+        });
+        Ok(Self {
+            pad,
+            probe,
+            thread: Some(thread),
+        })
+    }
+
+    /// Waits until every frame handed over is on disk.
+    fn finish(mut self) {
+        if let Some(probe) = self.probe.take() {
+            self.pad.remove_probe(probe); // drops the sender: the writer ends after the last frame
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn write_frame(buffer: &gst::Buffer, info: &gst_video::VideoInfo, path: &Path) -> Result<()> {
+    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer.as_ref(), info)
+        .map_err(|_| anyhow!("cannot map the frame"))?;
+    let (w, h) = (info.width() as usize, info.height() as usize);
+    let stride = frame.plane_stride()[0] as usize;
+    let data = frame.plane_data(0)?;
+    let mut rgb = Vec::with_capacity(w * h * 3);
+    for y in 0..h {
+        rgb.extend_from_slice(&data[y * stride..y * stride + w * 3]);
+    }
+    let photo = Photo {
+        width: w,
+        height: h,
+        channels: 3,
+        samples: Samples::U8(rgb),
+    };
+    write_photo(&photo, path, WriteOptions::default()).map_err(|e| anyhow!("{e}"))
+}
+
+/// Image sequence: frames read with the photo reader (EXIF, 16-bit, limits) on a feeder thread,
+/// pushed with timestamps from `--fps`. All frames must have the first one's size and format.
+fn add_sequence_source(
+    pipeline: &gst::Pipeline,
+    files: Vec<PathBuf>,
+    first: Photo,
+    job: &FilmJob,
+    shared: Arc<Shared>,
+) -> Result<gst_app::AppSrc> {
+    let fps = job
+        .fps
+        .ok_or_else(|| anyhow!("--fps is required for an image sequence"))?;
+    let (w, h) = (first.width, first.height);
+    let (format, _) = photo_to_video(first.clone());
+    let info = gst_video::VideoInfo::builder(format, w as u32, h as u32)
+        .fps(fps)
+        .build()?;
+    let appsrc = gst_app::AppSrc::builder()
+        .caps(&info.to_caps()?)
+        .format(gst::Format::Time)
+        .is_live(false)
+        .block(true)
+        .max_bytes((info.size() * 4) as u64)
+        .build();
+    pipeline.add(&appsrc)?;
+    let src = appsrc.clone();
+    let max_pixels = job.max_pixels;
+    std::thread::spawn(move || {
+        let frame_ns = |i: u64| {
+            gst::ClockTime::SECOND.mul_div_floor(i * fps.denom() as u64, fps.numer() as u64)
+        };
+        let mut first = Some(first);
+        for (i, path) in files.iter().enumerate() {
+            let photo = match first.take() {
+                Some(p) => p,
+                None => match read_photo(path, max_pixels) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        shared.fail(e.to_string());
+                        return;
+                    }
+                },
+            };
+            if photo.width != w || photo.height != h {
+                shared.fail(format!(
+                    "{}: frame is {}x{}, the sequence is {w}x{h}",
+                    path.display(),
+                    photo.width,
+                    photo.height
+                ));
+                return;
+            }
+            let (f, bytes) = photo_to_video(photo);
+            if f != format {
+                shared.fail(format!(
+                    "{}: pixel format {f:?} differs from the sequence's {format:?}",
+                    path.display()
+                ));
+                return;
+            }
+            let mut buf = gst::Buffer::from_mut_slice(bytes);
+            {
+                let b = buf.get_mut().expect("new buffer");
+                let pts = frame_ns(i as u64);
+                b.set_pts(pts);
+                b.set_duration(frame_ns(i as u64 + 1).zip(pts).map(|(e, s)| e - s));
+                b.set_offset(i as u64);
+            }
+            if src.push_buffer(buf).is_err() {
+                return; // flushing or stopped: the main loop reports why
+            }
+        }
+        let _ = src.end_of_stream();
+    });
+    Ok(appsrc)
+}

@@ -1,0 +1,811 @@
+use std::collections::VecDeque;
+use std::sync::{LazyLock, Mutex, MutexGuard};
+
+use ddcolor_engine::catalog;
+use ddcolor_engine::frame::{self, Frame, FrameMut, LumaPlane, PixelFormat, Yuv, YuvMatrix};
+use ddcolor_engine::{Model, ModelOptions, Photo, Samples, model_input, recombine_into};
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::prelude::*;
+use gst_base::subclass::base_transform::GenerateOutputSuccess;
+use gst_base::subclass::prelude::*;
+use gst_video::prelude::*;
+use gst_video::subclass::prelude::*;
+
+use super::{Device, Upsample};
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "ddcolorize",
+        gst::DebugColorFlags::empty(),
+        Some("DDColor colorization"),
+    )
+});
+
+const MAX_BATCH: u32 = 64;
+const MAX_INPUT_SIZE: u32 = 4096;
+
+/// Formats the element reads. Grey formats are what scanned film decodes to; the others let it
+/// sit straight after a decoder or `videoconvert` without another conversion.
+const SINK_FORMATS: &[gst_video::VideoFormat] = &[
+    gst_video::VideoFormat::Gray8,
+    gst_video::VideoFormat::Gray16Le,
+    gst_video::VideoFormat::I420,
+    gst_video::VideoFormat::Nv12,
+    gst_video::VideoFormat::Y444,
+    gst_video::VideoFormat::Rgb,
+    gst_video::VideoFormat::Bgr,
+    gst_video::VideoFormat::Rgba,
+    gst_video::VideoFormat::Bgra,
+    gst_video::VideoFormat::Rgbx,
+    gst_video::VideoFormat::Bgrx,
+];
+
+/// Formats the element writes: colour only. The order is the preference for grey input.
+const SRC_FORMATS: &[gst_video::VideoFormat] = &[
+    gst_video::VideoFormat::Rgb,
+    gst_video::VideoFormat::Bgr,
+    gst_video::VideoFormat::Rgba,
+    gst_video::VideoFormat::Bgra,
+    gst_video::VideoFormat::Rgbx,
+    gst_video::VideoFormat::Bgrx,
+    gst_video::VideoFormat::Y444,
+    gst_video::VideoFormat::I420,
+    gst_video::VideoFormat::Nv12,
+];
+
+#[derive(Debug, Clone)]
+struct Settings {
+    model: Option<String>,
+    input_size: u32,
+    upsample: Upsample,
+    batch_size: u32,
+    device: Device,
+    keep_luma: bool,
+    threads: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            model: None,
+            input_size: 0,
+            upsample: Upsample::Bilinear,
+            batch_size: 1,
+            device: Device::Cpu,
+            keep_luma: false,
+            threads: 0,
+        }
+    }
+}
+
+/// Timestamps and flags of an input frame, kept instead of the buffer itself.
+#[derive(Debug, Clone, Copy)]
+struct Timing {
+    pts: Option<gst::ClockTime>,
+    dts: Option<gst::ClockTime>,
+    duration: Option<gst::ClockTime>,
+    offset: u64,
+    offset_end: u64,
+    flags: gst::BufferFlags,
+}
+
+impl Timing {
+    fn of(buf: &gst::BufferRef) -> Self {
+        Self {
+            pts: buf.pts(),
+            dts: buf.dts(),
+            duration: buf.duration(),
+            offset: buf.offset(),
+            offset_end: buf.offset_end(),
+            flags: buf.flags(),
+        }
+    }
+
+    fn apply(&self, buf: &mut gst::BufferRef) {
+        buf.set_pts(self.pts);
+        buf.set_dts(self.dts);
+        buf.set_duration(self.duration);
+        buf.set_offset(self.offset);
+        buf.set_offset_end(self.offset_end);
+        // Only flags that describe the frame's place in the stream carry over.
+        let keep = gst::BufferFlags::DISCONT
+            | gst::BufferFlags::RESYNC
+            | gst::BufferFlags::GAP
+            | gst::BufferFlags::DROPPABLE;
+        buf.set_flags(self.flags & keep);
+    }
+}
+
+/// One frame waiting for its batch: its full-resolution pixels (L comes from them) and, with
+/// `keep-luma`, its luma plane. Slots are reused, so no frame-sized buffer is allocated per frame.
+struct Slot {
+    photo: Photo,
+    luma: Vec<u8>,
+    timing: Timing,
+}
+
+impl Slot {
+    fn new() -> Self {
+        Self {
+            photo: Photo {
+                width: 0,
+                height: 0,
+                channels: 1,
+                samples: Samples::U8(Vec::new()),
+            },
+            luma: Vec::new(),
+            timing: Timing {
+                pts: None,
+                dts: None,
+                duration: None,
+                offset: 0,
+                offset_end: 0,
+                flags: gst::BufferFlags::empty(),
+            },
+        }
+    }
+}
+
+struct State {
+    model: Model,
+    size: usize,
+    batch: usize,
+    /// Frames per model call: the model's fixed batch if it has one, else `batch`.
+    per_call: usize,
+    in_info: Option<gst_video::VideoInfo>,
+    out_info: Option<gst_video::VideoInfo>,
+    slots: Vec<Slot>,
+    filled: usize,
+    input: Vec<f32>,
+    ab: Vec<f32>,
+    out_photo: Photo,
+    ready: VecDeque<gst::Buffer>,
+}
+
+#[derive(Default)]
+pub struct Ddcolorize {
+    settings: Mutex<Settings>,
+    state: Mutex<Option<State>>,
+}
+
+fn pixel_format(f: gst_video::VideoFormat) -> Option<PixelFormat> {
+    use gst_video::VideoFormat as V;
+    Some(match f {
+        V::Gray8 => PixelFormat::Gray8,
+        V::Gray16Le => PixelFormat::Gray16Le,
+        V::I420 => PixelFormat::I420,
+        V::Nv12 => PixelFormat::Nv12,
+        V::Y444 => PixelFormat::Y444,
+        V::Rgb => PixelFormat::Rgb,
+        V::Bgr => PixelFormat::Bgr,
+        V::Rgba => PixelFormat::Rgba,
+        V::Bgra => PixelFormat::Bgra,
+        V::Rgbx => PixelFormat::Rgbx,
+        V::Bgrx => PixelFormat::Bgrx,
+        _ => return None,
+    })
+}
+
+fn yuv_of(info: &gst_video::VideoInfo) -> Yuv {
+    use gst_video::VideoColorMatrix as M;
+    let matrix = match info.colorimetry().matrix() {
+        M::Bt601 | M::Fcc => YuvMatrix::Bt601,
+        M::Bt2020 => YuvMatrix::Bt2020,
+        _ => YuvMatrix::Bt709,
+    };
+    Yuv {
+        matrix,
+        full_range: info.colorimetry().range() == gst_video::VideoColorRange::Range0_255,
+    }
+}
+
+fn frame_error(e: impl std::fmt::Display) -> gst::ErrorMessage {
+    gst::error_msg!(gst::StreamError::Format, ["ddcolorize: {e}"])
+}
+
+impl Ddcolorize {
+    fn lock_state(&self) -> MutexGuard<'_, Option<State>> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_settings(&self) -> MutexGuard<'_, Settings> {
+        self.settings.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn is_stopped(&self) -> bool {
+        self.obj().current_state() <= gst::State::Ready
+            && self.obj().pending_state() <= gst::State::Ready
+    }
+
+    /// Converts one input buffer into the next free slot; runs the batch when it is full.
+    fn accept(&self, state: &mut State, inbuf: &gst::Buffer) -> Result<(), gst::ErrorMessage> {
+        let info = state.in_info.as_ref().ok_or_else(|| {
+            gst::error_msg!(
+                gst::CoreError::Negotiation,
+                ["ddcolorize: no caps before the first frame"]
+            )
+        })?;
+        let format = pixel_format(info.format())
+            .ok_or_else(|| frame_error(format!("unsupported format {:?}", info.format())))?;
+        let vframe = gst_video::VideoFrameRef::from_buffer_ref_readable(inbuf.as_ref(), info)
+            .map_err(|_| {
+                frame_error(format!(
+                    "a {}-byte buffer does not hold a {}x{} {:?} frame",
+                    inbuf.size(),
+                    info.width(),
+                    info.height(),
+                    info.format()
+                ))
+            })?;
+        let keep_luma = self.lock_settings().keep_luma && format.is_yuv();
+        if state.slots.len() <= state.filled {
+            state.slots.push(Slot::new());
+        }
+        let slot = &mut state.slots[state.filled];
+        {
+            let planes = vframe.planes_data();
+            let strides = vframe.plane_stride();
+            let mut p = [[].as_slice(); 3];
+            let mut st = [0usize; 3];
+            for i in 0..(vframe.n_planes() as usize).min(3) {
+                p[i] = planes[i];
+                st[i] = strides[i].max(0) as usize;
+            }
+            let frame = Frame {
+                format,
+                width: info.width() as usize,
+                height: info.height() as usize,
+                planes: p,
+                strides: st,
+                yuv: yuv_of(info),
+            };
+            frame::frame_to_photo(&frame, &mut slot.photo).map_err(frame_error)?;
+            if keep_luma {
+                let (w, h) = (frame.width, frame.height);
+                slot.luma.resize(w * h, 0);
+                for y in 0..h {
+                    slot.luma[y * w..(y + 1) * w].copy_from_slice(&p[0][y * st[0]..y * st[0] + w]);
+                }
+            } else {
+                slot.luma.clear();
+            }
+        }
+        slot.timing = Timing::of(inbuf);
+        let n = 3 * state.size * state.size;
+        let at = state.filled * n;
+        model_input(
+            &state.slots[state.filled].photo,
+            state.size,
+            &mut state.input[at..at + n],
+        );
+        state.filled += 1;
+        if state.filled == state.batch {
+            self.run_batch(state)?;
+        }
+        Ok(())
+    }
+
+    /// Runs the model on the filled slots and queues the colour frames, in order.
+    fn run_batch(&self, state: &mut State) -> Result<(), gst::ErrorMessage> {
+        let (upsample, keep_luma) = {
+            let s = self.lock_settings();
+            (ddcolor_engine::Upsample::from(s.upsample), s.keep_luma)
+        };
+        let s = state.size;
+        let (n_in, n_out) = (3 * s * s, 2 * s * s);
+        let filled = std::mem::take(&mut state.filled);
+        let mut first = 0;
+        while first < filled {
+            let n = state.per_call.min(filled - first);
+            // A model with a fixed batch gets its full batch; the spare places hold stale inputs
+            // and their results are dropped.
+            let call = state.model.max_batch().unwrap_or(n);
+            let input = &state.input[first * n_in..(first + call) * n_in];
+            state
+                .model
+                .run(input, call, &mut state.ab)
+                .map_err(|e| gst::error_msg!(gst::LibraryError::Failed, ["ddcolorize: {e}"]))?;
+            for j in 0..n {
+                let i = first + j;
+                let slot = &state.slots[i];
+                recombine_into(
+                    &slot.photo,
+                    &state.ab[j * n_out..(j + 1) * n_out],
+                    s,
+                    upsample,
+                    &mut state.out_photo,
+                );
+                let out = self.write_output(state, i, keep_luma)?;
+                state.ready.push_back(out);
+            }
+            first += n;
+        }
+        gst::trace!(CAT, imp = self, "colorized a batch of {filled}");
+        Ok(())
+    }
+
+    fn write_output(
+        &self,
+        state: &State,
+        slot: usize,
+        keep_luma: bool,
+    ) -> Result<gst::Buffer, gst::ErrorMessage> {
+        let out_info = state.out_info.as_ref().ok_or_else(|| {
+            gst::error_msg!(
+                gst::CoreError::Negotiation,
+                ["ddcolorize: output caps not set"]
+            )
+        })?;
+        let in_info = state.in_info.as_ref().ok_or_else(|| {
+            gst::error_msg!(
+                gst::CoreError::Negotiation,
+                ["ddcolorize: input caps not set"]
+            )
+        })?;
+        let format = pixel_format(out_info.format()).ok_or_else(|| {
+            frame_error(format!("unsupported output format {:?}", out_info.format()))
+        })?;
+        let mut outbuf = match self.obj().buffer_pool() {
+            Some(pool) => {
+                if !pool.is_active() {
+                    pool.set_active(true).map_err(|e| {
+                        gst::error_msg!(
+                            gst::CoreError::Negotiation,
+                            ["ddcolorize: output buffer pool: {e}"]
+                        )
+                    })?;
+                }
+                pool.acquire_buffer(None).map_err(|e| {
+                    gst::error_msg!(
+                        gst::CoreError::Negotiation,
+                        ["ddcolorize: no output buffer: {e:?}"]
+                    )
+                })?
+            }
+            None => gst::Buffer::with_size(out_info.size()).map_err(|e| {
+                gst::error_msg!(gst::ResourceError::NoSpaceLeft, ["ddcolorize: {e}"])
+            })?,
+        };
+        let slot = &state.slots[slot];
+        {
+            let buf = outbuf.make_mut();
+            slot.timing.apply(buf);
+            let mut vframe = gst_video::VideoFrameRef::from_buffer_ref_writable(buf, out_info)
+                .map_err(|_| frame_error("output buffer does not fit the output format"))?;
+            let strides = vframe.plane_stride();
+            let n_planes = (vframe.n_planes() as usize).min(3);
+            let mut st = [0usize; 3];
+            for (i, s) in st.iter_mut().enumerate().take(n_planes) {
+                *s = strides[i].max(0) as usize;
+            }
+            let [p0, p1, p2, _] = vframe.planes_data_mut();
+            let mut out = FrameMut {
+                format,
+                width: out_info.width() as usize,
+                height: out_info.height() as usize,
+                planes: [p0, p1, p2],
+                strides: st,
+                yuv: yuv_of(out_info),
+            };
+            // Luma is kept only where it means the same on both sides; otherwise every pixel
+            // follows the recipe.
+            let in_format = pixel_format(in_info.format());
+            let luma = (keep_luma
+                && !slot.luma.is_empty()
+                && format.is_yuv()
+                && yuv_of(in_info) == out.yuv)
+                .then(|| LumaPlane {
+                    format: in_format.unwrap_or(PixelFormat::I420),
+                    data: &slot.luma,
+                    stride: in_info.width() as usize,
+                    width: in_info.width() as usize,
+                    height: in_info.height() as usize,
+                    yuv: yuv_of(in_info),
+                });
+            frame::photo_to_frame(&state.out_photo, &mut out, luma.as_ref())
+                .map_err(frame_error)?;
+        }
+        Ok(outbuf)
+    }
+
+    /// Runs a partial batch (EOS, caps change, any serialized event that must not overtake the
+    /// frames held back) and returns everything ready, to be pushed without the state lock.
+    fn drain(&self) -> Result<Vec<gst::Buffer>, gst::ErrorMessage> {
+        let mut guard = self.lock_state();
+        let Some(state) = guard.as_mut() else {
+            return Ok(Vec::new());
+        };
+        if state.filled > 0 {
+            self.run_batch(state)?;
+        }
+        Ok(state.ready.drain(..).collect())
+    }
+
+    fn discard(&self) {
+        if let Some(state) = self.lock_state().as_mut() {
+            state.filled = 0;
+            state.ready.clear();
+        }
+    }
+
+    /// Frames held back by batching, as latency (`batch-size - 1` frame durations).
+    fn added_latency(&self) -> gst::ClockTime {
+        let guard = self.lock_state();
+        let Some(state) = guard.as_ref() else {
+            return gst::ClockTime::ZERO;
+        };
+        let Some(info) = state.in_info.as_ref() else {
+            return gst::ClockTime::ZERO;
+        };
+        let fps = info.fps();
+        if fps.numer() <= 0 || fps.denom() <= 0 || state.batch <= 1 {
+            return gst::ClockTime::ZERO;
+        }
+        let frame = gst::ClockTime::SECOND
+            .mul_div_floor(fps.denom() as u64, fps.numer() as u64)
+            .unwrap_or(gst::ClockTime::ZERO);
+        frame * (state.batch as u64 - 1)
+    }
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for Ddcolorize {
+    const NAME: &'static str = "GstDdcolorize";
+    type Type = super::Ddcolorize;
+    type ParentType = gst_video::VideoFilter;
+}
+
+impl ObjectImpl for Ddcolorize {
+    fn constructed(&self) {
+        self.parent_constructed();
+        // Restoration is not real time: a slow model must never make the element drop frames.
+        self.obj().set_qos(false);
+    }
+
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            vec![
+                glib::ParamSpecString::builder("model")
+                    .nick("Model")
+                    .blurb(
+                        "DDColor ONNX model: a path to an .onnx file, or a known name (modelscope, paper, artistic, \
+                         paper_tiny; `ddcolor models` lists them). Empty: $DDCOLOR_MODEL, else the best model \
+                         installed under models/. Set in NULL or READY.",
+                    )
+                    .build(),
+                glib::ParamSpecUInt::builder("input-size")
+                    .nick("Input size")
+                    .blurb(
+                        "Size S (pixels, multiple of 32) the model works at, for models with a dynamic input; \
+                         0 = the model's fixed size, or 512. Larger is slower. Set in NULL or READY.",
+                    )
+                    .maximum(MAX_INPUT_SIZE)
+                    .default_value(0)
+                    .build(),
+                glib::ParamSpecEnum::builder_with_default("upsample", Upsample::Bilinear)
+                    .nick("Upsample")
+                    .blurb(
+                        "How the model's colour is brought up to the frame size: bilinear (smooth, default) or \
+                         nearest (exactly as the official DDColor code). May change while playing.",
+                    )
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("batch-size")
+                    .nick("Batch size")
+                    .blurb(
+                        "Frames per inference call. Above 1 it can raise throughput (mostly on GPUs) and adds \
+                         batch-size - 1 frames of latency, reported in the latency query; a partial batch is \
+                         finished at end of stream. Set in NULL or READY.",
+                    )
+                    .minimum(1)
+                    .maximum(MAX_BATCH)
+                    .default_value(1)
+                    .build(),
+                glib::ParamSpecEnum::builder_with_default("device", Device::Cpu)
+                    .nick("Device")
+                    .blurb("Where inference runs: cpu (ONNX Runtime on the processor). Set in NULL or READY.")
+                    .build(),
+                glib::ParamSpecBoolean::builder("keep-luma")
+                    .nick("Keep luma")
+                    .blurb(
+                        "YUV in and YUV out only: copy the luma plane unchanged (film grain stays bit-exact) and \
+                         write only colour. Off (default): every pixel follows the DDColor recipe, exactly as \
+                         `ddcolor photo`. May change while playing.",
+                    )
+                    .default_value(false)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("threads")
+                    .nick("Threads")
+                    .blurb("Threads ONNX Runtime uses for one inference; 0 = one per core. Set in NULL or READY.")
+                    .maximum(1024)
+                    .default_value(0)
+                    .build(),
+            ]
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let live = matches!(pspec.name(), "upsample" | "keep-luma");
+        if !live && !self.is_stopped() {
+            gst::warning!(
+                CAT,
+                imp = self,
+                "property '{}' can only be changed in the NULL or READY state; ignored",
+                pspec.name()
+            );
+            return;
+        }
+        let mut s = self.lock_settings();
+        match pspec.name() {
+            "model" => {
+                s.model = value
+                    .get::<Option<String>>()
+                    .ok()
+                    .flatten()
+                    .filter(|m| !m.is_empty())
+            }
+            "input-size" => s.input_size = value.get().unwrap_or(0),
+            "upsample" => s.upsample = value.get().unwrap_or_default(),
+            "batch-size" => s.batch_size = value.get().unwrap_or(1),
+            "device" => s.device = value.get().unwrap_or_default(),
+            "keep-luma" => s.keep_luma = value.get().unwrap_or(false),
+            "threads" => s.threads = value.get().unwrap_or(0),
+            other => gst::warning!(CAT, imp = self, "unknown property {other}"),
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let s = self.lock_settings();
+        match pspec.name() {
+            "model" => s.model.to_value(),
+            "input-size" => s.input_size.to_value(),
+            "upsample" => s.upsample.to_value(),
+            "batch-size" => s.batch_size.to_value(),
+            "device" => s.device.to_value(),
+            "keep-luma" => s.keep_luma.to_value(),
+            "threads" => s.threads.to_value(),
+            _ => glib::Value::from_type(pspec.value_type()),
+        }
+    }
+}
+
+impl GstObjectImpl for Ddcolorize {}
+
+impl ElementImpl for Ddcolorize {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "DDColor colorizer",
+                "Filter/Effect/Converter/Video",
+                "Colorizes black-and-white video frames with a DDColor model (ONNX Runtime)",
+                "ddcolor developers",
+            )
+        });
+        Some(&*META)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            let sink = gst_video::VideoCapsBuilder::new()
+                .format_list(SINK_FORMATS.iter().copied())
+                .build();
+            let src = gst_video::VideoCapsBuilder::new()
+                .format_list(SRC_FORMATS.iter().copied())
+                .build();
+            vec![
+                gst::PadTemplate::new(
+                    "src",
+                    gst::PadDirection::Src,
+                    gst::PadPresence::Always,
+                    &src,
+                )
+                .expect("src template"),
+                gst::PadTemplate::new(
+                    "sink",
+                    gst::PadDirection::Sink,
+                    gst::PadPresence::Always,
+                    &sink,
+                )
+                .expect("sink template"),
+            ]
+        });
+        TEMPLATES.as_ref()
+    }
+}
+
+impl BaseTransformImpl for Ddcolorize {
+    const MODE: gst_base::subclass::BaseTransformMode =
+        gst_base::subclass::BaseTransformMode::NeverInPlace;
+    const PASSTHROUGH_ON_SAME_CAPS: bool = false;
+    const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        let settings = self.lock_settings().clone();
+        let chosen = catalog::choose(settings.model.as_deref(), "model property")
+            .map_err(|e| gst::error_msg!(gst::ResourceError::NotFound, ["ddcolorize: {e}"]))?;
+        let options = ModelOptions {
+            input_size: (settings.input_size > 0).then_some(settings.input_size as usize),
+            threads: (settings.threads > 0).then_some(settings.threads as usize),
+        };
+        let model = Model::load(&chosen.path, &options)
+            .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ["ddcolorize: {e}"]))?;
+        let size = model.input_size();
+        let batch = settings.batch_size.max(1) as usize;
+        let per_call = model.max_batch().unwrap_or(batch).max(1);
+        gst::info!(
+            CAT,
+            imp = self,
+            "model {} ({}), S={size}, batch {batch}",
+            chosen.path.display(),
+            chosen.how
+        );
+        if chosen.is_test_model {
+            gst::warning!(
+                CAT,
+                imp = self,
+                "{} is a generated test model: its colours are meaningless",
+                chosen.path.display()
+            );
+        }
+        // Room for the largest call: a fixed-batch model may need more places than frames.
+        let places = batch.max(per_call).div_ceil(per_call) * per_call;
+        *self.lock_state() = Some(State {
+            model,
+            size,
+            batch,
+            per_call,
+            in_info: None,
+            out_info: None,
+            slots: Vec::new(),
+            filled: 0,
+            input: vec![0.0; places * 3 * size * size],
+            ab: Vec::new(),
+            out_photo: Photo {
+                width: 0,
+                height: 0,
+                channels: 3,
+                samples: Samples::U8(Vec::new()),
+            },
+            ready: VecDeque::new(),
+        });
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        *self.lock_state() = None;
+        Ok(())
+    }
+
+    fn transform_caps(
+        &self,
+        direction: gst::PadDirection,
+        caps: &gst::Caps,
+        filter: Option<&gst::Caps>,
+    ) -> Option<gst::Caps> {
+        let mut out = gst::Caps::new_empty();
+        {
+            let out = out.get_mut().expect("new caps are writable");
+            for (s, features) in caps.iter_with_features() {
+                let mut s = s.to_owned();
+                let formats: Vec<gst_video::VideoFormat> = if direction == gst::PadDirection::Sink {
+                    // Colour in: the same format first, so no conversion is forced downstream.
+                    let same = s
+                        .get::<&str>("format")
+                        .ok()
+                        .map(gst_video::VideoFormat::from_string);
+                    let same = same.filter(|f| SRC_FORMATS.contains(f));
+                    same.into_iter()
+                        .chain(SRC_FORMATS.iter().copied().filter(|f| Some(*f) != same))
+                        .collect()
+                } else {
+                    SINK_FORMATS.to_vec()
+                };
+                s.set("format", gst::List::new(formats.iter().map(|f| f.to_str())));
+                // Grey and RGB have no YUV colorimetry; let each side fixate its own.
+                s.remove_fields(["colorimetry", "chroma-site"]);
+                out.append_structure_full(s, Some(features.to_owned()));
+            }
+        }
+        gst::debug!(
+            CAT,
+            imp = self,
+            "transformed {caps:?} ({direction:?}) into {out:?}"
+        );
+        match filter {
+            Some(f) => Some(f.intersect_with_mode(&out, gst::CapsIntersectMode::First)),
+            None => Some(out),
+        }
+    }
+
+    fn query(&self, direction: gst::PadDirection, query: &mut gst::QueryRef) -> bool {
+        if direction == gst::PadDirection::Src
+            && let gst::QueryViewMut::Latency(_) = query.view_mut()
+        {
+            if !BaseTransformImplExt::parent_query(self, direction, query) {
+                return false;
+            }
+            let extra = self.added_latency();
+            if let gst::QueryViewMut::Latency(q) = query.view_mut() {
+                let (live, min, max) = q.result();
+                q.set(live, min + extra, max.map(|m| m + extra));
+                gst::debug!(CAT, imp = self, "latency: {min} + {extra} for batching");
+            }
+            return true;
+        }
+        BaseTransformImplExt::parent_query(self, direction, query)
+    }
+
+    fn sink_event(&self, event: gst::Event) -> bool {
+        match event.view() {
+            gst::EventView::FlushStop(_) => self.discard(),
+            gst::EventView::FlushStart(_) => {}
+            _ if event.is_serialized() => match self.drain() {
+                Ok(buffers) => {
+                    for buf in buffers {
+                        if let Err(err) = self.obj().src_pad().push(buf) {
+                            gst::debug!(CAT, imp = self, "push while draining: {err:?}");
+                            break;
+                        }
+                    }
+                }
+                Err(msg) => {
+                    self.post_error_message(msg);
+                    return false;
+                }
+            },
+            _ => {}
+        }
+        self.parent_sink_event(event)
+    }
+
+    fn generate_output(&self) -> Result<GenerateOutputSuccess, gst::FlowError> {
+        let mut guard = self.lock_state();
+        let Some(state) = guard.as_mut() else {
+            return Err(gst::FlowError::Flushing);
+        };
+        if let Some(inbuf) = self.take_queued_buffer()
+            && let Err(msg) = self.accept(state, &inbuf)
+        {
+            drop(guard);
+            self.post_error_message(msg);
+            return Err(gst::FlowError::Error);
+        }
+        Ok(match state.ready.pop_front() {
+            Some(buf) => GenerateOutputSuccess::Buffer(buf),
+            None => GenerateOutputSuccess::NoOutput,
+        })
+    }
+}
+
+impl VideoFilterImpl for Ddcolorize {
+    fn set_info(
+        &self,
+        incaps: &gst::Caps,
+        in_info: &gst_video::VideoInfo,
+        outcaps: &gst::Caps,
+        out_info: &gst_video::VideoInfo,
+    ) -> Result<(), gst::LoggableError> {
+        gst::debug!(CAT, imp = self, "caps {incaps} -> {outcaps}");
+        let mut guard = self.lock_state();
+        let state = guard
+            .as_mut()
+            .ok_or_else(|| gst::loggable_error!(CAT, "caps set before the model was loaded"))?;
+        if in_info.width() != out_info.width() || in_info.height() != out_info.height() {
+            return Err(gst::loggable_error!(
+                CAT,
+                "ddcolorize cannot scale: {}x{} in, {}x{} out",
+                in_info.width(),
+                in_info.height(),
+                out_info.width(),
+                out_info.height()
+            ));
+        }
+        state.in_info = Some(in_info.clone());
+        state.out_info = Some(out_info.clone());
+        Ok(())
+    }
+}

@@ -1,0 +1,58 @@
+//! `ddcolorize`: a video filter that colorizes grey (or greyed) frames with a DDColor model.
+//!
+//! Frames are collected into batches of `batch-size`, pre-processed as they arrive (so the input
+//! buffer goes back upstream at once and decoder pools never run dry), run through the model
+//! in one call, and pushed downstream in order with their timestamps.
+
+use gst::glib;
+use gst::prelude::*;
+
+mod imp;
+
+glib::wrapper! {
+    pub struct Ddcolorize(ObjectSubclass<imp::Ddcolorize>)
+        @extends gst_video::VideoFilter, gst_base::BaseTransform, gst::Element, gst::Object;
+}
+
+/// How the model's chroma is brought up to the frame size (see `ddcolor_engine::Upsample`).
+#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstDdcolorizeUpsample")]
+pub enum Upsample {
+    #[enum_value(
+        name = "Nearest: as the official DDColor code, for exact reproduction",
+        nick = "nearest"
+    )]
+    Nearest = 0,
+    #[default]
+    #[enum_value(name = "Bilinear: smooth colour edges (default)", nick = "bilinear")]
+    Bilinear = 1,
+}
+
+impl From<Upsample> for ddcolor_engine::Upsample {
+    fn from(u: Upsample) -> Self {
+        match u {
+            Upsample::Nearest => ddcolor_engine::Upsample::Nearest,
+            Upsample::Bilinear => ddcolor_engine::Upsample::Bilinear,
+        }
+    }
+}
+
+/// Where inference runs. CUDA arrives with its own element work; CPU is ONNX Runtime's default.
+#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstDdcolorizeDevice")]
+pub enum Device {
+    #[default]
+    #[enum_value(name = "CPU: ONNX Runtime on the processor", nick = "cpu")]
+    Cpu = 0,
+}
+
+pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    gst::Element::register(
+        Some(plugin),
+        "ddcolorize",
+        gst::Rank::NONE,
+        Ddcolorize::static_type(),
+    )
+}
