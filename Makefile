@@ -5,7 +5,7 @@ MEDIA := ../shared/media
 HIST := $(MEDIA)/photos/historical
 DDCOLOR := target/release/ddcolor
 
-.PHONY: all setup build demo test test-data bench models clean
+.PHONY: all setup build demo demo-film test test-data bench bench-film models clean
 
 all: build
 
@@ -14,14 +14,22 @@ setup:
 
 models: setup
 
+# The runner, and the plugin as a shared library (target/release/libgstddcolor.so) for
+# gst-launch-1.0 users (GST_PLUGIN_PATH=target/release).
 build: setup
-	cargo build --release --locked -p ddcolor
+	cargo build --release --locked -p ddcolor -p gst-plugin-ddcolor
 
 demo: build
 	@mkdir -p out
 	$(DDCOLOR) batch samples out --overwrite
 	@echo
 	@echo "Colorized samples are in $(CURDIR)/out/ (inputs: samples/)."
+
+# A film: the archival sample in ../shared/media, with PNG frames beside it.
+demo-film: build
+	@mkdir -p out
+	$(DDCOLOR) film $(MEDIA)/film/a-bomb_blast_effects_part.mp4 out/a-bomb_color.mp4 --overwrite --input-size 256 --frames out/a-bomb_frames
+	@echo "Colorized film: $(CURDIR)/out/a-bomb_color.mp4 (frames in out/a-bomb_frames/)."
 
 # Reference values from OpenCV and the Python reference recipe, rebuilt when their scripts change.
 TESTDATA := tests/data
@@ -43,6 +51,9 @@ test: setup test-data
 
 bench: build
 	scripts/bench.sh
+
+bench-film: build
+	scripts/bench-film.sh
 
 clean:
 	cargo clean

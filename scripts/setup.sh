@@ -11,12 +11,16 @@ root=$(pwd)
 deps=$root/.deps
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
-# 1. System packages.
+# 1. System packages: a C toolchain, Python, and GStreamer 1.22 (headers for the element, the
+#    tools, and the codecs `ddcolor film` uses: x264 in -ugly, FFV1/AAC in -libav, VP9 in -good).
+want=(gcc libc6-dev pkg-config python3 python3-venv
+      libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools
+      gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+      gstreamer1.0-plugins-ugly gstreamer1.0-libav)
 need=()
-command -v cc >/dev/null || need+=(gcc libc6-dev)
-command -v pkg-config >/dev/null || need+=(pkg-config)
-command -v python3 >/dev/null || need+=(python3)
-if command -v python3 >/dev/null && ! python3 -c 'import venv, ensurepip' 2>/dev/null; then need+=(python3-venv); fi
+for pkg in "${want[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+done
 if [ ${#need[@]} -gt 0 ]; then
     say "installing Debian packages: ${need[*]}"
     sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo

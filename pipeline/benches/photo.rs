@@ -3,7 +3,8 @@
 //! `ddcolor batch` and the Python reference recipe in the same session.
 //!
 //! Environment: BENCH_MODEL (default models/generated/bench.onnx), BENCH_SIZE (512),
-//! BENCH_REPEAT (5), BENCH_CEILING_CALLS (35).
+//! BENCH_REPEAT (5), BENCH_CEILING_CALLS (35), BENCH_CEILING_ONLY (1: only the model-alone
+//! ceiling, as `make bench-film` uses it).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -67,12 +68,15 @@ fn main() {
         files.push((w, h, p));
     }
 
-    println!();
-    println!(
-        "{:<10} {:>9} {:>9} {:>10} {:>9} {:>9} {:>10} {:>12}",
-        "photo", "decode", "pre", "inference", "post", "encode", "total", "pre+post/inf"
-    );
-    for (w, h, path) in &files {
+    let ceiling_only = std::env::var("BENCH_CEILING_ONLY").is_ok_and(|v| v == "1");
+    if !ceiling_only {
+        println!();
+        println!(
+            "{:<10} {:>9} {:>9} {:>10} {:>9} {:>9} {:>10} {:>12}",
+            "photo", "decode", "pre", "inference", "post", "encode", "total", "pre+post/inf"
+        );
+    }
+    for (w, h, path) in files.iter().filter(|_| !ceiling_only) {
         let (mut dec, mut pre, mut inf, mut post, mut enc) =
             (vec![], vec![], vec![], vec![], vec![]);
         let mut input = vec![0f32; 3 * size * size];

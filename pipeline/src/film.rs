@@ -194,6 +194,8 @@ struct Outcome {
     frames: u64,
     interrupted: bool,
     elapsed: Duration,
+    /// Frames per second from the first colour frame to the last.
+    steady_fps: Option<f64>,
 }
 
 pub fn run(job: &FilmJob) -> Result<()> {
@@ -258,9 +260,10 @@ pub fn run(job: &FilmJob) -> Result<()> {
         );
     } else {
         eprintln!(
-            "done: {} frames in {:.1} s ({fps:.2} frames/s) -> {}",
+            "done: {} frames in {:.1} s ({fps:.2} frames/s{}) -> {}",
             outcome.frames,
             outcome.elapsed.as_secs_f64(),
+            outcome.steady_fps.map(|f| format!(", {f:.3} after start-up")).unwrap_or_default(),
             job.output.display()
         );
     }
@@ -346,13 +349,18 @@ fn run_pipeline(
     head.link(&colorize)?;
 
     let frames = Arc::new(AtomicU64::new(0));
+    // First and last colour frame: the steady rate, without model loading and start-up.
+    let span: Arc<std::sync::Mutex<Option<(Instant, Instant)>>> = Arc::default();
     {
-        let frames = frames.clone();
+        let (frames, span) = (frames.clone(), span.clone());
         let pad = colorize
             .static_pad("src")
             .ok_or_else(|| anyhow!("ddcolorize has no src pad"))?;
         pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
             frames.fetch_add(1, Ordering::Relaxed);
+            let now = Instant::now();
+            let mut span = span.lock().unwrap_or_else(|p| p.into_inner());
+            *span = Some((span.map_or(now, |s| s.0), now));
             gst::PadProbeReturn::Ok
         });
     }
@@ -547,9 +555,15 @@ fn run_pipeline(
     if frames == 0 {
         bail!("{}: no frame could be decoded", job.input.display());
     }
+    let steady_fps = span
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .filter(|_| frames > 1)
+        .map(|(first, last)| (frames - 1) as f64 / (last - first).as_secs_f64().max(1e-9));
     Ok(Outcome {
         frames,
         interrupted,
+        steady_fps,
         elapsed: start.elapsed(),
     })
 }
