@@ -123,6 +123,8 @@ impl Timing {
 struct Slot {
     photo: Photo,
     luma: Vec<u8>,
+    /// The colour result, once the model has run on the batch.
+    out: Photo,
     timing: Timing,
 }
 
@@ -136,6 +138,12 @@ impl Slot {
                 samples: Samples::U8(Vec::new()),
             },
             luma: Vec::new(),
+            out: Photo {
+                width: 0,
+                height: 0,
+                channels: 3,
+                samples: Samples::U8(Vec::new()),
+            },
             timing: Timing {
                 pts: None,
                 dts: None,
@@ -160,8 +168,10 @@ struct State {
     filled: usize,
     input: Vec<f32>,
     ab: Vec<f32>,
-    out_photo: Photo,
-    ready: VecDeque<gst::Buffer>,
+    /// Slots whose colour result waits to be written out, in order. Output buffers are written
+    /// one at a time, as they are pushed: holding a batch of them could exhaust a small
+    /// downstream pool and stall.
+    ready: VecDeque<usize>,
 }
 
 #[derive(Default)]
@@ -202,7 +212,7 @@ fn yuv_of(info: &gst_video::VideoInfo) -> Yuv {
 }
 
 fn frame_error(e: impl std::fmt::Display) -> gst::ErrorMessage {
-    gst::error_msg!(gst::StreamError::Format, ["ddcolorize: {e}"])
+    gst::error_msg!(gst::StreamError::Format, ("ddcolorize: {e}"))
 }
 
 impl Ddcolorize {
@@ -224,7 +234,7 @@ impl Ddcolorize {
         let info = state.in_info.as_ref().ok_or_else(|| {
             gst::error_msg!(
                 gst::CoreError::Negotiation,
-                ["ddcolorize: no caps before the first frame"]
+                ("ddcolorize: no caps before the first frame")
             )
         })?;
         let format = pixel_format(info.format())
@@ -287,12 +297,9 @@ impl Ddcolorize {
         Ok(())
     }
 
-    /// Runs the model on the filled slots and queues the colour frames, in order.
+    /// Runs the model on the filled slots and queues their colour results, in order.
     fn run_batch(&self, state: &mut State) -> Result<(), gst::ErrorMessage> {
-        let (upsample, keep_luma) = {
-            let s = self.lock_settings();
-            (ddcolor_engine::Upsample::from(s.upsample), s.keep_luma)
-        };
+        let upsample = ddcolor_engine::Upsample::from(self.lock_settings().upsample);
         let s = state.size;
         let (n_in, n_out) = (3 * s * s, 2 * s * s);
         let filled = std::mem::take(&mut state.filled);
@@ -306,19 +313,18 @@ impl Ddcolorize {
             state
                 .model
                 .run(input, call, &mut state.ab)
-                .map_err(|e| gst::error_msg!(gst::LibraryError::Failed, ["ddcolorize: {e}"]))?;
+                .map_err(|e| gst::error_msg!(gst::LibraryError::Failed, ("ddcolorize: {e}")))?;
             for j in 0..n {
                 let i = first + j;
-                let slot = &state.slots[i];
+                let slot = &mut state.slots[i];
                 recombine_into(
                     &slot.photo,
                     &state.ab[j * n_out..(j + 1) * n_out],
                     s,
                     upsample,
-                    &mut state.out_photo,
+                    &mut slot.out,
                 );
-                let out = self.write_output(state, i, keep_luma)?;
-                state.ready.push_back(out);
+                state.ready.push_back(i);
             }
             first += n;
         }
@@ -335,13 +341,13 @@ impl Ddcolorize {
         let out_info = state.out_info.as_ref().ok_or_else(|| {
             gst::error_msg!(
                 gst::CoreError::Negotiation,
-                ["ddcolorize: output caps not set"]
+                ("ddcolorize: output caps not set")
             )
         })?;
         let in_info = state.in_info.as_ref().ok_or_else(|| {
             gst::error_msg!(
                 gst::CoreError::Negotiation,
-                ["ddcolorize: input caps not set"]
+                ("ddcolorize: input caps not set")
             )
         })?;
         let format = pixel_format(out_info.format()).ok_or_else(|| {
@@ -353,19 +359,19 @@ impl Ddcolorize {
                     pool.set_active(true).map_err(|e| {
                         gst::error_msg!(
                             gst::CoreError::Negotiation,
-                            ["ddcolorize: output buffer pool: {e}"]
+                            ("ddcolorize: output buffer pool: {e}")
                         )
                     })?;
                 }
                 pool.acquire_buffer(None).map_err(|e| {
                     gst::error_msg!(
                         gst::CoreError::Negotiation,
-                        ["ddcolorize: no output buffer: {e:?}"]
+                        ("ddcolorize: no output buffer: {e:?}")
                     )
                 })?
             }
             None => gst::Buffer::with_size(out_info.size()).map_err(|e| {
-                gst::error_msg!(gst::ResourceError::NoSpaceLeft, ["ddcolorize: {e}"])
+                gst::error_msg!(gst::ResourceError::NoSpaceLeft, ("ddcolorize: {e}"))
             })?,
         };
         let slot = &state.slots[slot];
@@ -404,23 +410,42 @@ impl Ddcolorize {
                     height: in_info.height() as usize,
                     yuv: yuv_of(in_info),
                 });
-            frame::photo_to_frame(&state.out_photo, &mut out, luma.as_ref())
-                .map_err(frame_error)?;
+            frame::photo_to_frame(&slot.out, &mut out, luma.as_ref()).map_err(frame_error)?;
         }
         Ok(outbuf)
     }
 
-    /// Runs a partial batch (EOS, caps change, any serialized event that must not overtake the
-    /// frames held back) and returns everything ready, to be pushed without the state lock.
-    fn drain(&self) -> Result<Vec<gst::Buffer>, gst::ErrorMessage> {
-        let mut guard = self.lock_state();
-        let Some(state) = guard.as_mut() else {
-            return Ok(Vec::new());
+    /// The next colour frame, written into an output buffer.
+    fn next_output(&self, state: &mut State) -> Result<Option<gst::Buffer>, gst::ErrorMessage> {
+        let Some(i) = state.ready.pop_front() else {
+            return Ok(None);
         };
-        if state.filled > 0 {
-            self.run_batch(state)?;
+        let keep_luma = self.lock_settings().keep_luma;
+        self.write_output(state, i, keep_luma).map(Some)
+    }
+
+    /// Runs a partial batch (end of stream, caps change, events that must not overtake the
+    /// frames held back) and pushes every frame, each without holding the state lock.
+    fn drain(&self) -> Result<(), gst::ErrorMessage> {
+        loop {
+            let buf = {
+                let mut guard = self.lock_state();
+                let Some(state) = guard.as_mut() else {
+                    return Ok(());
+                };
+                if state.filled > 0 {
+                    self.run_batch(state)?;
+                }
+                match self.next_output(state)? {
+                    Some(b) => b,
+                    None => return Ok(()),
+                }
+            };
+            if let Err(err) = self.obj().src_pad().push(buf) {
+                gst::debug!(CAT, imp = self, "push while draining: {err:?}");
+                return Ok(());
+            }
         }
-        Ok(state.ready.drain(..).collect())
     }
 
     fn discard(&self) {
@@ -468,6 +493,7 @@ impl ObjectImpl for Ddcolorize {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
             vec![
                 glib::ParamSpecString::builder("model")
+                    .mutable_ready()
                     .nick("Model")
                     .blurb(
                         "DDColor ONNX model: a path to an .onnx file, or a known name (modelscope, paper, artistic, \
@@ -476,6 +502,7 @@ impl ObjectImpl for Ddcolorize {
                     )
                     .build(),
                 glib::ParamSpecUInt::builder("input-size")
+                    .mutable_ready()
                     .nick("Input size")
                     .blurb(
                         "Size S (pixels, multiple of 32) the model works at, for models with a dynamic input; \
@@ -493,6 +520,7 @@ impl ObjectImpl for Ddcolorize {
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecUInt::builder("batch-size")
+                    .mutable_ready()
                     .nick("Batch size")
                     .blurb(
                         "Frames per inference call. Above 1 it can raise throughput (mostly on GPUs) and adds \
@@ -504,6 +532,7 @@ impl ObjectImpl for Ddcolorize {
                     .default_value(1)
                     .build(),
                 glib::ParamSpecEnum::builder_with_default("device", Device::Cpu)
+                    .mutable_ready()
                     .nick("Device")
                     .blurb("Where inference runs: cpu (ONNX Runtime on the processor). Set in NULL or READY.")
                     .build(),
@@ -518,6 +547,7 @@ impl ObjectImpl for Ddcolorize {
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecUInt::builder("threads")
+                    .mutable_ready()
                     .nick("Threads")
                     .blurb("Threads ONNX Runtime uses for one inference; 0 = one per core. Set in NULL or READY.")
                     .maximum(1024)
@@ -626,13 +656,13 @@ impl BaseTransformImpl for Ddcolorize {
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = self.lock_settings().clone();
         let chosen = catalog::choose(settings.model.as_deref(), "model property")
-            .map_err(|e| gst::error_msg!(gst::ResourceError::NotFound, ["ddcolorize: {e}"]))?;
+            .map_err(|e| gst::error_msg!(gst::ResourceError::NotFound, ("ddcolorize: {e}")))?;
         let options = ModelOptions {
             input_size: (settings.input_size > 0).then_some(settings.input_size as usize),
             threads: (settings.threads > 0).then_some(settings.threads as usize),
         };
         let model = Model::load(&chosen.path, &options)
-            .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ["ddcolorize: {e}"]))?;
+            .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("ddcolorize: {e}")))?;
         let size = model.input_size();
         let batch = settings.batch_size.max(1) as usize;
         let per_call = model.max_batch().unwrap_or(batch).max(1);
@@ -664,12 +694,6 @@ impl BaseTransformImpl for Ddcolorize {
             filled: 0,
             input: vec![0.0; places * 3 * size * size],
             ab: Vec::new(),
-            out_photo: Photo {
-                width: 0,
-                height: 0,
-                channels: 3,
-                samples: Samples::U8(Vec::new()),
-            },
             ready: VecDeque::new(),
         });
         Ok(())
@@ -686,28 +710,54 @@ impl BaseTransformImpl for Ddcolorize {
         caps: &gst::Caps,
         filter: Option<&gst::Caps>,
     ) -> Option<gst::Caps> {
+        use gst_video::VideoFormat as V;
         let mut out = gst::Caps::new_empty();
         {
             let out = out.get_mut().expect("new caps are writable");
-            for (s, features) in caps.iter_with_features() {
+            let mut push = |s: &gst::StructureRef,
+                            features: &gst::CapsFeaturesRef,
+                            formats: &[V],
+                            colorimetry: bool| {
                 let mut s = s.to_owned();
-                let formats: Vec<gst_video::VideoFormat> = if direction == gst::PadDirection::Sink {
-                    // Colour in: the same format first, so no conversion is forced downstream.
-                    let same = s
-                        .get::<&str>("format")
-                        .ok()
-                        .map(gst_video::VideoFormat::from_string);
-                    let same = same.filter(|f| SRC_FORMATS.contains(f));
-                    same.into_iter()
-                        .chain(SRC_FORMATS.iter().copied().filter(|f| Some(*f) != same))
-                        .collect()
-                } else {
-                    SINK_FORMATS.to_vec()
-                };
                 s.set("format", gst::List::new(formats.iter().map(|f| f.to_str())));
-                // Grey and RGB have no YUV colorimetry; let each side fixate its own.
-                s.remove_fields(["colorimetry", "chroma-site"]);
+                if !colorimetry {
+                    s.remove_fields(["colorimetry", "chroma-site"]);
+                }
                 out.append_structure_full(s, Some(features.to_owned()));
+            };
+            for (s, features) in caps.iter_with_features() {
+                if direction == gst::PadDirection::Src {
+                    push(s, features, SINK_FORMATS, false);
+                    continue;
+                }
+                // The same format first, so no conversion is forced downstream.
+                let same = s
+                    .get::<&str>("format")
+                    .ok()
+                    .map(V::from_string)
+                    .filter(|f| SRC_FORMATS.contains(f));
+                let ordered: Vec<V> = same
+                    .into_iter()
+                    .chain(SRC_FORMATS.iter().copied().filter(|f| Some(*f) != same))
+                    .collect();
+                if same.is_some_and(|f| pixel_format(f).is_some_and(|p| p.is_yuv())) {
+                    // YUV out keeps the input's matrix and range (what `keep-luma` needs, and no
+                    // silent change of colorimetry); RGB out has none.
+                    let yuv: Vec<V> = ordered
+                        .iter()
+                        .copied()
+                        .filter(|f| pixel_format(*f).is_some_and(|p| p.is_yuv()))
+                        .collect();
+                    let rgb: Vec<V> = ordered
+                        .iter()
+                        .copied()
+                        .filter(|f| !yuv.contains(f))
+                        .collect();
+                    push(s, features, &yuv, true);
+                    push(s, features, &rgb, false);
+                } else {
+                    push(s, features, &ordered, false);
+                }
             }
         }
         gst::debug!(
@@ -743,20 +793,15 @@ impl BaseTransformImpl for Ddcolorize {
         match event.view() {
             gst::EventView::FlushStop(_) => self.discard(),
             gst::EventView::FlushStart(_) => {}
-            _ if event.is_serialized() => match self.drain() {
-                Ok(buffers) => {
-                    for buf in buffers {
-                        if let Err(err) = self.obj().src_pad().push(buf) {
-                            gst::debug!(CAT, imp = self, "push while draining: {err:?}");
-                            break;
-                        }
-                    }
-                }
-                Err(msg) => {
+            // Tags may overtake held frames; anything that changes how frames are read or timed
+            // must not.
+            gst::EventView::Tag(_) => {}
+            _ if event.is_serialized() => {
+                if let Err(msg) = self.drain() {
                     self.post_error_message(msg);
                     return false;
                 }
-            },
+            }
             _ => {}
         }
         self.parent_sink_event(event)
@@ -774,10 +819,15 @@ impl BaseTransformImpl for Ddcolorize {
             self.post_error_message(msg);
             return Err(gst::FlowError::Error);
         }
-        Ok(match state.ready.pop_front() {
-            Some(buf) => GenerateOutputSuccess::Buffer(buf),
-            None => GenerateOutputSuccess::NoOutput,
-        })
+        match self.next_output(state) {
+            Ok(Some(buf)) => Ok(GenerateOutputSuccess::Buffer(buf)),
+            Ok(None) => Ok(GenerateOutputSuccess::NoOutput),
+            Err(msg) => {
+                drop(guard);
+                self.post_error_message(msg);
+                Err(gst::FlowError::Error)
+            }
+        }
     }
 }
 
