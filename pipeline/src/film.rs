@@ -94,10 +94,10 @@ impl Container {
 fn video_encoder(container: Container, lossless: bool) -> Result<String> {
     Ok(match (container, lossless) {
         // FFV1 on BGRx keeps the element's RGB bit for bit: an archival master.
-        (Container::Mkv, true) => "capsfilter caps=video/x-raw,format=BGRx ! avenc_ffv1 level=3 slicecrc=1".into(),
+        (Container::Mkv, true) => "capsfilter caps=video/x-raw,format=BGRx ! avenc_ffv1 slicecrc=1".into(),
         (_, true) => bail!("--lossless needs an .mkv output (FFV1 in Matroska)"),
         (Container::Webm, false) => {
-            "vp9enc deadline=1 cpu-used=5 row-mt=true end-usage=q cq-level=20 threads=2 keyframe-max-dist=250".into()
+            "vp9enc deadline=1 cpu-used=5 row-mt=true end-usage=cq cq-level=20 threads=2 keyframe-max-dist=250".into()
         }
         (_, false) => "capsfilter name=layout ! x264enc pass=qual quantizer=18 speed-preset=medium ! h264parse".into(),
     })
@@ -189,6 +189,9 @@ fn temp_output(output: &Path) -> Result<tempfile::TempPath> {
     Ok(file.into_temp_path())
 }
 
+/// Name of the `parsebin` that splits the input file into streams.
+const DEMUX: &str = "demux";
+
 /// What the pipeline run ended with.
 struct Outcome {
     frames: u64,
@@ -263,7 +266,10 @@ pub fn run(job: &FilmJob) -> Result<()> {
             "done: {} frames in {:.1} s ({fps:.2} frames/s{}) -> {}",
             outcome.frames,
             outcome.elapsed.as_secs_f64(),
-            outcome.steady_fps.map(|f| format!(", {f:.3} after start-up")).unwrap_or_default(),
+            outcome
+                .steady_fps
+                .map(|f| format!(", {f:.3} after start-up"))
+                .unwrap_or_default(),
             job.output.display()
         );
     }
@@ -382,7 +388,10 @@ fn run_pipeline(
             let filesrc = gst::ElementFactory::make("filesrc")
                 .property("location", path.to_string_lossy().to_string())
                 .build()?;
-            let parsebin = make("parsebin")?;
+            let parsebin = gst::ElementFactory::make("parsebin")
+                .name(DEMUX)
+                .build()
+                .context("GStreamer element 'parsebin' is missing: run `make setup`")?;
             pipeline.add_many([&filesrc, &parsebin])?;
             filesrc.link(&parsebin)?;
             // Size decides the encoder's chroma layout; it is known only once decoding starts, so
@@ -523,14 +532,33 @@ fn run_pipeline(
             gst::MessageView::Eos(_) => break Ok(()),
             gst::MessageView::Error(e) => {
                 let from = e.src().map(|s| s.name().to_string()).unwrap_or_default();
-                let detail = e.debug().map(|d| d.to_string()).unwrap_or_default();
-                break Err(anyhow!(
-                    "{}: {} ({from}{}{})",
-                    job.input.display(),
-                    e.error(),
-                    if detail.is_empty() { "" } else { ": " },
-                    short_debug(&detail)
-                ));
+                let detail = short_debug(&e.debug().map(|d| d.to_string()).unwrap_or_default());
+                let detail = if detail.is_empty() {
+                    from.clone()
+                } else {
+                    format!("{from}: {detail}")
+                };
+                // The colorizer's errors name the model; the others are about the input.
+                break Err(if from.starts_with("ddcolorize") {
+                    anyhow!("{}", e.error())
+                } else {
+                    anyhow!("{}: {} ({detail})", job.input.display(), e.error())
+                });
+            }
+            gst::MessageView::StreamCollection(c)
+                if msg.src().is_some_and(|s| s.name() == DEMUX) =>
+            {
+                let collection = c.stream_collection();
+                if collection.len() > 0
+                    && !collection
+                        .iter()
+                        .any(|st| st.stream_type().contains(gst::StreamType::VIDEO))
+                {
+                    break Err(anyhow!(
+                        "{}: no video stream in this file",
+                        job.input.display()
+                    ));
+                }
             }
             gst::MessageView::Warning(w) => bar.println(format!("warning: {}", w.error())),
             _ => {}
@@ -568,15 +596,19 @@ fn run_pipeline(
     })
 }
 
-/// The last line of GStreamer's debug text: the useful part, without source file positions.
+/// The last line of GStreamer's debug text, without its source position and element path
+/// (`file.c(123): function (): /GstPipeline:...:\nreason`).
 fn short_debug(debug: &str) -> String {
-    debug
-        .lines()
-        .last()
-        .unwrap_or("")
-        .chars()
-        .take(300)
-        .collect()
+    let last = debug.lines().last().unwrap_or("");
+    let reason = match last.rfind("): ") {
+        Some(i) if last.contains(".c(") => &last[i + 3..],
+        _ => last,
+    };
+    // A bare element path is no reason.
+    if reason.starts_with("/Gst") {
+        return String::new();
+    }
+    reason.chars().take(300).collect()
 }
 
 fn first_error(pipeline: &gst::Pipeline) -> Option<String> {
@@ -667,7 +699,14 @@ fn link_stream(
         let takes_it =
             mux_pad.query_accept_caps(&caps) || mux_pad.pad_template_caps().can_intersect(&caps);
         if takes_it {
-            let q = make("queue")?;
+            // Unbounded: the muxer needs audio up to where the video is, and the video sits in the
+            // encoder's look-ahead for a second or more; a full audio queue would block the
+            // demuxer and with it the video (compressed audio is small).
+            let q = gst::ElementFactory::make("queue")
+                .property("max-size-buffers", 0u32)
+                .property("max-size-bytes", 0u32)
+                .property("max-size-time", 0u64)
+                .build()?;
             pipeline.add(&q)?;
             q.sync_state_with_parent()?;
             pad.link(&sink_of(&q)?)?;
@@ -679,20 +718,38 @@ fn link_stream(
                 "note: the {name} audio cannot go into this container as it is; re-encoding it with {}",
                 container.audio_encoder()
             );
+            // decodebin's pad appears only once data flows: ghost the ends by hand.
             let chain = gst::parse::bin_from_description(
                 &format!(
-                    "queue ! decodebin ! audioconvert ! audioresample ! {}",
+                    "queue name=in max-size-buffers=0 max-size-bytes=0 max-size-time=0 ! decodebin name=dec \
+                     audioconvert name=conv ! audioresample ! {} name=enc",
                     container.audio_encoder()
                 ),
-                true,
+                false,
             )?;
+            let get = |name: &str| {
+                chain
+                    .by_name(name)
+                    .ok_or_else(|| anyhow!("audio chain without {name}"))
+            };
+            let (input, dec, conv, enc) = (get("in")?, get("dec")?, get("conv")?, get("enc")?);
+            let conv_sink = sink_of(&conv)?;
+            dec.connect_pad_added(move |_, dpad| {
+                if !conv_sink.is_linked() {
+                    let _ = dpad.link(&conv_sink);
+                }
+            });
+            let ghost_in = gst::GhostPad::with_target(&sink_of(&input)?)?;
+            let ghost_out = gst::GhostPad::with_target(
+                &enc.static_pad("src")
+                    .ok_or_else(|| anyhow!("audio encoder without src"))?,
+            )?;
+            chain.add_pad(&ghost_in)?;
+            chain.add_pad(&ghost_out)?;
             pipeline.add(&chain)?;
             chain.sync_state_with_parent()?;
-            pad.link(&sink_of(chain.upcast_ref())?)?;
-            chain
-                .static_pad("src")
-                .ok_or_else(|| anyhow!("audio chain without src"))?
-                .link(&mux_pad)?;
+            pad.link(&ghost_in)?;
+            ghost_out.link(&mux_pad)?;
         }
         return Ok(());
     }
@@ -835,7 +892,14 @@ fn add_sequence_source(
                 ));
                 return;
             }
-            let mut buf = gst::Buffer::from_mut_slice(bytes);
+            // GStreamer rows are padded to 4 bytes; the photo's are packed.
+            let row = bytes.len() / h;
+            let stride = info.stride()[0] as usize;
+            let mut padded = vec![0u8; info.size()];
+            for (dst, src) in padded.chunks_mut(stride).zip(bytes.chunks(row)) {
+                dst[..row].copy_from_slice(src);
+            }
+            let mut buf = gst::Buffer::from_mut_slice(padded);
             {
                 let b = buf.get_mut().expect("new buffer");
                 let pts = frame_ns(i as u64);

@@ -1,0 +1,1476 @@
+//! Integration tests of `ddcolor film`: what a user gets (every frame and timestamp of the input,
+//! colour, the sound copied untouched, PNG frames equal to `ddcolor photo`'s results), and what
+//! never happens (a result under the final name after a failure, a left-over `.NAME.*.part` file,
+//! a run that hangs).
+//!
+//! The films written are inspected in-process with GStreamer (`decodebin` to RGB frames,
+//! `parsebin` for the compressed streams). Every run of the binary and every GStreamer pipeline
+//! has a watchdog: a run that takes too long, or uses no CPU time at all for a while (a
+//! deadlocked pipeline), is killed and the test fails instead of stalling.
+//!
+//! Inputs: the shared films under `../../shared/media/` (read only), short clips and image
+//! sequences made into temporary folders, and the generated test models, always passed with
+//! `--model`, at a small `--input-size` to keep the runs fast.
+
+use std::ffi::{OsStr, OsString};
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use gst::prelude::*;
+use gst_video::prelude::*;
+use image::{GrayImage, Luma, RgbImage};
+use tempfile::TempDir;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ddcolor");
+const MODELS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/generated/");
+const MEDIA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/media/");
+/// Where inputs shared between tests (made once per test binary run) are kept.
+const SCRATCH: &str = env!("CARGO_TARGET_TMPDIR");
+
+/// H.264, 432x320, 29/1 fps, 360 frames, 12.4 s, no sound, a grey film.
+const ABOMB: &str = "film/a-bomb_blast_effects_part.mp4";
+const ABOMB_FRAMES: usize = 360;
+/// H.264 1280x720 25 fps, 132 frames, with AAC sound (6 channels).
+const BUNNY: &str = "video-color/bigbuckbunny.mp4";
+const BUNNY_FRAMES: usize = 132;
+
+/// A run that uses (almost) no CPU time for this long is hung: a deadlocked pipeline. (Its
+/// progress-bar and bus-polling threads still wake up, so "no CPU at all" is too strict.)
+const STALL: Duration = Duration::from_secs(15);
+/// Below this much CPU time in `STALL` (in clock ticks, 1/100 s), a run counts as hung.
+const STALL_TICKS: u64 = 25;
+/// Limits for one run of the binary.
+const SHORT: Duration = Duration::from_secs(60);
+const LONG: Duration = Duration::from_secs(300);
+
+// ---------------------------------------------------------------------------------------------
+// Running the binary, with a watchdog
+// ---------------------------------------------------------------------------------------------
+
+/// Builds an argument list from anything path- or string-like.
+macro_rules! args {
+    ($($a:expr),* $(,)?) => {
+        vec![$(OsString::from(AsRef::<OsStr>::as_ref(&$a))),*]
+    };
+}
+
+fn model(name: &str) -> PathBuf {
+    let p = Path::new(MODELS).join(format!("{name}.onnx"));
+    assert!(
+        p.is_file(),
+        "{}: generated test model missing: run `make models` first",
+        p.display()
+    );
+    p
+}
+
+fn media(rel: &str) -> PathBuf {
+    let p = Path::new(MEDIA).join(rel);
+    assert!(p.is_file(), "{}: shared test film missing", p.display());
+    p
+}
+
+/// `--model test-dynamic --input-size S`.
+fn fast_model(size: u32) -> Vec<OsString> {
+    args![
+        "--model",
+        model("test-dynamic"),
+        "--input-size",
+        size.to_string()
+    ]
+}
+
+/// What one run of the binary did.
+struct Run {
+    status: ExitStatus,
+    stderr: String,
+    elapsed: Duration,
+}
+
+impl Run {
+    fn assert_ok(&self) -> &Self {
+        assert!(
+            self.status.success(),
+            "expected success, got {:?}\nstderr:\n{}",
+            self.status,
+            self.stderr
+        );
+        self
+    }
+
+    /// Failed the way the tool fails (exit status 1 or 2), not by a panic (101) or a signal.
+    fn assert_failed(&self) -> &Self {
+        assert!(
+            matches!(self.status.code(), Some(1) | Some(2)),
+            "expected exit status 1 or 2, got {:?}\nstderr:\n{}",
+            self.status,
+            self.stderr
+        );
+        self
+    }
+
+    /// Exactly one `error: <path>: ...` line on stderr, naming `path` and mentioning each of
+    /// `words` (case-insensitive). Returns the line.
+    fn assert_one_error(&self, path: &Path, words: &[&str]) -> String {
+        let errors: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("error: "))
+            .collect();
+        assert_eq!(
+            errors.len(),
+            1,
+            "expected exactly one error line, stderr:\n{}",
+            self.stderr
+        );
+        let line = errors[0];
+        let prefix = format!("error: {}: ", path.display());
+        assert!(
+            line.starts_with(&prefix),
+            "error line does not start with {prefix:?}: {line:?}"
+        );
+        for w in words {
+            assert!(
+                line.to_lowercase().contains(&w.to_lowercase()),
+                "error line does not mention {w:?}: {line:?}"
+            );
+        }
+        line.to_string()
+    }
+}
+
+/// CPU time (user + system, all threads) a process has used, in clock ticks.
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
+    // Fields 14 and 15 of stat(5); `fields` starts at field 3.
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+/// A running `ddcolor`; killed when dropped (a failed test never leaves it behind).
+struct Running {
+    child: Child,
+    what: String,
+    start: Instant,
+    stderr: Option<JoinHandle<String>>,
+    stdout: Option<JoinHandle<String>>,
+}
+
+fn read_all(mut r: impl Read + Send + 'static) -> JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = r.read_to_end(&mut buf);
+        String::from_utf8_lossy(&buf).into_owned()
+    })
+}
+
+fn start(args: Vec<OsString>) -> Running {
+    let what = format!(
+        "ddcolor {}",
+        args.iter()
+            .map(|a| a.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let mut child = Command::new(BIN)
+        .args(&args)
+        .env_remove("DDCOLOR_MODEL")
+        .env_remove("DDCOLOR_MODELS_DIR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{BIN}: cannot run: {e}"));
+    let stdout = read_all(child.stdout.take().unwrap());
+    let stderr = read_all(child.stderr.take().unwrap());
+    Running {
+        child,
+        what,
+        start: Instant::now(),
+        stderr: Some(stderr),
+        stdout: Some(stdout),
+    }
+}
+
+impl Running {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn has_exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
+    fn kill_and_fail(&mut self, why: String) -> ! {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let stderr = self
+            .stderr
+            .take()
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default();
+        panic!("{}: {why}: killed\nstderr:\n{stderr}", self.what);
+    }
+
+    /// Waits for the exit; fails the test when it takes longer than `limit` or the process uses
+    /// no CPU time for `STALL` (hung).
+    fn finish(mut self, limit: Duration) -> Run {
+        let pid = self.pid();
+        // CPU time at the start of the current watch window.
+        let mut window: Option<(Instant, u64)> = None;
+        let status = loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) => {}
+                Err(e) => self.kill_and_fail(format!("cannot wait: {e}")),
+            }
+            let now = Instant::now();
+            if now - self.start > limit {
+                self.kill_and_fail(format!("still running after {limit:?}"));
+            }
+            if let Some(cpu) = cpu_ticks(pid) {
+                match window {
+                    None => window = Some((now, cpu)),
+                    Some((since, at)) if now - since >= STALL => {
+                        if cpu.saturating_sub(at) < STALL_TICKS {
+                            self.kill_and_fail(format!(
+                                "hung: {} ms of CPU time in the last {STALL:?} ({:.0} s after the \
+                                 start; a deadlocked pipeline?)",
+                                cpu.saturating_sub(at) * 10,
+                                (now - self.start).as_secs_f64()
+                            ));
+                        }
+                        window = Some((now, cpu));
+                    }
+                    Some(_) => {}
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let elapsed = self.start.elapsed();
+        let stderr = self.stderr.take().unwrap().join().unwrap_or_default();
+        let _ = self.stdout.take().unwrap().join();
+        eprintln!(
+            "[{:.1} s] {}\n{}",
+            elapsed.as_secs_f64(),
+            self.what,
+            stderr.trim_end()
+        );
+        Run {
+            status,
+            stderr,
+            elapsed,
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn run(args: Vec<OsString>, limit: Duration) -> Run {
+    start(args).finish(limit)
+}
+
+/// `ddcolor film IN OUT EXTRA... --model test-dynamic --input-size 64`.
+fn film(input: &Path, output: &Path, extra: &[&str], limit: Duration) -> Run {
+    let mut a = args!["film", input, output];
+    a.extend(extra.iter().map(OsString::from));
+    a.extend(fast_model(64));
+    run(a, limit)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files left behind
+// ---------------------------------------------------------------------------------------------
+
+/// Hidden temporary files `ddcolor film` writes beside `output` (`.NAME.XXXXXX.part`).
+fn part_files(output: &Path) -> Vec<String> {
+    let dir = output.parent().unwrap();
+    let prefix = format!(".{}.", output.file_name().unwrap().to_string_lossy());
+    fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(&prefix) && n.ends_with(".part"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn assert_no_part_files(output: &Path) {
+    let parts = part_files(output);
+    assert!(
+        parts.is_empty(),
+        "temporary files left beside {}: {parts:?}",
+        output.display()
+    );
+}
+
+/// After a failed run: nothing under the final name, no temporary file beside it.
+fn assert_nothing_written(output: &Path) {
+    assert!(
+        !output.exists(),
+        "{} exists after the failed run",
+        output.display()
+    );
+    assert_no_part_files(output);
+}
+
+/// The `frame_NNNNNN.png` files in `dir`, sorted.
+fn png_frames(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("frame_") && n.ends_with(".png"))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn expected_png_frames(n: usize) -> Vec<String> {
+    (1..=n).map(|i| format!("frame_{i:06}.png")).collect()
+}
+
+/// The bytes and modification time of a file, to prove a run left it alone.
+struct Snapshot {
+    path: PathBuf,
+    bytes: Vec<u8>,
+    modified: SystemTime,
+}
+
+fn snapshot(path: &Path) -> Snapshot {
+    Snapshot {
+        path: path.to_path_buf(),
+        bytes: fs::read(path).unwrap(),
+        modified: fs::metadata(path).unwrap().modified().unwrap(),
+    }
+}
+
+impl Snapshot {
+    fn assert_untouched(&self) {
+        let now = fs::read(&self.path)
+            .unwrap_or_else(|e| panic!("{}: gone after the run: {e}", self.path.display()));
+        assert!(now == self.bytes, "{}: was modified", self.path.display());
+        assert_eq!(
+            fs::metadata(&self.path).unwrap().modified().unwrap(),
+            self.modified,
+            "{}: mtime changed",
+            self.path.display()
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Looking into films with GStreamer, in-process
+// ---------------------------------------------------------------------------------------------
+
+fn gst_init() {
+    gst::init().expect("GStreamer could not be initialised");
+}
+
+fn element(factory: &str) -> gst::Element {
+    gst::ElementFactory::make(factory)
+        .build()
+        .unwrap_or_else(|e| panic!("GStreamer element {factory}: {e}"))
+}
+
+fn filesrc(path: &Path) -> gst::Element {
+    gst::ElementFactory::make("filesrc")
+        .property("location", path.to_str().unwrap())
+        .build()
+        .unwrap()
+}
+
+/// Sets a pipeline to NULL, failing the test if even that hangs.
+fn stop(pipeline: &gst::Pipeline) {
+    let p = pipeline.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = p.set_state(gst::State::Null);
+        let _ = tx.send(());
+    });
+    assert!(
+        rx.recv_timeout(Duration::from_secs(30)).is_ok(),
+        "a GStreamer pipeline did not stop within 30 s"
+    );
+}
+
+/// Plays `pipeline` to end-of-stream. `Ok(duration)` (the pipeline's duration query at the end),
+/// `Err` with the first error; panics when it has not ended after `limit`.
+fn play_to_end(
+    pipeline: &gst::Pipeline,
+    what: &str,
+    limit: Duration,
+) -> Result<Option<u64>, String> {
+    let bus = pipeline.bus().unwrap();
+    let deadline = Instant::now() + limit;
+    let started = pipeline.set_state(gst::State::Playing);
+    let result = loop {
+        if Instant::now() > deadline {
+            stop(pipeline);
+            panic!("{what}: the GStreamer pipeline did not end within {limit:?}");
+        }
+        let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(100)) else {
+            if started.is_err() {
+                break Err(format!("{what}: the pipeline could not start"));
+            }
+            continue;
+        };
+        match msg.view() {
+            gst::MessageView::Eos(_) => {
+                break Ok(pipeline
+                    .query_duration::<gst::ClockTime>()
+                    .map(|d| d.nseconds()));
+            }
+            gst::MessageView::Error(e) => {
+                break Err(format!(
+                    "{what}: {} ({}: {})",
+                    e.error(),
+                    e.src().map(|s| s.name().to_string()).unwrap_or_default(),
+                    e.debug().map(|d| d.to_string()).unwrap_or_default()
+                ));
+            }
+            _ => {}
+        }
+    };
+    stop(pipeline);
+    result
+}
+
+/// One decoded frame.
+struct Frame {
+    /// When it is shown, in ns from the start of the film: the running time of its timestamp.
+    /// (Raw timestamps of MP4s start where the edit list says, e.g. after the B-frame delay.)
+    time: Option<u64>,
+    duration: Option<u64>,
+    width: u32,
+    height: u32,
+    /// Pixels with colour (R != G or G != B).
+    coloured: u64,
+    /// Packed RGB, for the frames asked for.
+    rgb: Option<Vec<u8>>,
+}
+
+impl Frame {
+    fn image(&self) -> RgbImage {
+        RgbImage::from_raw(
+            self.width,
+            self.height,
+            self.rgb.clone().expect("frame kept"),
+        )
+        .unwrap()
+    }
+}
+
+/// Which frames' pixels `decode` keeps.
+#[derive(Clone)]
+enum Keep {
+    None,
+    All,
+    Only(Vec<usize>),
+}
+
+struct Video {
+    frames: Vec<Frame>,
+    /// From the decoded caps.
+    fps: Option<gst::Fraction>,
+    /// The pipeline's duration at the end.
+    duration: Option<u64>,
+}
+
+impl Video {
+    fn times(&self) -> Vec<Option<u64>> {
+        self.frames.iter().map(|f| f.time).collect()
+    }
+
+    /// End of the last frame.
+    fn end(&self) -> Option<u64> {
+        let last = self.frames.last()?;
+        Some(last.time? + last.duration.unwrap_or(0))
+    }
+
+    fn colour_fraction(&self) -> f64 {
+        let coloured: u64 = self.frames.iter().map(|f| f.coloured).sum();
+        let all: u64 = self
+            .frames
+            .iter()
+            .map(|f| f.width as u64 * f.height as u64)
+            .sum();
+        coloured as f64 / all.max(1) as f64
+    }
+}
+
+/// Decodes the first video stream of `path` to RGB (`decodebin ! videoconvert ! RGB ! appsink`;
+/// other streams go to a fakesink).
+fn decode(path: &Path, keep: Keep, limit: Duration) -> Result<Video, String> {
+    gst_init();
+    let pipeline = gst::Pipeline::new();
+    let src = filesrc(path);
+    let dec = element("decodebin");
+    pipeline.add_many([&src, &dec]).unwrap();
+    src.link(&dec).unwrap();
+    let frames = Arc::new(Mutex::new(Vec::<Frame>::new()));
+    let fps = Arc::new(Mutex::new(None));
+    let weak = pipeline.downgrade();
+    let video_linked = Arc::new(Mutex::new(false));
+    {
+        let (frames, fps) = (frames.clone(), fps.clone());
+        dec.connect_pad_added(move |_, pad| {
+            let Some(pipeline) = weak.upgrade() else {
+                return;
+            };
+            let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+            let is_video = caps
+                .structure(0)
+                .is_some_and(|s| s.name().starts_with("video/"));
+            let mut linked = video_linked.lock().unwrap();
+            if !is_video || *linked {
+                let fake = element("fakesink");
+                fake.set_property("sync", false);
+                fake.set_property("async", false);
+                pipeline.add(&fake).unwrap();
+                fake.sync_state_with_parent().unwrap();
+                pad.link(&fake.static_pad("sink").unwrap()).unwrap();
+                return;
+            }
+            *linked = true;
+            let convert = element("videoconvert");
+            let sink = gst_app::AppSink::builder()
+                .caps(
+                    &gst_video::VideoCapsBuilder::new()
+                        .format(gst_video::VideoFormat::Rgb)
+                        .build(),
+                )
+                .sync(false)
+                .build();
+            sink.set_property("async", false);
+            let (frames, fps, keep) = (frames.clone(), fps.clone(), keep.clone());
+            sink.set_callbacks(
+                gst_app::AppSinkCallbacks::builder()
+                    .new_sample(move |sink| {
+                        let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                        let caps = sample.caps().ok_or(gst::FlowError::NotNegotiated)?;
+                        let info = gst_video::VideoInfo::from_caps(caps)
+                            .map_err(|_| gst::FlowError::NotNegotiated)?;
+                        let buffer = sample.buffer().ok_or(gst::FlowError::Error)?;
+                        let frame =
+                            gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info)
+                                .map_err(|_| gst::FlowError::Error)?;
+                        let (w, h) = (info.width() as usize, info.height() as usize);
+                        let stride = frame.plane_stride()[0] as usize;
+                        let data = frame.plane_data(0).map_err(|_| gst::FlowError::Error)?;
+                        let mut rgb = Vec::with_capacity(w * h * 3);
+                        for y in 0..h {
+                            rgb.extend_from_slice(&data[y * stride..y * stride + w * 3]);
+                        }
+                        let coloured = rgb
+                            .chunks_exact(3)
+                            .filter(|p| p[0] != p[1] || p[1] != p[2])
+                            .count() as u64;
+                        let mut frames = frames.lock().unwrap();
+                        let i = frames.len();
+                        let kept = match &keep {
+                            Keep::None => false,
+                            Keep::All => true,
+                            Keep::Only(v) => v.contains(&i),
+                        };
+                        fps.lock().unwrap().get_or_insert(info.fps());
+                        frames.push(Frame {
+                            time: buffer
+                                .pts()
+                                .and_then(|pts| {
+                                    sample
+                                        .segment()?
+                                        .downcast_ref::<gst::ClockTime>()?
+                                        .to_running_time(pts)
+                                })
+                                .map(|t| t.nseconds()),
+                            duration: buffer.duration().map(|t| t.nseconds()),
+                            width: w as u32,
+                            height: h as u32,
+                            coloured,
+                            rgb: kept.then_some(rgb),
+                        });
+                        Ok(gst::FlowSuccess::Ok)
+                    })
+                    .build(),
+            );
+            pipeline.add_many([&convert, sink.upcast_ref()]).unwrap();
+            convert.link(&sink).unwrap();
+            convert.sync_state_with_parent().unwrap();
+            sink.sync_state_with_parent().unwrap();
+            pad.link(&convert.static_pad("sink").unwrap()).unwrap();
+        });
+    }
+    let duration = play_to_end(&pipeline, &path.display().to_string(), limit)?;
+    let frames = std::mem::take(&mut *frames.lock().unwrap());
+    let fps = *fps.lock().unwrap();
+    Ok(Video {
+        frames,
+        fps,
+        duration,
+    })
+}
+
+fn decode_ok(path: &Path, keep: Keep) -> Video {
+    decode(path, keep, Duration::from_secs(120))
+        .unwrap_or_else(|e| panic!("{}: does not decode: {e}", path.display()))
+}
+
+/// One elementary stream as `parsebin` gives it: compressed buffers, untouched.
+struct Stream {
+    caps: gst::Caps,
+    buffers: Vec<Vec<u8>>,
+}
+
+impl Stream {
+    fn name(&self) -> String {
+        self.caps
+            .structure(0)
+            .map(|s| s.name().to_string())
+            .unwrap_or_default()
+    }
+
+    fn kind(&self) -> &'static str {
+        let n = self.name();
+        if n.starts_with("video/") {
+            "video"
+        } else if n.starts_with("audio/") {
+            "audio"
+        } else {
+            "other"
+        }
+    }
+}
+
+/// The elementary streams of a file (`filesrc ! parsebin`, each pad to an appsink), in the order
+/// parsebin exposes them.
+fn streams(path: &Path) -> Vec<Stream> {
+    gst_init();
+    let pipeline = gst::Pipeline::new();
+    let src = filesrc(path);
+    let parse = element("parsebin");
+    pipeline.add_many([&src, &parse]).unwrap();
+    src.link(&parse).unwrap();
+    let found = Arc::new(Mutex::new(Vec::<Stream>::new()));
+    let weak = pipeline.downgrade();
+    {
+        let found = found.clone();
+        parse.connect_pad_added(move |_, pad| {
+            let Some(pipeline) = weak.upgrade() else {
+                return;
+            };
+            let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+            let index = {
+                let mut f = found.lock().unwrap();
+                f.push(Stream {
+                    caps,
+                    buffers: Vec::new(),
+                });
+                f.len() - 1
+            };
+            let sink = gst_app::AppSink::builder().sync(false).build();
+            // Without a queue, a sink waiting for preroll would block the demuxer before the
+            // other streams' sinks get their first buffer: async=false lets the pipeline play.
+            sink.set_property("async", false);
+            let found = found.clone();
+            sink.set_callbacks(
+                gst_app::AppSinkCallbacks::builder()
+                    .new_sample(move |sink| {
+                        let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                        let buffer = sample.buffer().ok_or(gst::FlowError::Error)?;
+                        let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
+                        let mut f = found.lock().unwrap();
+                        if let Some(caps) = sample.caps() {
+                            f[index].caps = caps.to_owned();
+                        }
+                        f[index].buffers.push(map.as_slice().to_vec());
+                        Ok(gst::FlowSuccess::Ok)
+                    })
+                    .build(),
+            );
+            pipeline.add(&sink).unwrap();
+            sink.sync_state_with_parent().unwrap();
+            pad.link(&sink.static_pad("sink").unwrap()).unwrap();
+        });
+    }
+    play_to_end(
+        &pipeline,
+        &path.display().to_string(),
+        Duration::from_secs(120),
+    )
+    .unwrap_or_else(|e| panic!("{}: cannot be parsed: {e}", path.display()));
+    std::mem::take(&mut *found.lock().unwrap())
+}
+
+fn stream_of<'a>(streams: &'a [Stream], kind: &str, path: &Path) -> &'a Stream {
+    let of_kind: Vec<&Stream> = streams.iter().filter(|s| s.kind() == kind).collect();
+    assert_eq!(
+        of_kind.len(),
+        1,
+        "{}: expected one {kind} stream, found {:?}",
+        path.display(),
+        streams.iter().map(Stream::name).collect::<Vec<_>>()
+    );
+    of_kind[0]
+}
+
+/// Runs a `gst-launch`-style description whose `filesrc`/`filesink` are named `src`/`sink`.
+fn make_with_gst(description: &str, src: Option<&Path>, sink: &Path) {
+    gst_init();
+    let pipeline = gst::parse::launch(description)
+        .unwrap_or_else(|e| panic!("{description}: {e}"))
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+    if let Some(src) = src {
+        pipeline
+            .by_name("src")
+            .unwrap()
+            .set_property("location", src.to_str().unwrap());
+    }
+    pipeline
+        .by_name("sink")
+        .unwrap()
+        .set_property("location", sink.to_str().unwrap());
+    play_to_end(&pipeline, description, Duration::from_secs(120))
+        .unwrap_or_else(|e| panic!("making {}: {e}", sink.display()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared inputs and runs (made once per test binary run, under CARGO_TARGET_TMPDIR)
+// ---------------------------------------------------------------------------------------------
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(SCRATCH).join("film-tests").join(name);
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The start of the a-bomb film, re-encoded (H.264 without B-frames, 432x320, 29/1 fps): a short
+/// input. `identity eos-after=30` stops it at about 30 frames; the decoder's reordered frames
+/// still come through, so the clip has 32 frames with one missing timestamp (1.0 s): a gap the
+/// films made from it must keep too.
+fn clip() -> &'static Path {
+    &clip_and_frames().0
+}
+
+/// Frames in the short clip.
+fn clip_frames() -> usize {
+    clip_and_frames().1
+}
+
+fn clip_and_frames() -> &'static (PathBuf, usize) {
+    static CLIP: OnceLock<(PathBuf, usize)> = OnceLock::new();
+    CLIP.get_or_init(|| {
+        let path = scratch("clip").join("clip.mp4");
+        make_with_gst(
+            &format!(
+                "filesrc name=src ! qtdemux ! h264parse ! avdec_h264 ! identity eos-after=30 \
+                 ! videoconvert ! x264enc speed-preset=ultrafast ! h264parse ! mp4mux ! filesink name=sink"
+            ),
+            Some(&media(ABOMB)),
+            &path,
+        );
+        let v = decode_ok(&path, Keep::None);
+        let n = v.frames.len();
+        assert!((25..=40).contains(&n), "the test clip has {n} frames");
+        (path, n)
+    })
+}
+
+/// The whole a-bomb film colorized once with `--frames`: tests 1 and 2 look at it.
+struct AbombRun {
+    output: PathBuf,
+    frames_dir: PathBuf,
+}
+
+fn abomb_run() -> &'static AbombRun {
+    static RUN: OnceLock<AbombRun> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let dir = scratch("abomb");
+        let output = dir.join("out.mp4");
+        let frames_dir = dir.join("frames");
+        let r = film(
+            &media(ABOMB),
+            &output,
+            &["--frames", frames_dir.to_str().unwrap()],
+            LONG,
+        );
+        r.assert_ok();
+        assert!(
+            r.stderr.contains("done: 360 frames"),
+            "no `done: 360 frames` line:\n{}",
+            r.stderr
+        );
+        AbombRun { output, frames_dir }
+    })
+}
+
+fn grey_frame(w: u32, h: u32, i: u32) -> GrayImage {
+    GrayImage::from_fn(w, h, |x, y| {
+        Luma([(40 + (x * 7 + y * 3 + i * 11) % 170) as u8])
+    })
+}
+
+/// A folder of `n` grey PNG frames `frame_01.png`...
+fn sequence(dir: &Path, n: u32, w: u32, h: u32) {
+    fs::create_dir_all(dir).unwrap();
+    for i in 0..n {
+        grey_frame(w, h, i)
+            .save(dir.join(format!("frame_{:02}.png", i + 1)))
+            .unwrap();
+    }
+}
+
+/// Same number of frames, each shown at the same time (to `tolerance` ns).
+fn assert_same_times(input: &[Option<u64>], output: &[Option<u64>], tolerance: u64, what: &str) {
+    assert_eq!(output.len(), input.len(), "{what}: frame count");
+    for (i, (a, b)) in input.iter().zip(output).enumerate() {
+        let (a, b) = (
+            a.unwrap_or_else(|| panic!("{what}: input frame {i} has no timestamp")),
+            b.unwrap_or_else(|| panic!("{what}: output frame {i} has no timestamp")),
+        );
+        assert!(
+            a.abs_diff(b) <= tolerance,
+            "{what}: frame {i} is shown at {b} ns, the input's at {a} ns"
+        );
+    }
+}
+
+/// Half a millisecond: Matroska's time resolution (TimecodeScale 1 ms), rounded.
+const MATROSKA_MS: u64 = 500_000;
+
+// ---------------------------------------------------------------------------------------------
+// 1-2. The a-bomb film: every frame and timestamp, colour, PNG frames equal to `ddcolor photo`
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn film_keeps_every_frame_and_timestamp() {
+    let input = media(ABOMB);
+    let run = abomb_run();
+    assert_no_part_files(&run.output);
+
+    let inp = decode_ok(&input, Keep::None);
+    assert_eq!(inp.frames.len(), ABOMB_FRAMES, "input frame count");
+    assert_eq!(inp.fps, Some(gst::Fraction::new(29, 1)), "input frame rate");
+
+    let out = decode_ok(&run.output, Keep::None);
+    assert_eq!(out.frames.len(), ABOMB_FRAMES, "output frame count");
+    for (i, f) in out.frames.iter().enumerate() {
+        assert_eq!((f.width, f.height), (432, 320), "frame {i}: size");
+    }
+    assert_eq!(out.fps, inp.fps, "output frame rate");
+    assert_same_times(&inp.times(), &out.times(), 0, "a-bomb .mp4");
+
+    let frame_ns = 1_000_000_000 / 29;
+    let (din, dout) = (
+        inp.duration.expect("input duration"),
+        out.duration.expect("output duration"),
+    );
+    eprintln!(
+        "duration: input {din} ns, output {dout} ns; stream end: input {:?}, output {:?}",
+        inp.end(),
+        out.end()
+    );
+    assert!(
+        din.abs_diff(dout) <= frame_ns,
+        "durations differ by more than a frame: input {din} ns, output {dout} ns"
+    );
+    let (ein, eout) = (inp.end().unwrap(), out.end().unwrap());
+    assert!(
+        ein.abs_diff(eout) <= frame_ns,
+        "last frames end apart: input {ein} ns, output {eout} ns"
+    );
+
+    let (cin, cout) = (inp.colour_fraction(), out.colour_fraction());
+    eprintln!(
+        "pixels with colour: input {:.2}%, output {:.2}%",
+        cin * 100.0,
+        cout * 100.0
+    );
+    assert!(
+        cout > 0.3 && cout > cin + 0.2,
+        "the output has little colour: {:.2}% of its pixels (input {:.2}%)",
+        cout * 100.0,
+        cin * 100.0
+    );
+
+    assert_eq!(
+        png_frames(&run.frames_dir),
+        expected_png_frames(ABOMB_FRAMES),
+        "PNG frames in {}",
+        run.frames_dir.display()
+    );
+    let first = image::open(run.frames_dir.join("frame_000001.png")).unwrap();
+    assert_eq!((first.width(), first.height()), (432, 320));
+}
+
+#[test]
+fn png_frames_equal_photo_results() {
+    let input = media(ABOMB);
+    let shared = abomb_run();
+    let picks = [1usize, 180, 360];
+    let inp = decode_ok(&input, Keep::Only(picks.iter().map(|k| k - 1).collect()));
+    let tmp = TempDir::new().unwrap();
+    let stills = tmp.path().join("stills");
+    let colour = tmp.path().join("colour");
+    fs::create_dir(&stills).unwrap();
+    let mut a = args!["photo"];
+    for k in picks {
+        let p = stills.join(format!("in_{k:06}.png"));
+        inp.frames[k - 1].image().save(&p).unwrap();
+        a.push(p.into());
+    }
+    a.extend(args!["-o", colour]);
+    a.extend(fast_model(64));
+    run(a, SHORT).assert_ok();
+    for k in picks {
+        let photo = image::open(colour.join(format!("in_{k:06}.png")))
+            .unwrap()
+            .to_rgb8();
+        let frame = image::open(shared.frames_dir.join(format!("frame_{k:06}.png")))
+            .unwrap()
+            .to_rgb8();
+        assert_eq!(photo.dimensions(), frame.dimensions(), "frame {k}: size");
+        let max = photo
+            .as_raw()
+            .iter()
+            .zip(frame.as_raw())
+            .map(|(a, b)| a.abs_diff(*b))
+            .max()
+            .unwrap();
+        let differing = photo
+            .as_raw()
+            .iter()
+            .zip(frame.as_raw())
+            .filter(|(a, b)| a != b)
+            .count();
+        eprintln!("frame {k}: max difference {max}, {differing} samples differ");
+        assert!(
+            max <= 1,
+            "frame {k}: the --frames PNG differs from `ddcolor photo` by up to {max} levels \
+             ({differing} samples differ)"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Containers and codecs
+// ---------------------------------------------------------------------------------------------
+
+/// Colorizes the 30-frame clip into `name` and checks codec, frame count, size and timestamps.
+/// Matroska and WebM store times in milliseconds (their default TimecodeScale): `tolerance` ns.
+fn container_case(
+    name: &str,
+    extra: &[&str],
+    codec: &str,
+    tolerance: u64,
+) -> (TempDir, PathBuf, Video) {
+    let input = clip();
+    let tmp = TempDir::new().unwrap();
+    let output = tmp.path().join(name);
+    film(input, &output, extra, SHORT).assert_ok();
+    assert_no_part_files(&output);
+    let s = streams(&output);
+    assert_eq!(
+        stream_of(&s, "video", &output).name(),
+        codec,
+        "{}: video codec",
+        output.display()
+    );
+    let inp = decode_ok(input, Keep::None);
+    let out = decode_ok(&output, Keep::All);
+    assert_eq!(
+        out.frames.len(),
+        clip_frames(),
+        "{}: frame count",
+        output.display()
+    );
+    assert!(
+        out.frames.iter().all(|f| (f.width, f.height) == (432, 320)),
+        "{}: frame size",
+        output.display()
+    );
+    assert_same_times(
+        &inp.times(),
+        &out.times(),
+        tolerance,
+        &output.display().to_string(),
+    );
+    (tmp, output, out)
+}
+
+#[test]
+fn mkv_is_h264() {
+    let (_tmp, _, out) = container_case("out.mkv", &[], "video/x-h264", MATROSKA_MS);
+    assert!(out.colour_fraction() > 0.3, "little colour in the .mkv");
+}
+
+#[test]
+fn mkv_lossless_is_ffv1_and_bit_exact() {
+    let tmp = TempDir::new().unwrap();
+    let frames_dir = tmp.path().join("frames");
+    let (_t, output, out) = container_case(
+        "master.mkv",
+        &["--lossless", "--frames", frames_dir.to_str().unwrap()],
+        "video/x-ffv",
+        MATROSKA_MS,
+    );
+    assert_eq!(png_frames(&frames_dir), expected_png_frames(clip_frames()));
+    for (i, f) in out.frames.iter().enumerate() {
+        let png = image::open(frames_dir.join(format!("frame_{:06}.png", i + 1)))
+            .unwrap()
+            .to_rgb8();
+        let decoded = f.image();
+        let differing = png
+            .as_raw()
+            .iter()
+            .zip(decoded.as_raw())
+            .filter(|(a, b)| a != b)
+            .count();
+        assert_eq!(
+            differing,
+            0,
+            "{}: frame {} differs from its --frames PNG in {differing} samples (FFV1 is lossless)",
+            output.display(),
+            i + 1
+        );
+    }
+}
+
+#[test]
+fn lossless_needs_mkv() {
+    let tmp = TempDir::new().unwrap();
+    let output = tmp.path().join("out.mp4");
+    let r = film(clip(), &output, &["--lossless"], SHORT);
+    r.assert_failed();
+    r.assert_one_error(&output, &["--lossless", "mkv"]);
+    assert_nothing_written(&output);
+}
+
+#[test]
+fn webm_is_vp9() {
+    let (_tmp, _, out) = container_case("out.webm", &[], "video/x-vp9", MATROSKA_MS);
+    assert!(out.colour_fraction() > 0.3, "little colour in the .webm");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Sound
+// ---------------------------------------------------------------------------------------------
+
+/// Colorizes Big Buck Bunny into `name`: 132 frames, and returns the output's streams.
+fn bunny(name: &str) -> (TempDir, PathBuf, Run, Vec<Stream>) {
+    let tmp = TempDir::new().unwrap();
+    let output = tmp.path().join(name);
+    let r = film(&media(BUNNY), &output, &[], LONG);
+    r.assert_ok();
+    assert_no_part_files(&output);
+    let out = decode_ok(&output, Keep::None);
+    assert_eq!(
+        out.frames.len(),
+        BUNNY_FRAMES,
+        "{}: frame count",
+        output.display()
+    );
+    assert!(
+        out.frames
+            .iter()
+            .all(|f| (f.width, f.height) == (1280, 720))
+    );
+    let s = streams(&output);
+    (tmp, output, r, s)
+}
+
+fn assert_sound_copied(name: &str) {
+    let input = media(BUNNY);
+    let ins = streams(&input);
+    let ina = stream_of(&ins, "audio", &input);
+    assert_eq!(ina.name(), "audio/mpeg");
+    let (_tmp, output, r, outs) = bunny(name);
+    assert!(
+        !r.stderr.contains("re-encoding"),
+        "AAC should be copied into {name}, stderr:\n{}",
+        r.stderr
+    );
+    let outa = stream_of(&outs, "audio", &output);
+    assert_eq!(
+        outa.name(),
+        "audio/mpeg",
+        "{}: audio codec",
+        output.display()
+    );
+    assert_eq!(
+        outa.buffers.len(),
+        ina.buffers.len(),
+        "{}: number of AAC frames",
+        output.display()
+    );
+    let first_diff = ina
+        .buffers
+        .iter()
+        .zip(&outa.buffers)
+        .position(|(a, b)| a != b);
+    assert!(
+        first_diff.is_none(),
+        "{}: AAC frame {} differs from the input's",
+        output.display(),
+        first_diff.unwrap_or(0)
+    );
+}
+
+#[test]
+fn sound_is_copied_into_mp4() {
+    assert_sound_copied("out.mp4");
+}
+
+#[test]
+fn sound_is_copied_into_mkv() {
+    assert_sound_copied("out.mkv");
+}
+
+#[test]
+fn sound_is_reencoded_for_webm() {
+    let (_tmp, output, r, outs) = bunny("out.webm");
+    let note = r
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("note:") && l.contains("re-encoding"));
+    assert!(
+        note.is_some_and(|l| l.contains("opus")),
+        "no note about re-encoding the sound with Opus, stderr:\n{}",
+        r.stderr
+    );
+    let a = stream_of(&outs, "audio", &output);
+    assert_eq!(
+        a.name(),
+        "audio/x-opus",
+        "{}: audio codec",
+        output.display()
+    );
+    assert!(
+        a.buffers.len() > 100,
+        "{}: only {} Opus packets",
+        output.display(),
+        a.buffers.len()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Image sequences
+// ---------------------------------------------------------------------------------------------
+
+/// Each timestamp is frame i at `fps`, to GStreamer's nanosecond rounding.
+fn assert_timestamps(v: &Video, fps: gst::Fraction, what: &str) {
+    for (i, f) in v.frames.iter().enumerate() {
+        let exact = i as u128 * 1_000_000_000 * fps.denom() as u128 / fps.numer() as u128;
+        let pts = f
+            .time
+            .unwrap_or_else(|| panic!("{what}: frame {i} without timestamp"))
+            as u128;
+        assert!(
+            pts.abs_diff(exact) <= 1,
+            "{what}: frame {i} at {pts} ns, expected {exact} ns"
+        );
+    }
+    assert_eq!(v.fps, Some(fps), "{what}: frame rate");
+}
+
+/// Colorizes a 12-frame grey sequence of `w`x`h` at `--fps fps_arg` and checks the film.
+fn check_sequence(w: u32, h: u32, fps_arg: &str, fps: gst::Fraction) {
+    let tmp = TempDir::new().unwrap();
+    let seq = tmp.path().join("scans");
+    sequence(&seq, 12, w, h);
+    let output = tmp.path().join("film.mp4");
+    let what = format!("{w}x{h} --fps {fps_arg}");
+    film(&seq, &output, &["--fps", fps_arg], SHORT).assert_ok();
+    assert_no_part_files(&output);
+    let v = decode_ok(&output, Keep::None);
+    assert_eq!(v.frames.len(), 12, "{what}: frame count");
+    assert!(
+        v.frames.iter().all(|f| (f.width, f.height) == (w, h)),
+        "{what}: frame size"
+    );
+    assert_timestamps(&v, fps, &what);
+    assert!(
+        v.colour_fraction() > 0.3,
+        "{what}: little colour ({:.1}%)",
+        v.colour_fraction() * 100.0
+    );
+}
+
+/// An odd height: H.264 in 4:4:4. Frame i at exactly i/24 s and i*1001/30000 s.
+#[test]
+fn image_sequence_with_fps() {
+    check_sequence(100, 61, "24", gst::Fraction::new(24, 1));
+    check_sequence(100, 61, "29.97", gst::Fraction::new(30000, 1001));
+}
+
+/// A width that is not a multiple of 4: GStreamer pads each row of a Gray8/RGB frame to 4 bytes.
+#[test]
+fn image_sequence_of_odd_width() {
+    check_sequence(99, 61, "24", gst::Fraction::new(24, 1));
+}
+
+#[test]
+fn image_sequence_without_fps() {
+    let tmp = TempDir::new().unwrap();
+    let seq = tmp.path().join("scans");
+    sequence(&seq, 3, 40, 30);
+    let output = tmp.path().join("film.mp4");
+    let r = film(&seq, &output, &[], SHORT);
+    r.assert_failed();
+    r.assert_one_error(&seq, &["--fps"]);
+    assert_nothing_written(&output);
+}
+
+#[test]
+fn image_sequence_with_a_frame_of_another_size() {
+    let tmp = TempDir::new().unwrap();
+    let seq = tmp.path().join("scans");
+    sequence(&seq, 12, 99, 61);
+    let odd = seq.join("frame_07.png");
+    grey_frame(100, 61, 6).save(&odd).unwrap();
+    let output = tmp.path().join("film.mp4");
+    let r = film(&seq, &output, &["--fps", "24"], SHORT);
+    r.assert_failed();
+    r.assert_one_error(&odd, &["100x61", "99x61"]);
+    assert_nothing_written(&output);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. Bad inputs and outputs: a clear one-line error, nothing written, no hang
+// ---------------------------------------------------------------------------------------------
+
+/// `ddcolor film input out.mp4` fails with one error line naming `input` (and each of `words`),
+/// leaves nothing in the output folder, and does not quote GStreamer's source positions.
+fn check_bad_input(input: &Path, words: &[&str]) {
+    let tmp = TempDir::new().unwrap();
+    let output = tmp.path().join("out.mp4");
+    let r = film(input, &output, &[], SHORT);
+    r.assert_failed();
+    let line = r.assert_one_error(input, words);
+    assert_nothing_written(&output);
+    assert!(
+        fs::read_dir(tmp.path()).unwrap().next().is_none(),
+        "files left in the output folder"
+    );
+    // film.rs's short_debug() promises the useful part "without source file positions".
+    assert!(
+        !line.contains(".c("),
+        "the error quotes GStreamer's C source positions: {line:?}"
+    );
+}
+
+#[test]
+fn truncated_mp4() {
+    // The a-bomb film keeps its index (moov) at the end: its first 40% has frames but no index.
+    let tmp = TempDir::new().unwrap();
+    let bytes = fs::read(media(ABOMB)).unwrap();
+    let input = tmp.path().join("truncated.mp4");
+    fs::write(&input, &bytes[..bytes.len() * 2 / 5]).unwrap();
+    check_bad_input(&input, &[]);
+}
+
+#[test]
+fn random_bytes_named_mp4() {
+    let tmp = TempDir::new().unwrap();
+    let input = tmp.path().join("noise.mp4");
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let bytes: Vec<u8> = (0..200_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    fs::write(&input, bytes).unwrap();
+    check_bad_input(&input, &[]);
+}
+
+#[test]
+fn text_file_named_mp4() {
+    let tmp = TempDir::new().unwrap();
+    let input = tmp.path().join("notes.mp4");
+    fs::write(&input, "not a film\n".repeat(100)).unwrap();
+    check_bad_input(&input, &[]);
+}
+
+#[test]
+fn file_without_video() {
+    let tmp = TempDir::new().unwrap();
+    let input = tmp.path().join("sound.mp4");
+    make_with_gst(
+        "audiotestsrc num-buffers=50 ! audioconvert ! avenc_aac ! aacparse ! mp4mux ! filesink name=sink",
+        None,
+        &input,
+    );
+    check_bad_input(&input, &["no video"]);
+}
+
+#[test]
+fn missing_input() {
+    let tmp = TempDir::new().unwrap();
+    check_bad_input(&tmp.path().join("nothing.mp4"), &["no such file"]);
+}
+
+#[test]
+fn unsupported_output_extension() {
+    let tmp = TempDir::new().unwrap();
+    let output = tmp.path().join("out.avi");
+    let r = film(clip(), &output, &[], SHORT);
+    r.assert_failed();
+    r.assert_one_error(&output, &["unsupported output format"]);
+    assert_nothing_written(&output);
+}
+
+#[test]
+fn output_in_an_unwritable_folder() {
+    let sys = Path::new("/sys");
+    let probe = sys.join(".ddcolor-film-test-probe");
+    if fs::File::create(&probe).is_ok() {
+        let _ = fs::remove_file(&probe);
+        eprintln!("output_in_an_unwritable_folder: SKIPPED: /sys accepts new files here");
+        return;
+    }
+    let output = sys.join("out.mp4");
+    let r = film(clip(), &output, &[], SHORT);
+    r.assert_failed();
+    r.assert_one_error(&output, &["cannot write"]);
+    assert_nothing_written(&output);
+}
+
+#[test]
+fn output_equal_to_input() {
+    let tmp = TempDir::new().unwrap();
+    let input = tmp.path().join("reel.mp4");
+    fs::copy(clip(), &input).unwrap();
+    let snap = snapshot(&input);
+    for output in [input.clone(), tmp.path().join(".").join("reel.mp4")] {
+        let r = film(&input, &output, &["--overwrite"], SHORT);
+        r.assert_failed();
+        r.assert_one_error(&output, &["overwrite the input"]);
+        assert_no_part_files(&input);
+        snap.assert_untouched();
+    }
+}
+
+#[test]
+fn existing_output_needs_overwrite() {
+    let tmp = TempDir::new().unwrap();
+    let output = tmp.path().join("out.mp4");
+    fs::write(&output, b"an earlier result").unwrap();
+    let snap = snapshot(&output);
+    let r = film(clip(), &output, &[], SHORT);
+    r.assert_failed();
+    r.assert_one_error(&output, &["already exists", "--overwrite"]);
+    snap.assert_untouched();
+    assert_no_part_files(&output);
+
+    // With --overwrite it is replaced by the film.
+    film(clip(), &output, &["--overwrite"], SHORT).assert_ok();
+    assert_no_part_files(&output);
+    assert_eq!(decode_ok(&output, Keep::None).frames.len(), clip_frames());
+}
+
+#[test]
+fn missing_model() {
+    let tmp = TempDir::new().unwrap();
+    let output = tmp.path().join("out.mp4");
+    let missing = Path::new("/nonexistent/x.onnx");
+    let r = run(args!["film", clip(), output, "--model", missing], SHORT);
+    r.assert_failed();
+    r.assert_one_error(missing, &["not found"]);
+    assert_nothing_written(&output);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. Ctrl-C: a playable file with the frames done so far
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn ctrl_c_finishes_a_playable_file() {
+    let input = media(ABOMB);
+    let tmp = TempDir::new().unwrap();
+    let output = tmp.path().join("out.mp4");
+    let frames_dir = tmp.path().join("frames");
+    // bench.onnx at 256 costs about 0.2 s a frame: the whole film would take over a minute.
+    let mut running = start(args![
+        "film",
+        input,
+        output,
+        "--frames",
+        frames_dir,
+        "--model",
+        model("bench"),
+        "--input-size",
+        "256"
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while png_frames(&frames_dir).len() < 3 {
+        assert!(
+            !running.has_exited(),
+            "the run ended before 3 frames were done"
+        );
+        if Instant::now() > deadline {
+            running.kill_and_fail("fewer than 3 frames done after 120 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let sent = Command::new("kill")
+        .args(["-INT", &running.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -INT failed");
+    let r = running.finish(Duration::from_secs(120));
+    r.assert_ok();
+    assert!(
+        r.stderr.contains("interrupted"),
+        "no word about the interruption, stderr:\n{}",
+        r.stderr
+    );
+    assert!(
+        output.is_file(),
+        "{} missing after Ctrl-C",
+        output.display()
+    );
+    assert_no_part_files(&output);
+    let out = decode(&output, Keep::None, Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("the interrupted film does not decode: {e}"));
+    let n = out.frames.len();
+    eprintln!(
+        "interrupted after {:.1} s: {n} frames",
+        r.elapsed.as_secs_f64()
+    );
+    assert!(
+        n > 0 && n < ABOMB_FRAMES,
+        "{n} frames in the interrupted film"
+    );
+    assert_eq!(
+        png_frames(&frames_dir),
+        expected_png_frames(n),
+        "--frames PNGs do not match the {n} frames of the film"
+    );
+    let inp = decode_ok(&input, Keep::None);
+    assert_same_times(
+        &inp.times()[..n],
+        &out.times(),
+        0,
+        "the frames done before Ctrl-C",
+    );
+}
