@@ -3,8 +3,8 @@
 //!
 //! ```text
 //! filesrc ! parsebin ─ video ─ decodebin ! queue ! videoconvert ! RGB ! ddcolorize ! RGB ! tee ─ queue ! videoconvert ! encoder ! parser ! mux ! filesink (temporary name)
-//!                   │                                                                         └ queue ! appsink (--frames: PNG files)
-//!                   └ audio ─ queue ! mux                    (copied untouched when the container takes it)
+//!                   │                                          (--frames: a pad probe after the colorizer hands frames to a PNG writer thread)
+//!                   └ audio ─ queue (unbounded) ! mux       (copied untouched when the container takes it)
 //!                           └ decodebin ! audioconvert ! audioresample ! encoder ! mux   (otherwise, with a note)
 //! ```
 //! The queues put decoding, inference and encoding on their own threads, so the model never
