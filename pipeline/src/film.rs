@@ -549,7 +549,7 @@ fn run_pipeline(
                 if msg.src().is_some_and(|s| s.name() == DEMUX) =>
             {
                 let collection = c.stream_collection();
-                if collection.len() > 0
+                if !collection.is_empty()
                     && !collection
                         .iter()
                         .any(|st| st.stream_type().contains(gst::StreamType::VIDEO))
