@@ -779,8 +779,8 @@ fn clip_and_frames() -> &'static (PathBuf, usize) {
     CLIP.get_or_init(|| {
         let path = scratch("clip").join("clip.mp4");
         make_with_gst(
-            &"filesrc name=src ! qtdemux ! h264parse ! avdec_h264 ! identity eos-after=30 \
-                 ! videoconvert ! x264enc speed-preset=ultrafast ! h264parse ! mp4mux ! filesink name=sink".to_string(),
+            "filesrc name=src ! qtdemux ! h264parse ! avdec_h264 ! identity eos-after=30 \
+                 ! videoconvert ! x264enc speed-preset=ultrafast ! h264parse ! mp4mux ! filesink name=sink",
             Some(&media(ABOMB)),
             &path,
         );
