@@ -109,6 +109,16 @@ fn make(factory: &str) -> Result<gst::Element> {
         .with_context(|| format!("GStreamer element '{factory}' is missing: run `make setup` (it installs the GStreamer plugins)"))
 }
 
+/// A queue bounded by buffer count only (0: unbounded), so frame size does not change how many
+/// frames it holds.
+fn queue(max_buffers: u32) -> Result<gst::Element> {
+    Ok(gst::ElementFactory::make("queue")
+        .property("max-size-buffers", max_buffers)
+        .property("max-size-bytes", 0u32)
+        .property("max-size-time", 0u64)
+        .build()?)
+}
+
 /// Sorted image files of a scanned sequence.
 pub fn sequence_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -319,10 +329,6 @@ fn run_pipeline(
     });
 
     // Colorizer and everything after it.
-    let to_rgb = gst::parse::bin_from_description(
-        "queue max-size-buffers=8 max-size-bytes=0 max-size-time=0 ! videoconvert ! capsfilter caps=video/x-raw,format=RGB",
-        true,
-    )?;
     let colorize = make("ddcolorize")?;
     colorize.set_property("model", job.model.to_string_lossy().to_string());
     colorize.set_property("input-size", job.input_size.unwrap_or(0) as u32);
@@ -348,11 +354,9 @@ fn run_pipeline(
     let sink = gst::ElementFactory::make("filesink")
         .property("location", temp.to_string_lossy().to_string())
         .build()?;
-    pipeline.add_many([to_rgb.upcast_ref(), &colorize, &rgb_caps, &tee, &mux, &sink])?;
+    pipeline.add_many([&colorize, &rgb_caps, &tee, &mux, &sink])?;
     gst::Element::link_many([&colorize, &rgb_caps, &tee])?;
     mux.link(&sink)?;
-    let head = to_rgb.clone().upcast::<gst::Element>();
-    head.link(&colorize)?;
 
     let frames = Arc::new(AtomicU64::new(0));
     // First and last colour frame: the steady rate, without model loading and start-up.
@@ -392,10 +396,15 @@ fn run_pipeline(
                 .name(DEMUX)
                 .build()
                 .context("GStreamer element 'parsebin' is missing: run `make setup`")?;
-            pipeline.add_many([&filesrc, &parsebin])?;
+            // Decoded video reaches the colorizer as RGB, as `ddcolor photo` sees a picture.
+            let head: gst::Element = gst::parse::bin_from_description(
+                "queue max-size-buffers=8 max-size-bytes=0 max-size-time=0 ! videoconvert ! capsfilter caps=video/x-raw,format=RGB",
+                true,
+            )?
+            .upcast();
+            pipeline.add_many([&filesrc, &parsebin, &head])?;
             filesrc.link(&parsebin)?;
-            // Size decides the encoder's chroma layout; it is known only once decoding starts, so
-            // the encoder branch is built when the first caps reach the colorizer.
+            head.link(&colorize)?;
             let weak = pipeline.downgrade();
             let (head, mux, shared2, input) = (
                 head.clone(),
@@ -411,13 +420,6 @@ fn run_pipeline(
                     shared2.fail(format!("{}: {e:#}", input.display()));
                 }
             });
-            let shared3 = shared.clone();
-            let input = path.to_path_buf();
-            parsebin.connect_no_more_pads(move |_| {
-                if !shared3.video_linked.load(Ordering::SeqCst) {
-                    shared3.fail(format!("{}: no video stream in this file", input.display()));
-                }
-            });
         }
         Source::Sequence(files) => {
             let first = read_photo(&files[0], job.max_pixels).map_err(|e| anyhow!("{e}"))?;
@@ -426,13 +428,7 @@ fn run_pipeline(
             let appsrc =
                 add_sequence_source(&pipeline, files.to_vec(), first, job, shared.clone())?;
             // Straight into the colorizer: no conversion, 16-bit scans stay 16-bit.
-            head.unlink(&colorize);
-            pipeline.remove(&head)?;
-            let q = gst::ElementFactory::make("queue")
-                .property("max-size-buffers", 8u32)
-                .property("max-size-bytes", 0u32)
-                .property("max-size-time", 0u64)
-                .build()?;
+            let q = queue(8)?;
             pipeline.add(&q)?;
             gst::Element::link_many([appsrc.upcast_ref(), &q, &colorize])?;
         }
@@ -702,11 +698,7 @@ fn link_stream(
             // Unbounded: the muxer needs audio up to where the video is, and the video sits in the
             // encoder's look-ahead for a second or more; a full audio queue would block the
             // demuxer and with it the video (compressed audio is small).
-            let q = gst::ElementFactory::make("queue")
-                .property("max-size-buffers", 0u32)
-                .property("max-size-bytes", 0u32)
-                .property("max-size-time", 0u64)
-                .build()?;
+            let q = queue(0)?;
             pipeline.add(&q)?;
             q.sync_state_with_parent()?;
             pad.link(&sink_of(&q)?)?;
