@@ -24,6 +24,8 @@ use gst::prelude::*;
 use gst_video::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::error_watch;
+
 /// What `ddcolor film` was asked to do.
 pub struct FilmJob {
     pub input: PathBuf,
@@ -252,6 +254,7 @@ pub fn run(job: &FilmJob) -> Result<()> {
 
     gst::init().context("GStreamer could not be initialised")?;
     gstddcolor::register_static().context("the ddcolorize element could not be registered")?;
+    error_watch::start();
     let temp = temp_output(&job.output)?;
 
     let outcome = match &sequence {
@@ -521,6 +524,14 @@ fn run_pipeline(
             bar.set_length(total);
             bar.set_style(bar_style(true));
         }
+        if let Some(p) = error_watch::stranded(pipeline.upcast_ref(), Duration::from_secs(2)) {
+            let from = p
+                .element
+                .upgrade()
+                .map(|e| e.name().to_string())
+                .unwrap_or_default();
+            break Err(describe_error(&job.input, &from, &p.error, &p.debug));
+        }
         let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(100)) else {
             continue;
         };
@@ -528,18 +539,13 @@ fn run_pipeline(
             gst::MessageView::Eos(_) => break Ok(()),
             gst::MessageView::Error(e) => {
                 let from = e.src().map(|s| s.name().to_string()).unwrap_or_default();
-                let detail = short_debug(&e.debug().map(|d| d.to_string()).unwrap_or_default());
-                let detail = if detail.is_empty() {
-                    from.clone()
-                } else {
-                    format!("{from}: {detail}")
-                };
-                // The colorizer's errors name the model; the others are about the input.
-                break Err(if from.starts_with("ddcolorize") {
-                    anyhow!("{}", e.error())
-                } else {
-                    anyhow!("{}: {} ({detail})", job.input.display(), e.error())
-                });
+                let debug = e.debug().map(|d| d.to_string()).unwrap_or_default();
+                break Err(describe_error(
+                    &job.input,
+                    &from,
+                    &e.error().to_string(),
+                    &debug,
+                ));
             }
             gst::MessageView::StreamCollection(c)
                 if msg.src().is_some_and(|s| s.name() == DEMUX) =>
@@ -590,6 +596,21 @@ fn run_pipeline(
         steady_fps,
         elapsed: start.elapsed(),
     })
+}
+
+/// The one-line error for a GStreamer error `error` posted by the element named `from`.
+fn describe_error(input: &Path, from: &str, error: &str, debug: &str) -> anyhow::Error {
+    // The colorizer's errors name the model; the others are about the input.
+    if from.starts_with("ddcolorize") {
+        return anyhow!("{error}");
+    }
+    let detail = short_debug(debug);
+    let detail = if detail.is_empty() {
+        from.to_string()
+    } else {
+        format!("{from}: {detail}")
+    };
+    anyhow!("{}: {error} ({detail})", input.display())
 }
 
 /// The last line of GStreamer's debug text, without its source position and element path

@@ -1,5 +1,6 @@
 //! `ddcolor`: colorize black-and-white photos, archive folders and films with DDColor.
 
+mod error_watch;
 mod film;
 mod jobs;
 
