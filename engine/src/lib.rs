@@ -6,13 +6,16 @@
 
 pub mod catalog;
 pub mod error;
+pub mod flow;
 pub mod frame;
 pub mod io;
 pub mod lab;
+pub mod metrics;
 pub mod model;
 pub mod photo;
 pub mod recipe;
 pub mod resize;
+pub mod temporal;
 
 pub use error::{EngineError, Result};
 pub use frame::{

@@ -1,0 +1,377 @@
+//! Temporal smoothing of the model's chroma, so colorized film does not flicker.
+//!
+//! DDColor colours each frame on its own; small changes of grain or exposure move its guess, and
+//! a coat or a sky changes colour from frame to frame. The filter blends each frame's predicted
+//! ab (in model space, SxS, before upsampling) with the previous frame's smoothed ab:
+//!
+//! `ab_t = (1 - w) * pred_t + w * W(ab_{t-1})`, `w = s * exp(-alpha * (L_t - W(L_{t-1}))^2)`
+//!
+//! where W is the identity (`recursive`) or a warp along the optical flow from this frame to the
+//! previous one (`flow`, with w = 0 where the forward-backward check finds no match). Where the
+//! luma changed (something moved in or out) w falls to zero and the new prediction wins, so a
+//! moving object leaves no smear of old colour. A scene cut (the luma histogram jumps) resets
+//! the state, so colours change at once at a cut.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::flow::{self, Flow, FlowParams, Plane};
+
+/// Which smoothing runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum TemporalMode {
+    /// Every frame coloured on its own (the model's raw output).
+    Off,
+    /// Blend with the previous frame at the same place, less where the luma changed.
+    Recursive,
+    /// Blend with the previous frame moved along the optical flow; no blending where occluded.
+    #[default]
+    Flow,
+}
+
+impl TemporalMode {
+    pub const ALL: [TemporalMode; 3] = [Self::Off, Self::Recursive, Self::Flow];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::Recursive => "recursive",
+            Self::Flow => "flow",
+        }
+    }
+}
+
+impl fmt::Display for TemporalMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for TemporalMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| format!("unknown temporal mode '{s}' (expected off, recursive or flow)"))
+    }
+}
+
+/// The filter's knobs. The defaults are the ones the temporal benchmark chose.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TemporalSettings {
+    pub mode: TemporalMode,
+    /// Weight of the previous frame where nothing changed, 0 (none) to 0.99.
+    pub strength: f32,
+    /// How fast the weight falls with the luma difference (alpha, for L in [0, 1]).
+    pub motion_sensitivity: f32,
+    /// Luma-histogram distance (0 to 1) above which a frame starts a new scene; 1 never cuts.
+    pub scene_cut_threshold: f32,
+}
+
+impl Default for TemporalSettings {
+    fn default() -> Self {
+        Self {
+            mode: TemporalMode::default(),
+            strength: DEFAULT_STRENGTH,
+            motion_sensitivity: DEFAULT_MOTION_SENSITIVITY,
+            scene_cut_threshold: DEFAULT_SCENE_CUT_THRESHOLD,
+        }
+    }
+}
+
+pub const DEFAULT_STRENGTH: f32 = 0.8;
+pub const DEFAULT_MOTION_SENSITIVITY: f32 = 50.0;
+pub const DEFAULT_SCENE_CUT_THRESHOLD: f32 = 0.35;
+/// Flow runs on the model-space luma brought down to at most this size: chroma is smooth, and
+/// the flow at S = 512 would cost more than the filter is allowed to add.
+pub const FLOW_SIZE: usize = 128;
+const HIST_BINS: usize = 32;
+
+/// What the filter did with one frame.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Step {
+    /// The frame starts a new scene: its prediction was used as it is.
+    pub cut: bool,
+    /// The luma-histogram distance to the previous frame (0 with no previous frame).
+    pub cut_score: f32,
+}
+
+/// The previous frame, as the filter keeps it.
+struct Previous {
+    size: usize,
+    /// Model-space luma, box-blurred: grain should not read as change.
+    luma: Vec<f32>,
+    hist: [f32; HIST_BINS],
+    /// The previous frame's smoothed chroma, planar [2, S, S].
+    ab: Vec<f32>,
+    /// The luma at flow size (flow mode only).
+    small: Option<Plane>,
+}
+
+/// The state of the filter along one stream. Reset it at flushes, seeks, discontinuities and
+/// new segments; frames must come in presentation order.
+pub struct Smoother {
+    settings: TemporalSettings,
+    previous: Option<Previous>,
+    params: FlowParams,
+    warped: Vec<f32>,
+    scratch: Vec<f32>,
+}
+
+impl Smoother {
+    pub fn new(settings: TemporalSettings) -> Self {
+        Self {
+            settings,
+            previous: None,
+            params: FlowParams::default(),
+            warped: Vec::new(),
+            scratch: Vec::new(),
+        }
+    }
+
+    pub fn settings(&self) -> TemporalSettings {
+        self.settings
+    }
+
+    /// New settings apply from the next frame; turning the filter off forgets the past.
+    pub fn set_settings(&mut self, settings: TemporalSettings) {
+        if settings.mode != self.settings.mode {
+            self.previous = None;
+        }
+        self.settings = settings;
+    }
+
+    /// Forgets the previous frame: the next one is taken as the model gave it.
+    pub fn reset(&mut self) {
+        self.previous = None;
+    }
+
+    /// Smooths one frame's chroma in place. `luma` is the frame's model-space lightness (the
+    /// model input's first plane, S x S, in [0, 1]); `ab` the model's output for it (planar
+    /// [2, S, S]).
+    pub fn apply(&mut self, luma: &[f32], ab: &mut [f32], size: usize) -> Step {
+        let plane = size * size;
+        assert_eq!(luma.len(), plane, "luma has the wrong size");
+        assert_eq!(ab.len(), 2 * plane, "chroma has the wrong size");
+        let s = self.settings;
+        if s.mode == TemporalMode::Off {
+            self.previous = None;
+            return Step {
+                cut: false,
+                cut_score: 0.0,
+            };
+        }
+        let mut blurred = std::mem::take(&mut self.scratch);
+        box_blur_3(luma, size, &mut blurred);
+        let hist = histogram(luma);
+        let previous = self.previous.take().filter(|p| p.size == size);
+        let cut_score = previous
+            .as_ref()
+            .map_or(0.0, |p| histogram_distance(&p.hist, &hist));
+        let cut = previous.is_some() && cut_score > s.scene_cut_threshold;
+        let small = (s.mode == TemporalMode::Flow).then(|| {
+            let f = size.min(FLOW_SIZE);
+            Plane::new(size, size, luma.to_vec()).resized(f, f)
+        });
+
+        let mut recycled = None;
+        if let Some(prev) = previous.filter(|_| !cut) {
+            let strength = s.strength.clamp(0.0, 0.99);
+            let alpha = s.motion_sensitivity.max(0.0);
+            match (&small, &prev.small) {
+                (Some(cur_small), Some(prev_small)) => {
+                    // Backward flow: this frame's pixel x was at x + B(x) in the previous one.
+                    let back = flow::estimate(cur_small, prev_small, &self.params);
+                    let fwd = flow::estimate(prev_small, cur_small, &self.params);
+                    let occluded = flow::occlusion(&back, &fwd);
+                    let full: Flow = back.resized(size, size);
+                    let warped = &mut self.warped;
+                    warped.resize(3 * plane, 0.0);
+                    let (wl, wab) = warped.split_at_mut(plane);
+                    let mut tmp = Vec::new();
+                    full.warp(&prev.luma, &mut tmp);
+                    wl.copy_from_slice(&tmp);
+                    full.warp(&prev.ab[..plane], &mut tmp);
+                    wab[..plane].copy_from_slice(&tmp);
+                    full.warp(&prev.ab[plane..], &mut tmp);
+                    wab[plane..].copy_from_slice(&tmp);
+                    let f = cur_small.width;
+                    for y in 0..size {
+                        let oy = y * f / size;
+                        for x in 0..size {
+                            let i = y * size + x;
+                            let w = if occluded[oy * f + x * f / size] {
+                                0.0
+                            } else {
+                                let d = blurred[i] - wl[i];
+                                strength * (-alpha * d * d).exp()
+                            };
+                            ab[i] = (1.0 - w) * ab[i] + w * wab[i];
+                            ab[plane + i] = (1.0 - w) * ab[plane + i] + w * wab[plane + i];
+                        }
+                    }
+                }
+                _ => {
+                    for i in 0..plane {
+                        let d = blurred[i] - prev.luma[i];
+                        let w = strength * (-alpha * d * d).exp();
+                        ab[i] = (1.0 - w) * ab[i] + w * prev.ab[i];
+                        ab[plane + i] = (1.0 - w) * ab[plane + i] + w * prev.ab[plane + i];
+                    }
+                }
+            }
+            recycled = Some(prev);
+        }
+        // Keep this frame (its smoothed chroma) for the next, reusing the old buffers.
+        let (mut kept_luma, mut kept_ab) = match recycled {
+            Some(p) => {
+                self.scratch = p.luma;
+                (blurred, p.ab)
+            }
+            None => (blurred, Vec::new()),
+        };
+        kept_ab.clear();
+        kept_ab.extend_from_slice(ab);
+        kept_luma.truncate(plane);
+        self.previous = Some(Previous {
+            size,
+            luma: kept_luma,
+            hist,
+            ab: kept_ab,
+            small,
+        });
+        Step { cut, cut_score }
+    }
+}
+
+/// 3x3 box blur, edges clamped.
+fn box_blur_3(src: &[f32], size: usize, out: &mut Vec<f32>) {
+    out.resize(size * size, 0.0);
+    let last = size - 1;
+    for y in 0..size {
+        let (y0, y2) = (y.saturating_sub(1), (y + 1).min(last));
+        for x in 0..size {
+            let (x0, x2) = (x.saturating_sub(1), (x + 1).min(last));
+            let mut acc = 0.0;
+            for yy in [y0, y, y2] {
+                let row = &src[yy * size..];
+                acc += row[x0] + row[x] + row[x2];
+            }
+            out[y * size + x] = acc * (1.0 / 9.0);
+        }
+    }
+}
+
+/// Normalised luma histogram.
+fn histogram(luma: &[f32]) -> [f32; HIST_BINS] {
+    let mut h = [0f32; HIST_BINS];
+    for &v in luma {
+        let b = ((v * HIST_BINS as f32) as isize).clamp(0, HIST_BINS as isize - 1) as usize;
+        h[b] += 1.0;
+    }
+    let n = luma.len().max(1) as f32;
+    h.iter_mut().for_each(|v| *v /= n);
+    h
+}
+
+/// Total-variation distance of two normalised histograms, 0 (same) to 1 (disjoint).
+fn histogram_distance(a: &[f32; HIST_BINS], b: &[f32; HIST_BINS]) -> f32 {
+    0.5 * a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: usize = 32;
+
+    fn luma(level: f32) -> Vec<f32> {
+        (0..S * S)
+            .map(|i| level + 0.2 * (((i % S) as f32) * 0.3).sin() * (((i / S) as f32) * 0.2).cos())
+            .collect()
+    }
+
+    fn ab(a: f32, b: f32) -> Vec<f32> {
+        let mut v = vec![a; S * S];
+        v.extend(std::iter::repeat_n(b, S * S));
+        v
+    }
+
+    fn settings(mode: TemporalMode) -> TemporalSettings {
+        TemporalSettings {
+            mode,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn off_leaves_the_prediction_alone() {
+        let mut sm = Smoother::new(settings(TemporalMode::Off));
+        let l = luma(0.5);
+        sm.apply(&l, &mut ab(10.0, 10.0), S);
+        let mut next = ab(-20.0, 30.0);
+        sm.apply(&l, &mut next, S);
+        assert_eq!(next, ab(-20.0, 30.0));
+    }
+
+    #[test]
+    fn a_still_scene_blends_with_the_previous_frame() {
+        for mode in [TemporalMode::Recursive, TemporalMode::Flow] {
+            let mut sm = Smoother::new(settings(mode));
+            let l = luma(0.5);
+            let first = sm.apply(&l, &mut ab(10.0, 0.0), S);
+            assert!(!first.cut);
+            let mut next = ab(30.0, 0.0);
+            sm.apply(&l, &mut next, S);
+            // Nothing moved: w = strength, so 0.2 * 30 + 0.8 * 10 = 14.
+            let expect = (1.0 - DEFAULT_STRENGTH) * 30.0 + DEFAULT_STRENGTH * 10.0;
+            let worst = next[..S * S]
+                .iter()
+                .fold(0f32, |m, &v| m.max((v - expect).abs()));
+            assert!(worst < 0.5, "{mode}: off by {worst}");
+        }
+    }
+
+    #[test]
+    fn where_the_luma_changed_the_new_prediction_wins() {
+        let mut sm = Smoother::new(settings(TemporalMode::Recursive));
+        let l0 = luma(0.3);
+        sm.apply(&l0, &mut ab(10.0, 0.0), S);
+        // The left quarter turns much brighter (something moved in), the rest stays.
+        let mut l1 = l0.clone();
+        for y in 0..S {
+            for x in 0..S / 4 {
+                l1[y * S + x] += 0.4;
+            }
+        }
+        let mut next = ab(40.0, 0.0);
+        assert!(!sm.apply(&l1, &mut next, S).cut);
+        assert!((next[S * 8 + 3] - 40.0).abs() < 1.0, "{}", next[S * 8 + 3]);
+        assert!(next[S * 8 + S - 4] < 20.0, "{}", next[S * 8 + S - 4]);
+    }
+
+    #[test]
+    fn a_cut_resets_and_reset_forgets() {
+        let mut sm = Smoother::new(settings(TemporalMode::Flow));
+        sm.apply(&luma(0.2), &mut ab(10.0, 0.0), S);
+        let mut next = ab(-30.0, 5.0);
+        let step = sm.apply(&luma(0.75), &mut next, S);
+        assert!(step.cut, "score {}", step.cut_score);
+        assert_eq!(next, ab(-30.0, 5.0));
+
+        let mut after = ab(50.0, 5.0);
+        sm.reset();
+        let step = sm.apply(&luma(0.75), &mut after, S);
+        assert!(!step.cut);
+        assert_eq!(after, ab(50.0, 5.0));
+    }
+
+    #[test]
+    fn modes_parse_by_name() {
+        for m in TemporalMode::ALL {
+            assert_eq!(m.name().parse::<TemporalMode>(), Ok(m));
+        }
+        assert!("blur".parse::<TemporalMode>().is_err());
+    }
+}
