@@ -5,7 +5,7 @@ MEDIA := ../shared/media
 HIST := $(MEDIA)/photos/historical
 DDCOLOR := target/release/ddcolor
 
-.PHONY: all setup build demo demo-film test test-data bench bench-film models clean
+.PHONY: all setup build demo demo-film test test-data bench bench-film bench-temporal models clean
 
 all: build
 
@@ -54,6 +54,11 @@ bench: build
 
 bench-film: build
 	scripts/bench-film.sh
+
+# Temporal smoothing: flickering oracle, ghosting, scene cuts, archival film, cost (figures and
+# PASS/FAIL against issue 4's targets; outputs and plots under target/bench-temporal/).
+bench-temporal: build
+	scripts/bench-temporal.sh
 
 clean:
 	cargo clean

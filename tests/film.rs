@@ -806,7 +806,13 @@ fn abomb_run() -> &'static AbombRun {
         let r = film(
             &media(ABOMB),
             &output,
-            &["--frames", frames_dir.to_str().unwrap()],
+            // Off: the frames must equal `ddcolor photo`'s (one recipe); smoothing has its tests.
+            &[
+                "--frames",
+                frames_dir.to_str().unwrap(),
+                "--temporal",
+                "off",
+            ],
             LONG,
         );
         r.assert_ok();
@@ -1471,4 +1477,99 @@ fn ctrl_c_finishes_a_playable_file() {
         0,
         "the frames done before Ctrl-C",
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. Temporal smoothing
+// ---------------------------------------------------------------------------------------------
+
+/// Twelve frames drifting right: 1-6 a dark texture, 7-12 a bright, different picture (a scene
+/// cut at 7).
+fn two_scenes(dir: &Path) {
+    fs::create_dir_all(dir).unwrap();
+    for i in 0..12u32 {
+        let drift = i as f32 * 2.0;
+        GrayImage::from_fn(96, 64, |x, y| {
+            let (fx, fy) = (x as f32 - drift, y as f32);
+            let v = if i < 6 {
+                55.0 + 35.0 * (fx * 0.21).sin() * (fy * 0.17).cos()
+            } else {
+                140.0 + fy * 1.5 + 15.0 * (fx * 0.09).cos()
+            };
+            Luma([v as u8])
+        })
+        .save(dir.join(format!("scan_{:02}.png", i + 1)))
+        .unwrap();
+    }
+}
+
+#[test]
+fn temporal_smoothing_acts_after_the_first_frame_and_not_across_a_cut() {
+    let tmp = TempDir::new().unwrap();
+    let seq = tmp.path().join("scans");
+    two_scenes(&seq);
+    let frames = |mode: &str| {
+        let dir = tmp.path().join(mode);
+        let out = tmp.path().join(format!("{mode}.mkv"));
+        let d = dir.to_str().unwrap();
+        film(
+            &seq,
+            &out,
+            &[
+                "--fps",
+                "24",
+                "--lossless",
+                "--frames",
+                d,
+                "--temporal",
+                mode,
+            ],
+            SHORT,
+        )
+        .assert_ok();
+        (1..=12)
+            .map(|k| {
+                image::open(dir.join(format!("frame_{k:06}.png")))
+                    .unwrap()
+                    .to_rgb8()
+            })
+            .collect::<Vec<_>>()
+    };
+    let off = frames("off");
+    for mode in ["recursive", "flow"] {
+        let on = frames(mode);
+        assert!(
+            on[0] == off[0],
+            "{mode}: the first frame has no past to blend"
+        );
+        for k in [2, 4, 6] {
+            assert!(
+                on[k - 1] != off[k - 1],
+                "{mode}: frame {k} was not smoothed"
+            );
+        }
+        assert!(
+            on[6] == off[6],
+            "{mode}: colour carried across the cut at frame 7"
+        );
+        assert!(on[8] != off[8], "{mode}: no smoothing after the cut");
+    }
+}
+
+#[test]
+fn bad_temporal_options_are_refused() {
+    let tmp = TempDir::new().unwrap();
+    let seq = tmp.path().join("scans");
+    sequence(&seq, 3, 32, 32);
+    let out = tmp.path().join("out.mp4");
+    for (flag, value) in [
+        ("--temporal", "blur"),
+        ("--temporal-strength", "1.5"),
+        ("--scene-cut-threshold", "-1"),
+    ] {
+        let r = film(&seq, &out, &["--fps", "24", flag, value], SHORT);
+        r.assert_failed();
+        assert!(r.stderr.contains(value), "{flag} {value}: {}", r.stderr);
+        assert_nothing_written(&out);
+    }
 }

@@ -279,10 +279,34 @@ fn refine(a: &Plane, b: &Plane, f: &mut Flow, params: &FlowParams) {
     }
 }
 
-/// Pixels of the first image with no reliable match in the second: forward-backward mismatch
-/// or a motion boundary (Lai et al. 2018, as DESIGN.md §7 states it). `forward` goes from the
-/// first image to the second, `backward` the other way; true where occluded.
+/// Thresholds of the occlusion test: a pixel is occluded when
+/// `|F + B|^2 > mismatch_rel * (|F|^2 + |B|^2) + mismatch_abs` (forward-backward mismatch) or,
+/// with `boundary` set to `(rel, abs)`, `|grad B|^2 > rel * |B|^2 + abs` (motion boundary).
+#[derive(Clone, Copy, Debug)]
+pub struct OcclusionTest {
+    pub mismatch_rel: f32,
+    pub mismatch_abs: f32,
+    pub boundary: Option<(f32, f32)>,
+}
+
+impl OcclusionTest {
+    /// Lai et al. 2018, as DESIGN.md §7 states it: the warping-error metric's mask.
+    pub const METRIC: Self = Self {
+        mismatch_rel: 0.01,
+        mismatch_abs: 0.5,
+        boundary: Some((0.01, 0.002)),
+    };
+}
+
+/// Pixels of the first image with no reliable match in the second, by the metric's test (see
+/// [`OcclusionTest::METRIC`]). `forward` goes from the first image to the second, `backward`
+/// the other way; true where occluded.
 pub fn occlusion(forward: &Flow, backward: &Flow) -> Vec<bool> {
+    occlusion_with(forward, backward, &OcclusionTest::METRIC)
+}
+
+/// [`occlusion`] with other thresholds.
+pub fn occlusion_with(forward: &Flow, backward: &Flow, test: &OcclusionTest) -> Vec<bool> {
     let (w, h) = (forward.width, forward.height);
     let mut occluded = vec![false; w * h];
     occluded.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
@@ -293,14 +317,18 @@ pub fn occlusion(forward: &Flow, backward: &Flow) -> Vec<bool> {
             let bu = bilinear(&backward.u, w, h, tx, ty);
             let bv = bilinear(&backward.v, w, h, tx, ty);
             let mismatch = (fu + bu).powi(2) + (fv + bv).powi(2)
-                > 0.01 * (fu * fu + fv * fv + bu * bu + bv * bv) + 0.5;
+                > test.mismatch_rel * (fu * fu + fv * fv + bu * bu + bv * bv) + test.mismatch_abs;
+            let Some((rel, abs)) = test.boundary else {
+                *o = mismatch;
+                continue;
+            };
             // Motion boundary: the gradient of the backward flow where this pixel lands.
             let g = |p: &[f32]| {
                 let dx = 0.5 * (bilinear(p, w, h, tx + 1.0, ty) - bilinear(p, w, h, tx - 1.0, ty));
                 let dy = 0.5 * (bilinear(p, w, h, tx, ty + 1.0) - bilinear(p, w, h, tx, ty - 1.0));
                 dx * dx + dy * dy
             };
-            let boundary = g(&backward.u) + g(&backward.v) > 0.01 * (bu * bu + bv * bv) + 0.002;
+            let boundary = g(&backward.u) + g(&backward.v) > rel * (bu * bu + bv * bv) + abs;
             *o = mismatch || boundary;
         }
     });

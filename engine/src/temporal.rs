@@ -65,7 +65,8 @@ pub struct TemporalSettings {
     pub strength: f32,
     /// How fast the weight falls with the luma difference (alpha, for L in [0, 1]).
     pub motion_sensitivity: f32,
-    /// Luma-histogram distance (0 to 1) above which a frame starts a new scene; 1 never cuts.
+    /// Change of the picture's layout (0 to 1, see [`Step::cut_score`]) above which a frame starts
+    /// a new scene; 1 never cuts.
     pub scene_cut_threshold: f32,
 }
 
@@ -80,21 +81,34 @@ impl Default for TemporalSettings {
     }
 }
 
-pub const DEFAULT_STRENGTH: f32 = 0.8;
+pub const DEFAULT_STRENGTH: f32 = 0.9;
 pub const DEFAULT_MOTION_SENSITIVITY: f32 = 50.0;
-pub const DEFAULT_SCENE_CUT_THRESHOLD: f32 = 0.35;
+pub const DEFAULT_SCENE_CUT_THRESHOLD: f32 = 0.27;
 /// Flow runs on the model-space luma brought down to at most this size: chroma is smooth, and
 /// the flow at S = 512 would cost more than the filter is allowed to add.
 pub const FLOW_SIZE: usize = 128;
-const HIST_BINS: usize = 32;
+/// Side of the thumbnail compared for scene cuts.
+const THUMB: usize = 16;
+/// The filter's occlusion test, at flow size: forward-backward mismatch only. The metric's
+/// motion-boundary test flags most of a frame of real footage with a smooth flow such as this
+/// one, which would turn the filter off where it is needed.
+const OCCLUSION: flow::OcclusionTest = flow::OcclusionTest {
+    mismatch_rel: 0.05,
+    mismatch_abs: 2.0,
+    boundary: None,
+};
 
 /// What the filter did with one frame.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Step {
     /// The frame starts a new scene: its prediction was used as it is.
     pub cut: bool,
-    /// The luma-histogram distance to the previous frame (0 with no previous frame).
+    /// How unlike the previous frame this one looks, 0 to 1 (0 with no previous frame).
     pub cut_score: f32,
+    /// Mean weight given to the previous frame (0 when it was not used).
+    pub weight: f32,
+    /// Share of pixels the flow's occlusion check left unblended (flow mode).
+    pub occluded: f32,
 }
 
 /// The previous frame, as the filter keeps it.
@@ -102,7 +116,8 @@ struct Previous {
     size: usize,
     /// Model-space luma, box-blurred: grain should not read as change.
     luma: Vec<f32>,
-    hist: [f32; HIST_BINS],
+    /// Thumbnail of the luma, zero mean and unit length (for the scene-cut test).
+    thumb: Vec<f32>,
     /// The previous frame's smoothed chroma, planar [2, S, S].
     ab: Vec<f32>,
     /// The luma at flow size (flow mode only).
@@ -160,15 +175,17 @@ impl Smoother {
             return Step {
                 cut: false,
                 cut_score: 0.0,
+                weight: 0.0,
+                occluded: 0.0,
             };
         }
         let mut blurred = std::mem::take(&mut self.scratch);
         box_blur_3(luma, size, &mut blurred);
-        let hist = histogram(luma);
+        let thumb = thumbnail(luma, size);
         let previous = self.previous.take().filter(|p| p.size == size);
         let cut_score = previous
             .as_ref()
-            .map_or(0.0, |p| histogram_distance(&p.hist, &hist));
+            .map_or(0.0, |p| cut_score(&p.thumb, &thumb));
         let cut = previous.is_some() && cut_score > s.scene_cut_threshold;
         let small = (s.mode == TemporalMode::Flow).then(|| {
             let f = size.min(FLOW_SIZE);
@@ -176,6 +193,7 @@ impl Smoother {
         });
 
         let mut recycled = None;
+        let (mut weight_sum, mut occluded_share) = (0f32, 0f32);
         if let Some(prev) = previous.filter(|_| !cut) {
             let strength = s.strength.clamp(0.0, 0.99);
             let alpha = s.motion_sensitivity.max(0.0);
@@ -184,7 +202,7 @@ impl Smoother {
                     // Backward flow: this frame's pixel x was at x + B(x) in the previous one.
                     let back = flow::estimate(cur_small, prev_small, &self.params);
                     let fwd = flow::estimate(prev_small, cur_small, &self.params);
-                    let occluded = flow::occlusion(&back, &fwd);
+                    let occluded = flow::occlusion_with(&back, &fwd, &OCCLUSION);
                     let full: Flow = back.resized(size, size);
                     let warped = &mut self.warped;
                     warped.resize(3 * plane, 0.0);
@@ -197,6 +215,8 @@ impl Smoother {
                     full.warp(&prev.ab[plane..], &mut tmp);
                     wab[plane..].copy_from_slice(&tmp);
                     let f = cur_small.width;
+                    occluded_share =
+                        occluded.iter().filter(|&&o| o).count() as f32 / occluded.len() as f32;
                     for y in 0..size {
                         let oy = y * f / size;
                         for x in 0..size {
@@ -207,6 +227,7 @@ impl Smoother {
                                 let d = blurred[i] - wl[i];
                                 strength * (-alpha * d * d).exp()
                             };
+                            weight_sum += w;
                             ab[i] = (1.0 - w) * ab[i] + w * wab[i];
                             ab[plane + i] = (1.0 - w) * ab[plane + i] + w * wab[plane + i];
                         }
@@ -216,6 +237,7 @@ impl Smoother {
                     for i in 0..plane {
                         let d = blurred[i] - prev.luma[i];
                         let w = strength * (-alpha * d * d).exp();
+                        weight_sum += w;
                         ab[i] = (1.0 - w) * ab[i] + w * prev.ab[i];
                         ab[plane + i] = (1.0 - w) * ab[plane + i] + w * prev.ab[plane + i];
                     }
@@ -237,11 +259,16 @@ impl Smoother {
         self.previous = Some(Previous {
             size,
             luma: kept_luma,
-            hist,
+            thumb,
             ab: kept_ab,
             small,
         });
-        Step { cut, cut_score }
+        Step {
+            cut,
+            cut_score,
+            weight: weight_sum / plane as f32,
+            occluded: occluded_share,
+        }
     }
 }
 
@@ -263,21 +290,35 @@ fn box_blur_3(src: &[f32], size: usize, out: &mut Vec<f32>) {
     }
 }
 
-/// Normalised luma histogram.
-fn histogram(luma: &[f32]) -> [f32; HIST_BINS] {
-    let mut h = [0f32; HIST_BINS];
-    for &v in luma {
-        let b = ((v * HIST_BINS as f32) as isize).clamp(0, HIST_BINS as isize - 1) as usize;
-        h[b] += 1.0;
+/// A `THUMB` x `THUMB` average of the luma, normalised to zero mean and unit length: what a
+/// shot looks like at a glance, whatever its exposure.
+fn thumbnail(luma: &[f32], size: usize) -> Vec<f32> {
+    let mut t = vec![0f32; THUMB * THUMB];
+    let mut n = vec![0f32; THUMB * THUMB];
+    for y in 0..size {
+        let ty = y * THUMB / size;
+        for x in 0..size {
+            let i = ty * THUMB + x * THUMB / size;
+            t[i] += luma[y * size + x];
+            n[i] += 1.0;
+        }
     }
-    let n = luma.len().max(1) as f32;
-    h.iter_mut().for_each(|v| *v /= n);
-    h
+    t.iter_mut().zip(&n).for_each(|(v, &c)| *v /= c.max(1.0));
+    let mean = t.iter().sum::<f32>() / t.len() as f32;
+    t.iter_mut().for_each(|v| *v -= mean);
+    let norm = t.iter().map(|v| v * v).sum::<f32>().sqrt();
+    if norm > 1e-6 {
+        t.iter_mut().for_each(|v| *v /= norm);
+    }
+    t
 }
 
-/// Total-variation distance of two normalised histograms, 0 (same) to 1 (disjoint).
-fn histogram_distance(a: &[f32; HIST_BINS], b: &[f32; HIST_BINS]) -> f32 {
-    0.5 * a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>()
+/// How unlike two thumbnails are: (1 - correlation) / 2, from 0 (same picture, any exposure)
+/// to 1 (inverted). Motion within a shot barely moves a 16x16 thumbnail; a new shot does.
+/// Flat thumbnails (black frames) correlate with nothing: they score 0.5.
+fn cut_score(a: &[f32], b: &[f32]) -> f32 {
+    let corr: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    (0.5 * (1.0 - corr)).clamp(0.0, 1.0)
 }
 
 #[cfg(test)]
@@ -351,20 +392,35 @@ mod tests {
         assert!(next[S * 8 + S - 4] < 20.0, "{}", next[S * 8 + S - 4]);
     }
 
+    /// Another picture: dark on the left, bright on the right.
+    fn other_shot(level: f32) -> Vec<f32> {
+        (0..S * S)
+            .map(|i| level + 0.4 * (i % S) as f32 / S as f32)
+            .collect()
+    }
+
     #[test]
     fn a_cut_resets_and_reset_forgets() {
         let mut sm = Smoother::new(settings(TemporalMode::Flow));
-        sm.apply(&luma(0.2), &mut ab(10.0, 0.0), S);
+        sm.apply(&luma(0.4), &mut ab(10.0, 0.0), S);
         let mut next = ab(-30.0, 5.0);
-        let step = sm.apply(&luma(0.75), &mut next, S);
+        let step = sm.apply(&other_shot(0.4), &mut next, S);
         assert!(step.cut, "score {}", step.cut_score);
         assert_eq!(next, ab(-30.0, 5.0));
 
         let mut after = ab(50.0, 5.0);
         sm.reset();
-        let step = sm.apply(&luma(0.75), &mut after, S);
+        let step = sm.apply(&other_shot(0.4), &mut after, S);
         assert!(!step.cut);
         assert_eq!(after, ab(50.0, 5.0));
+    }
+
+    #[test]
+    fn a_change_of_exposure_is_not_a_cut() {
+        let mut sm = Smoother::new(settings(TemporalMode::Recursive));
+        sm.apply(&luma(0.2), &mut ab(10.0, 0.0), S);
+        let step = sm.apply(&luma(0.6), &mut ab(10.0, 0.0), S);
+        assert!(!step.cut, "score {}", step.cut_score);
     }
 
     #[test]

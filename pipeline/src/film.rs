@@ -40,6 +40,7 @@ pub struct FilmJob {
     pub frames_dir: Option<PathBuf>,
     pub max_pixels: u64,
     pub overwrite: bool,
+    pub temporal: ddcolor_engine::temporal::TemporalSettings,
 }
 
 /// The container and codecs an output name asks for.
@@ -344,6 +345,10 @@ fn run_pipeline(
     );
     colorize.set_property("batch-size", job.batch_size);
     colorize.set_property("threads", job.threads.unwrap_or(0) as u32);
+    colorize.set_property_from_str("temporal", job.temporal.mode.name());
+    colorize.set_property("temporal-strength", job.temporal.strength);
+    colorize.set_property("motion-sensitivity", job.temporal.motion_sensitivity);
+    colorize.set_property("scene-cut-threshold", job.temporal.scene_cut_threshold);
     let rgb_caps = gst::ElementFactory::make("capsfilter")
         .property(
             "caps",

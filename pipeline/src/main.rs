@@ -3,6 +3,8 @@
 mod error_watch;
 mod film;
 mod jobs;
+mod metrics;
+mod video;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -12,6 +14,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use ddcolor_engine::catalog as models;
 use ddcolor_engine::io::{DEFAULT_MAX_PIXELS, OutputFormat, WriteOptions, is_image_path};
+use ddcolor_engine::temporal::{self, TemporalMode, TemporalSettings};
 use ddcolor_engine::{Model, ModelOptions, Upsample};
 
 use crate::jobs::{Job, Settings, Summary};
@@ -110,9 +113,13 @@ enum Command {
         max_pixels: u64,
         #[command(flatten)]
         model: ModelArgs,
+        #[command(flatten)]
+        temporal: TemporalArgs,
     },
     /// List the DDColor models this tool knows, which are installed, and which one it would use.
     Models,
+    /// Compare colorized versions of a film: colour steadiness, colourfulness, error from a truth.
+    Metrics(metrics::MetricsArgs),
 }
 
 /// How the model is chosen and run: shared by `photo`, `batch` and `film`.
@@ -133,6 +140,62 @@ struct ModelArgs {
     /// Threads the model uses (default: one per core).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
+}
+
+/// Temporal smoothing for `film` (the `ddcolorize` properties of the same names).
+#[derive(Args, Clone)]
+struct TemporalArgs {
+    /// Keep colours steady from frame to frame: off, recursive (blend with the previous frame
+    /// where the picture did not change) or flow (follow motion with optical flow).
+    #[arg(long, value_name = "MODE", default_value_t = TemporalMode::default(), value_parser = parse_temporal)]
+    temporal: TemporalMode,
+    /// How much of the previous frame's colour is kept where nothing changed (0 to 0.99).
+    #[arg(long, value_name = "S", default_value_t = temporal::DEFAULT_STRENGTH, value_parser = parse_strength)]
+    temporal_strength: f32,
+    /// How quickly blending stops where the picture changed; higher leaves no trail behind
+    /// moving objects, lower smooths grainy film more.
+    #[arg(long, value_name = "ALPHA", default_value_t = temporal::DEFAULT_MOTION_SENSITIVITY, value_parser = parse_sensitivity)]
+    motion_sensitivity: f32,
+    /// Brightness-histogram change (0 to 1) that starts a new scene, where no colour is carried
+    /// over; 1 never cuts.
+    #[arg(long, value_name = "T", default_value_t = temporal::DEFAULT_SCENE_CUT_THRESHOLD, value_parser = parse_cut_threshold)]
+    scene_cut_threshold: f32,
+}
+
+impl TemporalArgs {
+    fn settings(&self) -> TemporalSettings {
+        TemporalSettings {
+            mode: self.temporal,
+            strength: self.temporal_strength,
+            motion_sensitivity: self.motion_sensitivity,
+            scene_cut_threshold: self.scene_cut_threshold,
+        }
+    }
+}
+
+fn parse_temporal(s: &str) -> Result<TemporalMode, String> {
+    s.parse()
+}
+
+fn parse_in_range(s: &str, what: &str, lo: f32, hi: f32) -> Result<f32, String> {
+    match s.trim().parse::<f32>() {
+        Ok(v) if (lo..=hi).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "bad {what} '{s}' (expected a number from {lo} to {hi})"
+        )),
+    }
+}
+
+fn parse_strength(s: &str) -> Result<f32, String> {
+    parse_in_range(s, "strength", 0.0, 0.99)
+}
+
+fn parse_sensitivity(s: &str) -> Result<f32, String> {
+    parse_in_range(s, "motion sensitivity", 0.0, 10000.0)
+}
+
+fn parse_cut_threshold(s: &str) -> Result<f32, String> {
+    parse_in_range(s, "scene-cut threshold", 0.0, 1.0)
 }
 
 #[derive(Args, Clone)]
@@ -226,6 +289,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             overwrite,
             max_pixels,
             model,
+            temporal,
         } => {
             let chosen = choose_model(&model)?;
             film::run(&film::FilmJob {
@@ -241,10 +305,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 frames_dir: frames,
                 max_pixels,
                 overwrite,
+                temporal: temporal.settings(),
             })?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Models => list_models(),
+        Command::Metrics(args) => {
+            metrics::run(&args)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -3,6 +3,7 @@ use std::sync::{LazyLock, Mutex, MutexGuard};
 
 use ddcolor_engine::catalog;
 use ddcolor_engine::frame::{self, Frame, FrameMut, LumaPlane, PixelFormat, Yuv, YuvMatrix};
+use ddcolor_engine::temporal::{self, Smoother, TemporalSettings};
 use ddcolor_engine::{Model, ModelOptions, Photo, Samples, model_input, recombine_into};
 use gst::glib;
 use gst::prelude::*;
@@ -13,7 +14,7 @@ use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
-use super::{Device, Upsample};
+use super::{Device, Temporal, Upsample};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -64,6 +65,21 @@ struct Settings {
     device: Device,
     keep_luma: bool,
     threads: u32,
+    temporal: Temporal,
+    temporal_strength: f32,
+    motion_sensitivity: f32,
+    scene_cut_threshold: f32,
+}
+
+impl Settings {
+    fn temporal(&self) -> TemporalSettings {
+        TemporalSettings {
+            mode: self.temporal.into(),
+            strength: self.temporal_strength,
+            motion_sensitivity: self.motion_sensitivity,
+            scene_cut_threshold: self.scene_cut_threshold,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -76,6 +92,10 @@ impl Default for Settings {
             device: Device::Cpu,
             keep_luma: false,
             threads: 0,
+            temporal: Temporal::default(),
+            temporal_strength: temporal::DEFAULT_STRENGTH,
+            motion_sensitivity: temporal::DEFAULT_MOTION_SENSITIVITY,
+            scene_cut_threshold: temporal::DEFAULT_SCENE_CUT_THRESHOLD,
         }
     }
 }
@@ -172,6 +192,8 @@ struct State {
     /// one at a time, as they are pushed: holding a batch of them could exhaust a small
     /// downstream pool and stall.
     ready: VecDeque<usize>,
+    /// Colour carried from frame to frame; frames reach it in order, batch or not.
+    smoother: Smoother,
 }
 
 #[derive(Default)]
@@ -299,7 +321,11 @@ impl Ddcolorize {
 
     /// Runs the model on the filled slots and queues their colour results, in order.
     fn run_batch(&self, state: &mut State) -> Result<(), gst::ErrorMessage> {
-        let upsample = ddcolor_engine::Upsample::from(self.lock_settings().upsample);
+        let (upsample, temporal) = {
+            let s = self.lock_settings();
+            (ddcolor_engine::Upsample::from(s.upsample), s.temporal())
+        };
+        state.smoother.set_settings(temporal);
         let s = state.size;
         let (n_in, n_out) = (3 * s * s, 2 * s * s);
         let filled = std::mem::take(&mut state.filled);
@@ -317,6 +343,23 @@ impl Ddcolorize {
             for j in 0..n {
                 let i = first + j;
                 let slot = &mut state.slots[i];
+                // A gap in the stream: the previous frame says nothing about this one.
+                if slot.timing.flags.contains(gst::BufferFlags::DISCONT) {
+                    state.smoother.reset();
+                }
+                let luma = &state.input[i * n_in..i * n_in + s * s];
+                let step = state
+                    .smoother
+                    .apply(luma, &mut state.ab[j * n_out..(j + 1) * n_out], s);
+                if step.cut {
+                    gst::debug!(
+                        CAT,
+                        imp = self,
+                        "scene cut at {:?} (histogram distance {:.3})",
+                        slot.timing.pts,
+                        step.cut_score
+                    );
+                }
                 recombine_into(
                     &slot.photo,
                     &state.ab[j * n_out..(j + 1) * n_out],
@@ -452,6 +495,14 @@ impl Ddcolorize {
         if let Some(state) = self.lock_state().as_mut() {
             state.filled = 0;
             state.ready.clear();
+            state.smoother.reset();
+        }
+    }
+
+    /// A new segment or stream: colour from before it must not leak into it.
+    fn forget_past(&self) {
+        if let Some(state) = self.lock_state().as_mut() {
+            state.smoother.reset();
         }
     }
 
@@ -546,6 +597,52 @@ impl ObjectImpl for Ddcolorize {
                     .default_value(false)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecEnum::builder_with_default("temporal", Temporal::default())
+                    .nick("Temporal smoothing")
+                    .blurb(
+                        "Keeps colours steady from frame to frame (no flicker): off, recursive (blend with the \
+                         previous frame where the picture did not change) or flow (blend with the previous frame \
+                         moved along the optical flow; default). Resets at scene cuts, seeks, flushes, \
+                         discontinuities and new segments. May change while playing.",
+                    )
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecFloat::builder("temporal-strength")
+                    .nick("Temporal strength")
+                    .blurb(
+                        "How much of the previous frame's colour is kept where nothing changed: 0 (none) to \
+                         0.99. Higher is steadier but slower to follow real colour changes. May change while \
+                         playing.",
+                    )
+                    .minimum(0.0)
+                    .maximum(0.99)
+                    .default_value(temporal::DEFAULT_STRENGTH)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecFloat::builder("motion-sensitivity")
+                    .nick("Motion sensitivity")
+                    .blurb(
+                        "How quickly blending stops where the picture changed (alpha in w = strength * \
+                         exp(-alpha * dL^2), L in 0..1). Higher leaves no trail behind moving objects but \
+                         smooths less on grainy film. May change while playing.",
+                    )
+                    .minimum(0.0)
+                    .maximum(10000.0)
+                    .default_value(temporal::DEFAULT_MOTION_SENSITIVITY)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecFloat::builder("scene-cut-threshold")
+                    .nick("Scene-cut threshold")
+                    .blurb(
+                        "Change of the brightness histogram between two frames (0 to 1) above which a new \
+                         scene starts and no colour is carried over; 1 never cuts. Lower catches more cuts \
+                         (and more false ones, such as flashes). May change while playing.",
+                    )
+                    .minimum(0.0)
+                    .maximum(1.0)
+                    .default_value(temporal::DEFAULT_SCENE_CUT_THRESHOLD)
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecUInt::builder("threads")
                     .mutable_ready()
                     .nick("Threads")
@@ -559,7 +656,15 @@ impl ObjectImpl for Ddcolorize {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
-        let live = matches!(pspec.name(), "upsample" | "keep-luma");
+        let live = matches!(
+            pspec.name(),
+            "upsample"
+                | "keep-luma"
+                | "temporal"
+                | "temporal-strength"
+                | "motion-sensitivity"
+                | "scene-cut-threshold"
+        );
         if !live && !self.is_stopped() {
             gst::warning!(
                 CAT,
@@ -584,6 +689,16 @@ impl ObjectImpl for Ddcolorize {
             "device" => s.device = value.get().unwrap_or_default(),
             "keep-luma" => s.keep_luma = value.get().unwrap_or(false),
             "threads" => s.threads = value.get().unwrap_or(0),
+            "temporal" => s.temporal = value.get().unwrap_or_default(),
+            "temporal-strength" => {
+                s.temporal_strength = value.get().unwrap_or(temporal::DEFAULT_STRENGTH)
+            }
+            "motion-sensitivity" => {
+                s.motion_sensitivity = value.get().unwrap_or(temporal::DEFAULT_MOTION_SENSITIVITY)
+            }
+            "scene-cut-threshold" => {
+                s.scene_cut_threshold = value.get().unwrap_or(temporal::DEFAULT_SCENE_CUT_THRESHOLD)
+            }
             other => gst::warning!(CAT, imp = self, "unknown property {other}"),
         }
     }
@@ -598,6 +713,10 @@ impl ObjectImpl for Ddcolorize {
             "device" => s.device.to_value(),
             "keep-luma" => s.keep_luma.to_value(),
             "threads" => s.threads.to_value(),
+            "temporal" => s.temporal.to_value(),
+            "temporal-strength" => s.temporal_strength.to_value(),
+            "motion-sensitivity" => s.motion_sensitivity.to_value(),
+            "scene-cut-threshold" => s.scene_cut_threshold.to_value(),
             _ => glib::Value::from_type(pspec.value_type()),
         }
     }
@@ -695,6 +814,7 @@ impl BaseTransformImpl for Ddcolorize {
             input: vec![0.0; places * 3 * size * size],
             ab: Vec::new(),
             ready: VecDeque::new(),
+            smoother: Smoother::new(settings.temporal()),
         });
         Ok(())
     }
@@ -800,6 +920,12 @@ impl BaseTransformImpl for Ddcolorize {
                 if let Err(msg) = self.drain() {
                     self.post_error_message(msg);
                     return false;
+                }
+                if matches!(
+                    event.view(),
+                    gst::EventView::Segment(_) | gst::EventView::StreamStart(_)
+                ) {
+                    self.forget_past();
                 }
             }
             _ => {}

@@ -38,6 +38,37 @@ impl From<Upsample> for ddcolor_engine::Upsample {
     }
 }
 
+/// Temporal smoothing of the colour between frames (see `ddcolor_engine::temporal`).
+#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstDdcolorizeTemporal")]
+pub enum Temporal {
+    #[enum_value(name = "Off: every frame coloured on its own", nick = "off")]
+    Off = 0,
+    #[enum_value(
+        name = "Recursive: blend with the previous frame where the picture did not change",
+        nick = "recursive"
+    )]
+    Recursive = 1,
+    #[default]
+    #[enum_value(
+        name = "Flow: blend with the previous frame moved along the optical flow (default)",
+        nick = "flow"
+    )]
+    Flow = 2,
+}
+
+impl From<Temporal> for ddcolor_engine::temporal::TemporalMode {
+    fn from(t: Temporal) -> Self {
+        use ddcolor_engine::temporal::TemporalMode;
+        match t {
+            Temporal::Off => TemporalMode::Off,
+            Temporal::Recursive => TemporalMode::Recursive,
+            Temporal::Flow => TemporalMode::Flow,
+        }
+    }
+}
+
 /// Where inference runs. CUDA arrives with its own element work; CPU is ONNX Runtime's default.
 #[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]
 #[repr(u32)]
