@@ -9,8 +9,9 @@
 //! where W is the identity (`recursive`) or a warp along the optical flow from this frame to the
 //! previous one (`flow`, with w = 0 where the forward-backward check finds no match). Where the
 //! luma changed (something moved in or out) w falls to zero and the new prediction wins, so a
-//! moving object leaves no smear of old colour. A scene cut (the luma histogram jumps) resets
-//! the state, so colours change at once at a cut.
+//! moving object leaves no smear of old colour. Hue and saturation are blended separately, so a
+//! model hesitating between two hues never fades to grey. A scene cut (the layout of the picture
+//! changes at once) resets the state, so colours change at once at a cut.
 
 use std::fmt;
 use std::str::FromStr;
@@ -181,11 +182,11 @@ impl Smoother {
         }
         let mut blurred = std::mem::take(&mut self.scratch);
         box_blur_3(luma, size, &mut blurred);
-        let thumb = thumbnail(luma, size);
+        let thumb = scene_signature(luma, size, size);
         let previous = self.previous.take().filter(|p| p.size == size);
         let cut_score = previous
             .as_ref()
-            .map_or(0.0, |p| cut_score(&p.thumb, &thumb));
+            .map_or(0.0, |p| scene_change(&p.thumb, &thumb));
         let cut = previous.is_some() && cut_score > s.scene_cut_threshold;
         let small = (s.mode == TemporalMode::Flow).then(|| {
             let f = size.min(FLOW_SIZE);
@@ -228,8 +229,9 @@ impl Smoother {
                                 strength * (-alpha * d * d).exp()
                             };
                             weight_sum += w;
-                            ab[i] = (1.0 - w) * ab[i] + w * wab[i];
-                            ab[plane + i] = (1.0 - w) * ab[plane + i] + w * wab[plane + i];
+                            let (a, b) = blend(ab[i], ab[plane + i], wab[i], wab[plane + i], w);
+                            ab[i] = a;
+                            ab[plane + i] = b;
                         }
                     }
                 }
@@ -238,8 +240,9 @@ impl Smoother {
                         let d = blurred[i] - prev.luma[i];
                         let w = strength * (-alpha * d * d).exp();
                         weight_sum += w;
-                        ab[i] = (1.0 - w) * ab[i] + w * prev.ab[i];
-                        ab[plane + i] = (1.0 - w) * ab[plane + i] + w * prev.ab[plane + i];
+                        let (a, b) = blend(ab[i], ab[plane + i], prev.ab[i], prev.ab[plane + i], w);
+                        ab[i] = a;
+                        ab[plane + i] = b;
                     }
                 }
             }
@@ -272,6 +275,21 @@ impl Smoother {
     }
 }
 
+/// `(1 - w) * new + w * old` for the hue, and the same mix of the two chroma magnitudes for the
+/// saturation. A plain average of two colours of different hue is greyer than either; a model
+/// that hesitates between blue and brown would fade to grey where it hesitates most.
+#[inline(always)]
+fn blend(a: f32, b: f32, old_a: f32, old_b: f32, w: f32) -> (f32, f32) {
+    let (va, vb) = ((1.0 - w) * a + w * old_a, (1.0 - w) * b + w * old_b);
+    let m = (1.0 - w) * (a * a + b * b).sqrt() + w * (old_a * old_a + old_b * old_b).sqrt();
+    let len = (va * va + vb * vb).sqrt();
+    if len > 1e-3 {
+        (va * m / len, vb * m / len)
+    } else {
+        (va, vb)
+    }
+}
+
 /// 3x3 box blur, edges clamped.
 fn box_blur_3(src: &[f32], size: usize, out: &mut Vec<f32>) {
     out.resize(size * size, 0.0);
@@ -290,16 +308,18 @@ fn box_blur_3(src: &[f32], size: usize, out: &mut Vec<f32>) {
     }
 }
 
-/// A `THUMB` x `THUMB` average of the luma, normalised to zero mean and unit length: what a
-/// shot looks like at a glance, whatever its exposure.
-fn thumbnail(luma: &[f32], size: usize) -> Vec<f32> {
+/// What a shot looks like at a glance, whatever its exposure: a `THUMB` x `THUMB` average of
+/// the luma (`width` x `height`, row-major), normalised to zero mean and unit length. Compare
+/// two with [`scene_change`].
+pub fn scene_signature(luma: &[f32], width: usize, height: usize) -> Vec<f32> {
+    assert_eq!(luma.len(), width * height, "luma has the wrong size");
     let mut t = vec![0f32; THUMB * THUMB];
     let mut n = vec![0f32; THUMB * THUMB];
-    for y in 0..size {
-        let ty = y * THUMB / size;
-        for x in 0..size {
-            let i = ty * THUMB + x * THUMB / size;
-            t[i] += luma[y * size + x];
+    for y in 0..height {
+        let ty = y * THUMB / height;
+        for x in 0..width {
+            let i = ty * THUMB + x * THUMB / width;
+            t[i] += luma[y * width + x];
             n[i] += 1.0;
         }
     }
@@ -313,10 +333,11 @@ fn thumbnail(luma: &[f32], size: usize) -> Vec<f32> {
     t
 }
 
-/// How unlike two thumbnails are: (1 - correlation) / 2, from 0 (same picture, any exposure)
-/// to 1 (inverted). Motion within a shot barely moves a 16x16 thumbnail; a new shot does.
-/// Flat thumbnails (black frames) correlate with nothing: they score 0.5.
-fn cut_score(a: &[f32], b: &[f32]) -> f32 {
+/// How unlike two scene signatures are: (1 - correlation) / 2, from 0 (same picture, any
+/// exposure) to 1 (inverted). Motion within a shot barely moves a 16x16 thumbnail; a new shot
+/// does. Flat thumbnails (black frames) correlate with nothing: they score 0.5. A frame starts
+/// a new scene when this exceeds the scene-cut threshold.
+pub fn scene_change(a: &[f32], b: &[f32]) -> f32 {
     let corr: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
     (0.5 * (1.0 - corr)).clamp(0.0, 1.0)
 }

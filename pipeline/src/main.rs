@@ -156,7 +156,7 @@ struct TemporalArgs {
     /// moving objects, lower smooths grainy film more.
     #[arg(long, value_name = "ALPHA", default_value_t = temporal::DEFAULT_MOTION_SENSITIVITY, value_parser = parse_sensitivity)]
     motion_sensitivity: f32,
-    /// Brightness-histogram change (0 to 1) that starts a new scene, where no colour is carried
+    /// Change of the picture's layout (0 to 1) that starts a new scene, where no colour is carried
     /// over; 1 never cuts.
     #[arg(long, value_name = "T", default_value_t = temporal::DEFAULT_SCENE_CUT_THRESHOLD, value_parser = parse_cut_threshold)]
     scene_cut_threshold: f32,

@@ -18,6 +18,7 @@ use ddcolor_engine::flow::Plane;
 use ddcolor_engine::metrics::{
     Histograms, Motion, Rgb, colour_error, colourfulness, histograms, jensen_shannon, warp_error,
 };
+use ddcolor_engine::temporal::{DEFAULT_SCENE_CUT_THRESHOLD, scene_change, scene_signature};
 use indicatif::{ProgressBar, ProgressFinish, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -44,6 +45,9 @@ use crate::video::FrameSource;
     Lower is better.\n  \
     ab             distance from the truth in the Lab a-b plane, mean per pixel (needs\n                 \
     --truth). Lower is better.\n\n\
+    Where the input cuts to a new shot (its 16x16 thumbnail changes; see ddcolorize's\n\
+    scene-cut-threshold), the pair across the cut is left out of E_warp and CDC: there is no\n\
+    motion to follow there, and the colours change by right.\n\n\
     --json writes every number, per run and per frame. --plot draws warping error,\n\
     colourfulness and (with --truth) CIEDE2000 against the frame number, one curve per\n\
     run (1200 px wide, 400 px per panel).\n\n\
@@ -80,6 +84,8 @@ pub struct FrameMeasures {
     pub index: u64,
     /// From the previous frame to this one; None for frame 0, or when every pixel is occluded.
     pub warp_error: Option<f64>,
+    /// The input starts a new shot here: no warping error, and no CDC pair reaches back over it.
+    pub scene_cut: bool,
     pub colourfulness: f64,
     pub ciede2000: Option<f64>,
     pub ab_error: Option<f64>,
@@ -111,6 +117,8 @@ pub struct Report {
     pub truth: Option<String>,
     /// Mean colourfulness of the truth, what the runs' colourfulness should be near.
     pub truth_colourfulness: Option<f64>,
+    /// Frames where the input starts a new shot (left out of E_warp and CDC).
+    pub scene_cuts: Vec<u64>,
     pub runs: Vec<RunReport>,
 }
 
@@ -159,6 +167,8 @@ pub fn run(args: &MetricsArgs) -> Result<()> {
         .collect();
     let mut truth_colourfulness = Vec::new();
     let mut prev_luma: Option<Plane> = None;
+    let mut prev_signature: Option<Vec<f32>> = None;
+    let (mut scene_cuts, mut shot_start) = (Vec::new(), 0u64);
     let bar = progress_bar(sources[0].frames_hint());
 
     let mut index = 0u64;
@@ -182,10 +192,24 @@ pub fn run(args: &MetricsArgs) -> Result<()> {
         debug_assert_eq!(outputs.len(), sources.len() - first_run);
 
         let luma = input.luma();
-        let motion = prev_luma.as_ref().map(|p| Motion::between(p, &luma));
-        runs.par_iter_mut()
-            .zip(outputs)
-            .for_each(|(state, frame)| state.add(frame, index, motion.as_ref(), truth.as_ref()));
+        // Across a cut there is no motion to follow and the colours change by right: such pairs
+        // say nothing about flicker, and a handful of them would swamp the means.
+        let signature = scene_signature(&luma.data, luma.width, luma.height);
+        let cut = prev_signature
+            .as_ref()
+            .is_some_and(|p| scene_change(p, &signature) > DEFAULT_SCENE_CUT_THRESHOLD);
+        if cut {
+            scene_cuts.push(index);
+            shot_start = index;
+        }
+        let motion = prev_luma
+            .as_ref()
+            .filter(|_| !cut)
+            .map(|p| Motion::between(p, &luma));
+        runs.par_iter_mut().zip(outputs).for_each(|(state, frame)| {
+            state.add(frame, index, shot_start, motion.as_ref(), truth.as_ref())
+        });
+        prev_signature = Some(signature);
         if let Some(t) = &truth {
             truth_colourfulness.push(colourfulness(t));
         }
@@ -208,6 +232,7 @@ pub fn run(args: &MetricsArgs) -> Result<()> {
         input: args.input.display().to_string(),
         truth: args.truth.as_ref().map(|t| t.display().to_string()),
         truth_colourfulness: mean(truth_colourfulness.iter().copied()),
+        scene_cuts,
         runs: runs.into_iter().map(RunState::finish).collect(),
     };
     print_table(&report, index);
@@ -223,16 +248,24 @@ pub fn run(args: &MetricsArgs) -> Result<()> {
 }
 
 impl RunState {
-    fn add(&mut self, frame: Rgb, index: u64, motion: Option<&Motion>, truth: Option<&Rgb>) {
+    fn add(
+        &mut self,
+        frame: Rgb,
+        index: u64,
+        shot_start: u64,
+        motion: Option<&Motion>,
+        truth: Option<&Rgb>,
+    ) {
         let warp = match (&self.prev, motion) {
             (Some(prev), Some(m)) => warp_error(prev, &frame, m),
             _ => None,
         };
         let error = truth.and_then(|t| colour_error(&frame, t, None));
-        self.cdc.push(histograms(&frame));
+        self.cdc.push(index, shot_start, histograms(&frame));
         self.frames.push(FrameMeasures {
             index,
             warp_error: warp,
+            scene_cut: index > 0 && index == shot_start,
             colourfulness: colourfulness(&frame),
             ciede2000: error.map(|e| e.0),
             ab_error: error.map(|e| e.1),
@@ -383,24 +416,29 @@ fn frame_file(s: &FrameSource) -> String {
 const CDC_STEPS: [usize; 3] = [1, 2, 4];
 
 /// Colour distribution consistency as the frames go by: the same number as
-/// `ddcolor_engine::metrics::cdc` over all frames' histograms, keeping only the last four.
+/// `ddcolor_engine::metrics::cdc` over all frames' histograms, keeping only the last four, and
+/// leaving out pairs that reach back over a scene cut.
 #[derive(Default)]
 struct CdcStream {
-    recent: VecDeque<Histograms>,
+    recent: VecDeque<(u64, Histograms)>,
     sums: [f64; CDC_STEPS.len()],
     pairs: [u64; CDC_STEPS.len()],
 }
 
 impl CdcStream {
-    fn push(&mut self, h: Histograms) {
+    /// Frame `index`'s histograms; its shot started at `shot_start`.
+    fn push(&mut self, index: u64, shot_start: u64, h: Histograms) {
         for (j, &k) in CDC_STEPS.iter().enumerate() {
             if self.recent.len() >= k {
-                let old = &self.recent[self.recent.len() - k];
+                let (old_index, old) = &self.recent[self.recent.len() - k];
+                if *old_index < shot_start {
+                    continue;
+                }
                 self.sums[j] += (0..3).map(|c| jensen_shannon(&old[c], &h[c])).sum::<f64>() / 3.0;
                 self.pairs[j] += 1;
             }
         }
-        self.recent.push_back(h);
+        self.recent.push_back((index, h));
         if self.recent.len() > CDC_STEPS[CDC_STEPS.len() - 1] {
             self.recent.pop_front();
         }
@@ -461,6 +499,12 @@ fn print_table(report: &Report, frames: u64) {
             .map(|t| format!(", truth {t}"))
             .unwrap_or_default()
     );
+    if !report.scene_cuts.is_empty() {
+        println!(
+            "scene cuts in the input at frames {:?}: pairs across them left out of E_warp and CDC",
+            report.scene_cuts
+        );
+    }
     println!();
     let header = format!(
         "{:<width$}  {:>6}  {:>10}  {:>8}  {:>13}",
@@ -586,12 +630,28 @@ mod tests {
         for n in [1, 2, 3, 5, 11] {
             let hists: Vec<Histograms> = frames[..n].iter().map(histograms).collect();
             let mut stream = CdcStream::default();
-            hists.iter().for_each(|h| stream.push(*h));
+            hists
+                .iter()
+                .enumerate()
+                .for_each(|(i, h)| stream.push(i as u64, 0, *h));
             match (stream.value(), cdc(&hists)) {
                 (Some(a), Some(b)) => assert!((a - b).abs() < 1e-12, "{n} frames: {a} vs {b}"),
                 (a, b) => assert_eq!(a, b, "{n} frames"),
             }
         }
+    }
+
+    #[test]
+    fn cdc_leaves_out_pairs_over_a_cut() {
+        let a = histograms(&Rgb::new(1, 1, vec![10, 10, 10]));
+        let b = histograms(&Rgb::new(1, 1, vec![200, 200, 200]));
+        let mut stream = CdcStream::default();
+        // Shot 1: frames 0-4 all `a`; shot 2 from frame 5: all `b`. No pair inside a shot differs.
+        for i in 0..10u64 {
+            let (start, h) = if i < 5 { (0, a) } else { (5, b) };
+            stream.push(i, start, h);
+        }
+        assert_eq!(stream.value(), Some(0.0));
     }
 
     #[test]

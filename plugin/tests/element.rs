@@ -1,6 +1,7 @@
 //! Tests of the `ddcolorize` element: negotiation over every format, pixel exactness against the
 //! still-photo path (`ddcolor_engine::colorize`), strides, Y'CbCr and keep-luma, batching, flushing,
-//! latency, properties, errors, and the shared library under `gst-launch-1.0`/`gst-inspect-1.0`.
+//! latency, properties, errors, the shared library under `gst-launch-1.0`/`gst-inspect-1.0`, and
+//! temporal smoothing (what carries colour from frame to frame, and what makes it forget).
 //!
 //! The models are the generated random ones in `models/generated/`: their colours are meaningless
 //! but deterministic, which is all a pixel-for-pixel comparison needs.
@@ -1739,6 +1740,720 @@ fn gst_inspect_lists_every_property() {
         assert!(
             line.contains(':') && line.contains(&head),
             "{name}: gst-inspect line lacks the blurb: {line}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 10. Temporal smoothing
+
+const TW: u32 = 64;
+const TH: u32 = 48;
+
+/// A grey sinusoidal texture (64x48) moved `shift` pixels right and `shift / 2` down: frame `k`
+/// of a slow pan is `texture(1.5 * k)`. Luma changes from frame to frame are small and local.
+fn texture(shift: f32) -> Photo {
+    let (w, h) = (TW as usize, TH as usize);
+    let mut v = Vec::with_capacity(w * h);
+    for y in 0..h {
+        for x in 0..w {
+            let (fx, fy) = (x as f32 - shift, y as f32 - 0.5 * shift);
+            let g = 120.0
+                + 45.0 * (0.35 * fx).sin() * (0.28 * fy).cos()
+                + 25.0 * (0.11 * fx + 0.07 * fy).sin();
+            v.push(g.round().clamp(0.0, 255.0) as u8);
+        }
+    }
+    Photo {
+        width: w,
+        height: h,
+        channels: 1,
+        samples: Samples::U8(v),
+    }
+}
+
+/// Another shot altogether: a plain horizontal ramp, dark on the left, bright on the right.
+fn ramp() -> Photo {
+    let (w, h) = (TW as usize, TH as usize);
+    let v = (0..w * h)
+        .map(|i| (20 + 215 * (i % w) / (w - 1)) as u8)
+        .collect();
+    Photo {
+        width: w,
+        height: h,
+        channels: 1,
+        samples: Samples::U8(v),
+    }
+}
+
+/// `n` frames of a slow pan over [`texture`].
+fn drifting(n: usize) -> Vec<Photo> {
+    (0..n).map(|k| texture(1.5 * k as f32)).collect()
+}
+
+/// One `ddcolorize` (test-dynamic at S = 64 unless told otherwise) in a harness, fed 64x48 GRAY8
+/// frames stamped 0, 1, 2, ... in push order; it writes RGB.
+struct Seq {
+    h: Harness,
+    el: gst::Element,
+    in_info: gst_video::VideoInfo,
+    next: u64,
+}
+
+impl Seq {
+    fn new(mode: gstddcolor::ddcolorize::Temporal, batch: u32) -> Self {
+        Self::with_model(DYNAMIC, 64, mode, batch)
+    }
+
+    fn with_model(
+        model: &str,
+        input_size: u32,
+        mode: gstddcolor::ddcolorize::Temporal,
+        batch: u32,
+    ) -> Self {
+        let el = element(model, input_size);
+        el.set_property("temporal", mode);
+        el.set_property("batch-size", batch);
+        let mut h = harness(&el);
+        h.set_sink_caps_str("video/x-raw,format=RGB");
+        let in_info = info(V::Gray8, TW, TH);
+        send_caps(&mut h, &in_info.to_caps().unwrap());
+        Self {
+            h,
+            el,
+            in_info,
+            next: 0,
+        }
+    }
+
+    fn push(&mut self, p: &Photo) {
+        self.push_flagged(p, gst::BufferFlags::empty());
+    }
+
+    fn push_flagged(&mut self, p: &Photo, flags: gst::BufferFlags) {
+        let mut buf = stamped(frame_buffer(&self.in_info, p, None), self.next);
+        buf.get_mut().unwrap().set_flags(flags);
+        self.next += 1;
+        push(&mut self.h, buf);
+    }
+
+    fn event(&mut self, e: gst::Event) {
+        let what = format!("{:?}", e.type_());
+        assert!(self.h.push_event(e), "{what} refused by ddcolorize");
+    }
+
+    /// EOS, then every frame that came out: (frame number, RGB bytes), in output order.
+    fn finish(mut self) -> Vec<(u64, Vec<u8>)> {
+        self.event(gst::event::Eos::new());
+        let outs = drain(&mut self.h);
+        if outs.is_empty() {
+            return Vec::new();
+        }
+        let oi = out_info(&self.h);
+        assert_eq!(oi.format(), V::Rgb, "output format");
+        outs.iter()
+            .map(|b| {
+                let n = b.pts().expect("output pts").nseconds() / FRAME.nseconds();
+                (n, plane_rows(b, &oi)[0].clone())
+            })
+            .collect()
+    }
+}
+
+/// The RGB output of `frames` pushed in order through one fresh element.
+fn run_seq(mode: gstddcolor::ddcolorize::Temporal, batch: u32, frames: &[Photo]) -> Vec<Vec<u8>> {
+    let mut s = Seq::new(mode, batch);
+    for f in frames {
+        s.push(f);
+    }
+    let outs = s.finish();
+    let numbers: Vec<u64> = outs.iter().map(|(n, _)| *n).collect();
+    assert_eq!(
+        numbers,
+        (0..frames.len() as u64).collect::<Vec<_>>(),
+        "{mode:?} batch-size={batch}: one output per frame, in order"
+    );
+    outs.into_iter().map(|(_, rgb)| rgb).collect()
+}
+
+/// The RGB output of one frame through a fresh element: what it looks like with no past.
+fn alone(mode: gstddcolor::ddcolorize::Temporal, frame: &Photo) -> Vec<u8> {
+    run_seq(mode, 1, std::slice::from_ref(frame)).remove(0)
+}
+
+fn assert_same(what: &str, got: &[u8], want: &[u8]) {
+    assert_eq!(got.len(), want.len(), "{what}: sizes differ");
+    if let Some(first) = got.iter().zip(want).position(|(a, b)| a != b) {
+        let n = got.iter().zip(want).filter(|(a, b)| a != b).count();
+        panic!(
+            "{what}: {n} of {} bytes differ, the first at byte {first} (got {}, want {}); \
+             max/mean diff {:?}",
+            got.len(),
+            got[first],
+            want[first],
+            max_diff(got, want)
+        );
+    }
+}
+
+fn assert_differs(what: &str, got: &[u8], want: &[u8]) {
+    assert_eq!(got.len(), want.len(), "{what}: sizes differ");
+    assert!(got != want, "{what}: the two outputs are identical");
+}
+
+/// temporal=off: every frame of a sequence comes out exactly as it does with no past.
+#[test]
+fn temporal_off_gives_every_frame_as_alone() {
+    let _w = watchdog("temporal_off_gives_every_frame_as_alone", 90);
+    use gstddcolor::ddcolorize::Temporal as T;
+    let frames = drifting(6);
+    let seq = run_seq(T::Off, 1, &frames);
+    for (k, f) in frames.iter().enumerate() {
+        assert_same(
+            &format!("temporal=off, frame {k} of 6 vs the same frame alone"),
+            &seq[k],
+            &alone(T::Off, f),
+        );
+    }
+    // The comparison can tell: with smoothing the last frame is not what it is alone.
+    let flow = run_seq(T::Flow, 1, &frames);
+    assert_differs(
+        "temporal=flow, frame 5 of 6 vs alone (test set-up)",
+        &flow[5],
+        &seq[5],
+    );
+}
+
+/// recursive and flow: the first frame is the model's own colour; later frames of a slow pan
+/// carry colour from before, so they differ from the unsmoothed output.
+#[test]
+fn temporal_smoothing_blends_later_frames_only() {
+    let _w = watchdog("temporal_smoothing_blends_later_frames_only", 90);
+    use gstddcolor::ddcolorize::Temporal as T;
+    let frames = drifting(6);
+    let off = run_seq(T::Off, 1, &frames);
+    for mode in [T::Recursive, T::Flow] {
+        let smoothed = run_seq(mode, 1, &frames);
+        assert_same(
+            &format!("{mode:?}: first frame vs temporal=off"),
+            &smoothed[0],
+            &off[0],
+        );
+        for k in 1..frames.len() {
+            assert_differs(
+                &format!("{mode:?}: frame {k} of a slow pan vs temporal=off"),
+                &smoothed[k],
+                &off[k],
+            );
+        }
+    }
+}
+
+/// Batching must not change what smoothing gives: frames are smoothed in order whatever the
+/// batch, also across a DISCONT and a scene cut inside a batch, and for the partial batch
+/// drained at EOS (10 frames, batch-size 4).
+#[test]
+fn temporal_smoothing_is_the_same_batched() {
+    let _w = watchdog("temporal_smoothing_is_the_same_batched", 120);
+    use gstddcolor::ddcolorize::Temporal as T;
+    let pan = drifting(10);
+    // Frames 0-6 a pan, 7-9 another shot; frame 5 comes after a gap (DISCONT).
+    let mut cut = drifting(7);
+    cut.extend((0..3).map(|_| ramp()));
+    let run = |model: &str, size: u32, mode: T, batch: u32, frames: &[Photo], gap: bool| {
+        let mut s = Seq::with_model(model, size, mode, batch);
+        for (k, f) in frames.iter().enumerate() {
+            let flags = if gap && k == 5 {
+                gst::BufferFlags::DISCONT
+            } else {
+                gst::BufferFlags::empty()
+            };
+            s.push_flagged(f, flags);
+        }
+        let outs = s.finish();
+        assert_eq!(
+            outs.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+            (0..frames.len() as u64).collect::<Vec<_>>(),
+            "{model} {mode:?} batch-size={batch}: one output per frame, in order"
+        );
+        outs.into_iter().map(|(_, rgb)| rgb).collect::<Vec<_>>()
+    };
+    // test-dynamic takes one frame per call; test-batch takes the whole batch in one call.
+    for (model, size) in [(DYNAMIC, 64), (BATCH, 0)] {
+        let name = Path::new(model).file_name().unwrap().to_string_lossy();
+        for mode in [T::Flow, T::Recursive] {
+            for (label, frames, gap) in [("pan", &pan, false), ("gap and cut", &cut, true)] {
+                let single = run(model, size, mode, 1, frames, gap);
+                let batched = run(model, size, mode, 4, frames, gap);
+                for k in 0..frames.len() {
+                    assert_same(
+                        &format!(
+                            "{name} {mode:?} {label}: frame {k}, batch-size=4 vs batch-size=1"
+                        ),
+                        &batched[k],
+                        &single[k],
+                    );
+                }
+                if !gap {
+                    // The smoothing is really on in these runs.
+                    let off = run(model, size, T::Off, 1, frames, gap);
+                    assert_differs(
+                        &format!("{name} {mode:?} {label}: frame 9 vs temporal=off"),
+                        &single[9],
+                        &off[9],
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// What comes between frames 3 and 4 in [`temporal_smoothing_resets`]. `Flush` is a flushing
+/// seek as the element meets it (flush, then a new segment); `FlushNoSegment` leaves the segment
+/// out, so only the flush can be what resets.
+#[derive(Clone, Copy, Debug)]
+enum Break {
+    Nothing,
+    Flush,
+    FlushNoSegment,
+    Discont,
+    Segment,
+    StreamStart,
+}
+
+/// Frames A1..A3 of a pan, then `brk`, then A4: the outputs by frame number.
+fn run_with_break(brk: Break, batch: u32, frames: &[Photo]) -> Vec<(u64, Vec<u8>)> {
+    use gstddcolor::ddcolorize::Temporal as T;
+    let mut s = Seq::new(T::Flow, batch);
+    // The events that reach the element from the break on.
+    let events = Arc::new(Mutex::new(Vec::<gst::EventType>::new()));
+    let ev = events.clone();
+    s.el.static_pad("sink").unwrap().add_probe(
+        gst::PadProbeType::EVENT_DOWNSTREAM | gst::PadProbeType::EVENT_FLUSH,
+        move |_, info| {
+            if let Some(gst::PadProbeData::Event(e)) = &info.data {
+                ev.lock().unwrap().push(e.type_());
+            }
+            gst::PadProbeReturn::Ok
+        },
+    );
+    for f in &frames[..3] {
+        s.push(f);
+    }
+    events.lock().unwrap().clear();
+    let mut flags = gst::BufferFlags::empty();
+    match brk {
+        Break::Nothing => {}
+        Break::Flush => {
+            s.event(gst::event::FlushStart::new());
+            s.event(gst::event::FlushStop::new(true));
+            send_segment(&mut s.h);
+        }
+        Break::FlushNoSegment => {
+            // No segment: so only the flush itself can make the element forget (a segment
+            // would, on its own).
+            expect_data_before_segment();
+            s.event(gst::event::FlushStart::new());
+            s.event(gst::event::FlushStop::new(false));
+        }
+        Break::Discont => flags = gst::BufferFlags::DISCONT,
+        Break::Segment => send_segment(&mut s.h),
+        Break::StreamStart => s.event(gst::event::StreamStart::new("another-stream")),
+    }
+    s.push_flagged(&frames[3], flags);
+    // Set-up: the element saw the break, and nothing else that resets.
+    use gst::EventType as E;
+    let want: &[E] = match brk {
+        Break::Nothing | Break::Discont => &[],
+        Break::Flush => &[E::FlushStart, E::FlushStop, E::Segment],
+        Break::FlushNoSegment => &[E::FlushStart, E::FlushStop],
+        Break::Segment => &[E::Segment],
+        Break::StreamStart => &[E::StreamStart],
+    };
+    assert_eq!(
+        *events.lock().unwrap(),
+        want,
+        "batch-size={batch}, {brk:?}: events that reached ddcolorize"
+    );
+    s.finish()
+}
+
+/// Buffers after a flush with no new segment are what [`Break::FlushNoSegment`] is about; GLib's
+/// warning for them ("Got data flow before segment event") is expected there, so it is not
+/// printed. Every other message passes through.
+fn expect_data_before_segment() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        glib::log_set_handler(
+            Some("GStreamer"),
+            glib::LogLevels::LEVEL_WARNING,
+            false,
+            false,
+            |domain, level, msg| {
+                if !msg.contains("Got data flow before segment event") {
+                    glib::log_default_handler(domain, level, Some(msg));
+                }
+            },
+        );
+    });
+}
+
+/// A flush, a DISCONT buffer, a new segment and a new stream each start afresh: the next frame
+/// comes out exactly as it does alone, with batch-size 1 and with frames held in a batch.
+#[test]
+fn temporal_smoothing_resets() {
+    let _w = watchdog("temporal_smoothing_resets", 120);
+    use gstddcolor::ddcolorize::Temporal as T;
+    let frames = drifting(4);
+    let a4_alone = alone(T::Flow, &frames[3]);
+    let frame = |outs: &[(u64, Vec<u8>)], n: u64, what: &str| -> Vec<u8> {
+        let found: Vec<_> = outs.iter().filter(|(k, _)| *k == n).collect();
+        assert_eq!(
+            found.len(),
+            1,
+            "{what}: frame {n} came out {} times (frames out: {:?})",
+            found.len(),
+            outs.iter().map(|(k, _)| *k).collect::<Vec<_>>()
+        );
+        found[0].1.clone()
+    };
+    for batch in [1u32, 4] {
+        // Without a break A4 carries colour from A3: the comparison can tell.
+        let plain = run_with_break(Break::Nothing, batch, &frames);
+        assert_differs(
+            &format!("batch-size={batch}, no break: A4 vs A4 alone (test set-up)"),
+            &frame(&plain, 3, "no break"),
+            &a4_alone,
+        );
+        for brk in [
+            Break::Flush,
+            Break::FlushNoSegment,
+            Break::Discont,
+            Break::Segment,
+            Break::StreamStart,
+        ] {
+            let what = format!("batch-size={batch}, {brk:?} before A4");
+            let outs = run_with_break(brk, batch, &frames);
+            assert_same(
+                &format!("{what}: A4 vs A4 alone"),
+                &frame(&outs, 3, &what),
+                &a4_alone,
+            );
+            // The frames before the break are untouched by it (held ones leave first, smoothed
+            // with each other); a flush drops the held ones.
+            let before: Vec<u64> = outs.iter().map(|(k, _)| *k).filter(|&k| k < 3).collect();
+            if matches!(brk, Break::Flush | Break::FlushNoSegment) && batch > 1 {
+                assert!(before.is_empty(), "{what}: flushed frames came out");
+            } else {
+                for k in 0..3 {
+                    assert_same(
+                        &format!("{what}: A{} vs the same without a break", k + 1),
+                        &frame(&outs, k, &what),
+                        &frame(&plain, k, "no break"),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The same shot luma as the element gives the smoother, to check the test's pictures against
+/// the engine's own scene-cut test.
+fn cut_steps(frames: &[Photo]) -> Vec<ddcolor_engine::temporal::Step> {
+    use ddcolor_engine::temporal::{Smoother, TemporalMode, TemporalSettings};
+    let s = 64;
+    let mut sm = Smoother::new(TemporalSettings {
+        mode: TemporalMode::Recursive,
+        ..Default::default()
+    });
+    let mut input = vec![0f32; 3 * s * s];
+    frames
+        .iter()
+        .map(|f| {
+            ddcolor_engine::model_input(f, s, &mut input);
+            sm.apply(&input[..s * s], &mut vec![0f32; 2 * s * s], s)
+        })
+        .collect()
+}
+
+/// A scene cut (a pan, then another picture) starts afresh at the default threshold; with
+/// scene-cut-threshold=1 (never cut) the new picture gets colour from the old one.
+#[test]
+fn temporal_scene_cut_starts_afresh() {
+    let _w = watchdog("temporal_scene_cut_starts_afresh", 90);
+    use gstddcolor::ddcolorize::Temporal as T;
+    let mut frames = drifting(4);
+    frames.push(ramp());
+    // Set-up: the engine sees no cut within the pan and a cut at the ramp.
+    let steps = cut_steps(&frames);
+    for (k, st) in steps.iter().enumerate() {
+        let want = k == 4;
+        assert_eq!(
+            st.cut,
+            want,
+            "test set-up: frame {k} cut score {} (threshold {})",
+            st.cut_score,
+            ddcolor_engine::temporal::DEFAULT_SCENE_CUT_THRESHOLD
+        );
+    }
+    for mode in [T::Flow, T::Recursive] {
+        let fresh = alone(mode, &frames[4]);
+        let outs = run_seq(mode, 1, &frames);
+        assert_same(
+            &format!("{mode:?}: frame 5 (a new shot) vs alone"),
+            &outs[4],
+            &fresh,
+        );
+        assert_differs(
+            &format!("{mode:?}: frame 4 (same shot) vs alone"),
+            &outs[3],
+            &alone(mode, &frames[3]),
+        );
+
+        let mut s = Seq::new(mode, 1);
+        s.el.set_property("scene-cut-threshold", 1.0f32);
+        for f in &frames {
+            s.push(f);
+        }
+        let never = s.finish();
+        assert_eq!(never.len(), 5);
+        assert_differs(
+            &format!("{mode:?}, scene-cut-threshold=1: frame 5 vs alone"),
+            &never[4].1,
+            &fresh,
+        );
+    }
+}
+
+#[test]
+fn temporal_property_defaults() {
+    let _w = watchdog("temporal_property_defaults", 30);
+    init();
+    use ddcolor_engine::temporal::{
+        DEFAULT_MOTION_SENSITIVITY, DEFAULT_SCENE_CUT_THRESHOLD, DEFAULT_STRENGTH,
+    };
+    use gstddcolor::ddcolorize::Temporal as T;
+    let el = gst::ElementFactory::make("ddcolorize").build().unwrap();
+    assert_eq!(el.property::<T>("temporal"), T::Flow);
+    assert_eq!(el.property::<f32>("temporal-strength"), DEFAULT_STRENGTH);
+    assert_eq!(
+        el.property::<f32>("motion-sensitivity"),
+        DEFAULT_MOTION_SENSITIVITY
+    );
+    assert_eq!(
+        el.property::<f32>("scene-cut-threshold"),
+        DEFAULT_SCENE_CUT_THRESHOLD
+    );
+
+    let spec = |n: &str| el.find_property(n).unwrap();
+    let t = spec("temporal");
+    let t = t.downcast_ref::<glib::ParamSpecEnum>().unwrap();
+    assert_eq!(t.default_value::<T>().unwrap(), T::Flow);
+    let nicks: Vec<&str> = t.enum_class().values().iter().map(|v| v.nick()).collect();
+    assert_eq!(nicks, ["off", "recursive", "flow"]);
+    for (name, default, min, max) in [
+        ("temporal-strength", DEFAULT_STRENGTH, 0.0, 0.99),
+        (
+            "motion-sensitivity",
+            DEFAULT_MOTION_SENSITIVITY,
+            0.0,
+            10000.0,
+        ),
+        ("scene-cut-threshold", DEFAULT_SCENE_CUT_THRESHOLD, 0.0, 1.0),
+    ] {
+        let p = spec(name);
+        let f = p.downcast_ref::<glib::ParamSpecFloat>().unwrap();
+        assert_eq!(
+            (f.default_value(), f.minimum(), f.maximum()),
+            (default, min, max),
+            "{name}: default, minimum, maximum"
+        );
+    }
+    for name in [
+        "temporal",
+        "temporal-strength",
+        "motion-sensitivity",
+        "scene-cut-threshold",
+    ] {
+        let p = spec(name);
+        assert!(
+            p.flags().contains(gst::PARAM_FLAG_MUTABLE_PLAYING),
+            "{name} is documented as changeable while playing"
+        );
+        assert!(
+            p.flags().contains(glib::ParamFlags::READWRITE),
+            "{name}: readable and writable"
+        );
+    }
+}
+
+/// The four properties can be set while PLAYING: the value sticks, and the next frame follows it.
+#[test]
+fn temporal_properties_change_while_playing() {
+    let _w = watchdog("temporal_properties_change_while_playing", 120);
+    use gstddcolor::ddcolorize::Temporal as T;
+    let frames = drifting(6);
+    let fresh: Vec<Vec<u8>> = frames.iter().map(|f| alone(T::Flow, f)).collect();
+    let smoothed = run_seq(T::Flow, 1, &frames);
+
+    // Pushes frames 0..=2 with the defaults, sets `name` to `value` while PLAYING, pushes frame 3
+    // (and on): the outputs.
+    let live = |name: &str, value: glib::Value, upto: usize| {
+        let mut s = Seq::new(T::Flow, 1);
+        for f in &frames[..3] {
+            s.push(f);
+        }
+        assert_eq!(s.el.current_state(), gst::State::Playing);
+        s.el.set_property_from_value(name, &value);
+        let got = s.el.property_value(name);
+        assert_eq!(
+            format!("{got:?}"),
+            format!("{value:?}"),
+            "{name}: the value set while PLAYING does not stick"
+        );
+        for f in &frames[3..upto] {
+            s.push(f);
+        }
+        let outs: Vec<Vec<u8>> = s.finish().into_iter().map(|(_, rgb)| rgb).collect();
+        assert_eq!(outs.len(), upto, "{name}: one output per frame");
+        for k in 0..3 {
+            assert_same(
+                &format!("{name}: frame {k}, before the change"),
+                &outs[k],
+                &smoothed[k],
+            );
+        }
+        outs
+    };
+
+    // temporal=off: frame 3 has no past.
+    let outs = live("temporal", T::Off.to_value(), 4);
+    assert_differs(
+        "default: frame 3 vs alone (test set-up)",
+        &smoothed[3],
+        &fresh[3],
+    );
+    assert_same("temporal=off while PLAYING: frame 3", &outs[3], &fresh[3]);
+
+    // temporal=recursive: another mode starts afresh, then blends again.
+    let outs = live("temporal", T::Recursive.to_value(), 5);
+    assert_same(
+        "temporal=recursive while PLAYING: frame 3",
+        &outs[3],
+        &fresh[3],
+    );
+    assert_differs(
+        "temporal=recursive while PLAYING: frame 4 vs alone",
+        &outs[4],
+        &fresh[4],
+    );
+
+    // temporal-strength=0: nothing of the past is kept.
+    let outs = live("temporal-strength", 0.0f32.to_value(), 5);
+    for k in 3..5 {
+        assert_same(
+            &format!("temporal-strength=0 while PLAYING: frame {k}"),
+            &outs[k],
+            &fresh[k],
+        );
+    }
+
+    // scene-cut-threshold=0: every change of picture is a cut.
+    let outs = live("scene-cut-threshold", 0.0f32.to_value(), 5);
+    for k in 3..5 {
+        assert_same(
+            &format!("scene-cut-threshold=0 while PLAYING: frame {k}"),
+            &outs[k],
+            &fresh[k],
+        );
+    }
+
+    // motion-sensitivity=0: the luma difference no longer lowers the weight.
+    let outs = live("motion-sensitivity", 0.0f32.to_value(), 4);
+    assert_differs(
+        "motion-sensitivity=0 while PLAYING: frame 3 vs the default sensitivity",
+        &outs[3],
+        &smoothed[3],
+    );
+    assert_differs(
+        "motion-sensitivity=0 while PLAYING: frame 3 vs alone",
+        &outs[3],
+        &fresh[3],
+    );
+}
+
+#[test]
+fn gst_inspect_lists_temporal_properties() {
+    let _w = watchdog("gst_inspect_lists_temporal_properties", 90);
+    init();
+    let env = PluginEnv::new("inspect-temporal");
+    let mut cmd = env.command("gst-inspect-1.0");
+    cmd.arg("ddcolorize");
+    let (status, out, err) = env.run(cmd, Duration::from_secs(60));
+    assert!(status.success(), "gst-inspect-1.0 ddcolorize failed: {err}");
+    use ddcolor_engine::temporal::{
+        DEFAULT_MOTION_SENSITIVITY, DEFAULT_SCENE_CUT_THRESHOLD, DEFAULT_STRENGTH,
+    };
+    let el = gst::ElementFactory::make("ddcolorize").build().unwrap();
+    // (name, the default as gst-inspect shows it: a float, or the text it contains).
+    for (name, default_float, default_text) in [
+        ("temporal", None, "\"flow\""),
+        ("temporal-strength", Some(DEFAULT_STRENGTH), ""),
+        ("motion-sensitivity", Some(DEFAULT_MOTION_SENSITIVITY), ""),
+        ("scene-cut-threshold", Some(DEFAULT_SCENE_CUT_THRESHOLD), ""),
+    ] {
+        let blurb = el
+            .find_property(name)
+            .unwrap()
+            .blurb()
+            .unwrap_or("")
+            .to_string();
+        assert!(blurb.len() > 20, "{name}: no real blurb ({blurb:?})");
+        let at = out
+            .lines()
+            .position(|l| l.trim_start().starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("gst-inspect does not list property {name}:\n{out}"));
+        let line = out.lines().nth(at).unwrap();
+        let head: String = blurb.chars().take(30).collect();
+        assert!(
+            line.contains(':') && line.contains(&head),
+            "{name}: gst-inspect line lacks the blurb: {line}"
+        );
+        // The lines that follow, up to the next property, say it is changeable in PLAYING.
+        let details: Vec<&str> = out
+            .lines()
+            .skip(at + 1)
+            .take_while(|l| !l.trim().is_empty() && l.starts_with("    "))
+            .take(8)
+            .collect();
+        assert!(
+            details
+                .iter()
+                .any(|l| l.contains("changeable in NULL, READY, PAUSED or PLAYING")),
+            "{name}: gst-inspect does not say it may change while playing:\n{}",
+            details.join("\n")
+        );
+        let shown = details
+            .iter()
+            .find_map(|l| l.split_once("Default:").map(|(_, d)| d.trim()))
+            .unwrap_or_else(|| panic!("{name}: gst-inspect shows no default"));
+        match default_float {
+            Some(want) => assert_eq!(
+                shown.parse::<f32>().ok(),
+                Some(want),
+                "{name}: gst-inspect's default {shown:?}"
+            ),
+            None => assert!(
+                shown.contains(default_text),
+                "{name}: gst-inspect's default {shown:?}"
+            ),
+        }
+    }
+    for nick in ["off", "recursive", "flow"] {
+        assert!(
+            out.lines().any(|l| l.contains(&format!("): {nick} "))
+                || l.trim_end().ends_with(&format!("): {nick}"))),
+            "gst-inspect does not list temporal={nick}:\n{out}"
         );
     }
 }

@@ -355,7 +355,7 @@ impl Ddcolorize {
                     gst::debug!(
                         CAT,
                         imp = self,
-                        "scene cut at {:?} (histogram distance {:.3})",
+                        "scene cut at {:?} (cut score {:.3})",
                         slot.timing.pts,
                         step.cut_score
                     );
@@ -499,7 +499,7 @@ impl Ddcolorize {
         }
     }
 
-    /// A new segment or stream: colour from before it must not leak into it.
+    /// A new segment, stream or format: colour from before it must not leak into it.
     fn forget_past(&self) {
         if let Some(state) = self.lock_state().as_mut() {
             state.smoother.reset();
@@ -634,9 +634,10 @@ impl ObjectImpl for Ddcolorize {
                 glib::ParamSpecFloat::builder("scene-cut-threshold")
                     .nick("Scene-cut threshold")
                     .blurb(
-                        "Change of the brightness histogram between two frames (0 to 1) above which a new \
-                         scene starts and no colour is carried over; 1 never cuts. Lower catches more cuts \
-                         (and more false ones, such as flashes). May change while playing.",
+                        "How much the picture's layout changed between two frames, (1 - correlation of 16x16 \
+                         luma thumbnails) / 2, from 0 to 1, above which a new scene starts and no colour is \
+                         carried over; 1 never cuts. Lower catches more cuts (and more false ones, such as \
+                         very fast pans). May change while playing.",
                     )
                     .minimum(0.0)
                     .maximum(1.0)
@@ -923,7 +924,9 @@ impl BaseTransformImpl for Ddcolorize {
                 }
                 if matches!(
                     event.view(),
-                    gst::EventView::Segment(_) | gst::EventView::StreamStart(_)
+                    gst::EventView::Segment(_)
+                        | gst::EventView::StreamStart(_)
+                        | gst::EventView::Caps(_)
                 ) {
                     self.forget_past();
                 }
