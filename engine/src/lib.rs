@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod error;
 pub mod flow;
 pub mod frame;
+pub mod guided;
 pub mod io;
 pub mod lab;
 pub mod metrics;
