@@ -66,8 +66,8 @@ pub struct TemporalSettings {
     pub strength: f32,
     /// How fast the weight falls with the luma difference (alpha, for L in [0, 1]).
     pub motion_sensitivity: f32,
-    /// Change of the picture's layout (0 to 1, see [`Step::cut_score`]) above which a frame starts
-    /// a new scene; 1 never cuts.
+    /// Change of the picture (0 to 1, see [`scene_change`]) above which a frame starts a new
+    /// scene; 1 never cuts.
     pub scene_cut_threshold: f32,
 }
 
@@ -84,7 +84,7 @@ impl Default for TemporalSettings {
 
 pub const DEFAULT_STRENGTH: f32 = 0.9;
 pub const DEFAULT_MOTION_SENSITIVITY: f32 = 50.0;
-pub const DEFAULT_SCENE_CUT_THRESHOLD: f32 = 0.27;
+pub const DEFAULT_SCENE_CUT_THRESHOLD: f32 = 0.35;
 /// Flow runs on the model-space luma brought down to at most this size: chroma is smooth, and
 /// the flow at S = 512 would cost more than the filter is allowed to add.
 pub const FLOW_SIZE: usize = 128;
@@ -117,8 +117,8 @@ struct Previous {
     size: usize,
     /// Model-space luma, box-blurred: grain should not read as change.
     luma: Vec<f32>,
-    /// Thumbnail of the luma, zero mean and unit length (for the scene-cut test).
-    thumb: Vec<f32>,
+    /// For the scene-cut test.
+    signature: SceneSignature,
     /// The previous frame's smoothed chroma, planar [2, S, S].
     ab: Vec<f32>,
     /// The luma at flow size (flow mode only).
@@ -182,11 +182,11 @@ impl Smoother {
         }
         let mut blurred = std::mem::take(&mut self.scratch);
         box_blur_3(luma, size, &mut blurred);
-        let thumb = scene_signature(luma, size, size);
+        let signature = scene_signature(luma, size, size);
         let previous = self.previous.take().filter(|p| p.size == size);
         let cut_score = previous
             .as_ref()
-            .map_or(0.0, |p| scene_change(&p.thumb, &thumb));
+            .map_or(0.0, |p| scene_change(&p.signature, &signature));
         let cut = previous.is_some() && cut_score > s.scene_cut_threshold;
         let small = (s.mode == TemporalMode::Flow).then(|| {
             let f = size.min(FLOW_SIZE);
@@ -262,7 +262,7 @@ impl Smoother {
         self.previous = Some(Previous {
             size,
             luma: kept_luma,
-            thumb,
+            signature,
             ab: kept_ab,
             small,
         });
@@ -308,19 +308,32 @@ fn box_blur_3(src: &[f32], size: usize, out: &mut Vec<f32>) {
     }
 }
 
-/// What a shot looks like at a glance, whatever its exposure: a `THUMB` x `THUMB` average of
-/// the luma (`width` x `height`, row-major), normalised to zero mean and unit length. Compare
-/// two with [`scene_change`].
-pub fn scene_signature(luma: &[f32], width: usize, height: usize) -> Vec<f32> {
+/// What a shot looks like at a glance: its layout (a `THUMB` x `THUMB` average of the luma,
+/// zero mean and unit length, whatever the exposure) and its brightness distribution (a
+/// 32-bin luma histogram). Compare two with [`scene_change`].
+#[derive(Clone, Debug)]
+pub struct SceneSignature {
+    thumb: Vec<f32>,
+    hist: [f32; HIST_BINS],
+}
+
+const HIST_BINS: usize = 32;
+
+/// The signature of a luma image (`width` x `height`, row-major, values in [0, 1]).
+pub fn scene_signature(luma: &[f32], width: usize, height: usize) -> SceneSignature {
     assert_eq!(luma.len(), width * height, "luma has the wrong size");
     let mut t = vec![0f32; THUMB * THUMB];
     let mut n = vec![0f32; THUMB * THUMB];
+    let mut hist = [0f32; HIST_BINS];
     for y in 0..height {
         let ty = y * THUMB / height;
         for x in 0..width {
+            let v = luma[y * width + x];
             let i = ty * THUMB + x * THUMB / width;
-            t[i] += luma[y * width + x];
+            t[i] += v;
             n[i] += 1.0;
+            hist[((v * HIST_BINS as f32) as isize).clamp(0, HIST_BINS as isize - 1) as usize] +=
+                1.0;
         }
     }
     t.iter_mut().zip(&n).for_each(|(v, &c)| *v /= c.max(1.0));
@@ -330,16 +343,25 @@ pub fn scene_signature(luma: &[f32], width: usize, height: usize) -> Vec<f32> {
     if norm > 1e-6 {
         t.iter_mut().for_each(|v| *v /= norm);
     }
-    t
+    let total = luma.len().max(1) as f32;
+    hist.iter_mut().for_each(|v| *v /= total);
+    SceneSignature { thumb: t, hist }
 }
 
-/// How unlike two scene signatures are: (1 - correlation) / 2, from 0 (same picture, any
-/// exposure) to 1 (inverted). Motion within a shot barely moves a 16x16 thumbnail; a new shot
-/// does. Flat thumbnails (black frames) correlate with nothing: they score 0.5. A frame starts
-/// a new scene when this exceeds the scene-cut threshold.
-pub fn scene_change(a: &[f32], b: &[f32]) -> f32 {
-    let corr: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-    (0.5 * (1.0 - corr)).clamp(0.0, 1.0)
+/// How unlike two shots are, 0 (same) to 1: `(1 - correlation of the thumbnails) / 2` plus half
+/// the total-variation distance of the histograms. The layout term ignores exposure and barely
+/// moves with motion inside a shot; the histogram term catches cuts between shots of a similar
+/// layout (sky above, ground below) that differ in brightness. An exposure jump alone (a flash)
+/// counts at most 0.5. A frame starts a new scene when this exceeds the scene-cut threshold.
+pub fn scene_change(a: &SceneSignature, b: &SceneSignature) -> f32 {
+    let corr: f32 = a.thumb.iter().zip(&b.thumb).map(|(x, y)| x * y).sum();
+    let tv: f32 = 0.5
+        * a.hist
+            .iter()
+            .zip(&b.hist)
+            .map(|(x, y)| (x - y).abs())
+            .sum::<f32>();
+    (0.5 * (1.0 - corr) + 0.5 * tv).clamp(0.0, 1.0)
 }
 
 #[cfg(test)]
@@ -397,7 +419,11 @@ mod tests {
 
     #[test]
     fn where_the_luma_changed_the_new_prediction_wins() {
-        let mut sm = Smoother::new(settings(TemporalMode::Recursive));
+        // Cuts off: this is about the per-pixel weight.
+        let mut sm = Smoother::new(TemporalSettings {
+            scene_cut_threshold: 1.0,
+            ..settings(TemporalMode::Recursive)
+        });
         let l0 = luma(0.3);
         sm.apply(&l0, &mut ab(10.0, 0.0), S);
         // The left quarter turns much brighter (something moved in), the rest stays.
@@ -408,7 +434,7 @@ mod tests {
             }
         }
         let mut next = ab(40.0, 0.0);
-        assert!(!sm.apply(&l1, &mut next, S).cut);
+        sm.apply(&l1, &mut next, S);
         assert!((next[S * 8 + 3] - 40.0).abs() < 1.0, "{}", next[S * 8 + 3]);
         assert!(next[S * 8 + S - 4] < 20.0, "{}", next[S * 8 + S - 4]);
     }
@@ -437,11 +463,15 @@ mod tests {
     }
 
     #[test]
-    fn a_change_of_exposure_is_not_a_cut() {
+    fn a_change_of_exposure_is_not_a_cut_and_a_brightness_jump_is() {
         let mut sm = Smoother::new(settings(TemporalMode::Recursive));
-        sm.apply(&luma(0.2), &mut ab(10.0, 0.0), S);
-        let step = sm.apply(&luma(0.6), &mut ab(10.0, 0.0), S);
+        sm.apply(&luma(0.3), &mut ab(10.0, 0.0), S);
+        let step = sm.apply(&luma(0.4), &mut ab(10.0, 0.0), S);
         assert!(!step.cut, "score {}", step.cut_score);
+        // Same layout, but a darker shot with a wider spread: a cut a thumbnail alone misses.
+        let dark: Vec<f32> = luma(0.4).iter().map(|v| 0.05 + (v - 0.2) * 0.4).collect();
+        let step = sm.apply(&dark, &mut ab(10.0, 0.0), S);
+        assert!(step.cut, "score {}", step.cut_score);
     }
 
     #[test]

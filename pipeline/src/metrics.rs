@@ -18,7 +18,9 @@ use ddcolor_engine::flow::Plane;
 use ddcolor_engine::metrics::{
     Histograms, Motion, Rgb, colour_error, colourfulness, histograms, jensen_shannon, warp_error,
 };
-use ddcolor_engine::temporal::{DEFAULT_SCENE_CUT_THRESHOLD, scene_change, scene_signature};
+use ddcolor_engine::temporal::{
+    DEFAULT_SCENE_CUT_THRESHOLD, SceneSignature, scene_change, scene_signature,
+};
 use indicatif::{ProgressBar, ProgressFinish, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -45,7 +47,7 @@ use crate::video::FrameSource;
     Lower is better.\n  \
     ab             distance from the truth in the Lab a-b plane, mean per pixel (needs\n                 \
     --truth). Lower is better.\n\n\
-    Where the input cuts to a new shot (its 16x16 thumbnail changes; see ddcolorize's\n\
+    Where the input cuts to a new shot (its layout or brightness changes at once; see ddcolorize's\n\
     scene-cut-threshold), the pair across the cut is left out of E_warp and CDC: there is no\n\
     motion to follow there, and the colours change by right.\n\n\
     --json writes every number, per run and per frame. --plot draws warping error,\n\
@@ -167,7 +169,7 @@ pub fn run(args: &MetricsArgs) -> Result<()> {
         .collect();
     let mut truth_colourfulness = Vec::new();
     let mut prev_luma: Option<Plane> = None;
-    let mut prev_signature: Option<Vec<f32>> = None;
+    let mut prev_signature: Option<SceneSignature> = None;
     let (mut scene_cuts, mut shot_start) = (Vec::new(), 0u64);
     let bar = progress_bar(sources[0].frames_hint());
 

@@ -634,10 +634,10 @@ impl ObjectImpl for Ddcolorize {
                 glib::ParamSpecFloat::builder("scene-cut-threshold")
                     .nick("Scene-cut threshold")
                     .blurb(
-                        "How much the picture's layout changed between two frames, (1 - correlation of 16x16 \
-                         luma thumbnails) / 2, from 0 to 1, above which a new scene starts and no colour is \
-                         carried over; 1 never cuts. Lower catches more cuts (and more false ones, such as \
-                         very fast pans). May change while playing.",
+                        "How much the picture changed between two frames, 0 to 1: (1 - correlation of 16x16 luma \
+                         thumbnails) / 2 plus half the distance between their brightness histograms. Above it \
+                         a new scene starts and no colour is carried over; 1 never cuts. Lower catches more \
+                         cuts (and more false ones, such as flashes or very fast pans). May change while playing.",
                     )
                     .minimum(0.0)
                     .maximum(1.0)
