@@ -55,8 +55,10 @@ impl Plane {
         Plane::new(w, h, data)
     }
 
-    /// Resized to `width` x `height` by area-weighted bilinear (box pre-filter when shrinking).
+    /// Resized to `width` x `height`: halved (2x2 average) while at least twice as large, then
+    /// bilinear for the rest.
     pub fn resized(&self, width: usize, height: usize) -> Plane {
+        assert!(width > 0 && height > 0, "resize to an empty plane");
         let mut p = self.clone();
         while p.width >= 2 * width && p.height >= 2 * height {
             p = p.half();

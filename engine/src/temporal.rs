@@ -167,6 +167,7 @@ impl Smoother {
     /// model input's first plane, S x S, in [0, 1]); `ab` the model's output for it (planar
     /// [2, S, S]).
     pub fn apply(&mut self, luma: &[f32], ab: &mut [f32], size: usize) -> Step {
+        assert!(size > 0, "model size 0");
         let plane = size * size;
         assert_eq!(luma.len(), plane, "luma has the wrong size");
         assert_eq!(ab.len(), 2 * plane, "chroma has the wrong size");
@@ -196,8 +197,10 @@ impl Smoother {
         let mut recycled = None;
         let (mut weight_sum, mut occluded_share) = (0f32, 0f32);
         if let Some(prev) = previous.filter(|_| !cut) {
-            let strength = s.strength.clamp(0.0, 0.99);
-            let alpha = s.motion_sensitivity.max(0.0);
+            // NaN would stay in the carried state until the next cut.
+            let finite_or = |v: f32, d: f32| if v.is_finite() { v } else { d };
+            let strength = finite_or(s.strength, 0.0).clamp(0.0, 0.99);
+            let alpha = finite_or(s.motion_sensitivity, DEFAULT_MOTION_SENSITIVITY).max(0.0);
             match (&small, &prev.small) {
                 (Some(cur_small), Some(prev_small)) => {
                     // Backward flow: this frame's pixel x was at x + B(x) in the previous one.
@@ -276,15 +279,19 @@ impl Smoother {
 }
 
 /// `(1 - w) * new + w * old` for the hue, and the same mix of the two chroma magnitudes for the
-/// saturation. A plain average of two colours of different hue is greyer than either; a model
-/// that hesitates between blue and brown would fade to grey where it hesitates most.
+/// saturation, the saturation raised at most twofold over the plain mix. A plain average of two
+/// colours of different hue is greyer than either, so a model that hesitates between
+/// neighbouring hues would fade to grey where it hesitates most. For nearly opposite hues the
+/// mixed hue means little (noise would pick it), so there the cap leaves the mix greyish.
 #[inline(always)]
 fn blend(a: f32, b: f32, old_a: f32, old_b: f32, w: f32) -> (f32, f32) {
+    const MAX_GAIN: f32 = 2.0;
     let (va, vb) = ((1.0 - w) * a + w * old_a, (1.0 - w) * b + w * old_b);
     let m = (1.0 - w) * (a * a + b * b).sqrt() + w * (old_a * old_a + old_b * old_b).sqrt();
     let len = (va * va + vb * vb).sqrt();
     if len > 1e-3 {
-        (va * m / len, vb * m / len)
+        let gain = (m / len).min(MAX_GAIN);
+        (va * gain, vb * gain)
     } else {
         (va, vb)
     }
@@ -339,29 +346,37 @@ pub fn scene_signature(luma: &[f32], width: usize, height: usize) -> SceneSignat
     t.iter_mut().zip(&n).for_each(|(v, &c)| *v /= c.max(1.0));
     let mean = t.iter().sum::<f32>() / t.len() as f32;
     t.iter_mut().for_each(|v| *v -= mean);
+    // Unit length for a picture with structure; a nearly flat one (black leader, fog, the end
+    // of a fade) stays short, so its grain is not blown up into a "layout".
     let norm = t.iter().map(|v| v * v).sum::<f32>().sqrt();
-    if norm > 1e-6 {
-        t.iter_mut().for_each(|v| *v /= norm);
-    }
+    let floor = 0.01 * THUMB as f32;
+    t.iter_mut().for_each(|v| *v /= norm.max(floor));
     let total = luma.len().max(1) as f32;
     hist.iter_mut().for_each(|v| *v /= total);
     SceneSignature { thumb: t, hist }
 }
 
-/// How unlike two shots are, 0 (same) to 1: `(1 - correlation of the thumbnails) / 2` plus half
-/// the total-variation distance of the histograms. The layout term ignores exposure and barely
-/// moves with motion inside a shot; the histogram term catches cuts between shots of a similar
-/// layout (sky above, ground below) that differ in brightness. An exposure jump alone (a flash)
-/// counts at most 0.5. A frame starts a new scene when this exceeds the scene-cut threshold.
+/// How unlike two shots are, 0 (same) to 1: `|ta - tb|^2 / 4` for the thumbnails (which is
+/// `(1 - correlation) / 2` for pictures with structure, 0 for two flat ones, about 0.25 for flat
+/// against structured) plus half the total-variation distance of the histograms. The layout term
+/// ignores exposure and barely moves with motion inside a shot; the histogram term catches cuts
+/// between shots of a similar layout (sky above, ground below) that differ in brightness. An
+/// exposure jump alone (a flash) counts at most 0.5. A frame starts a new scene when this
+/// exceeds the scene-cut threshold.
 pub fn scene_change(a: &SceneSignature, b: &SceneSignature) -> f32 {
-    let corr: f32 = a.thumb.iter().zip(&b.thumb).map(|(x, y)| x * y).sum();
+    let dist: f32 = a
+        .thumb
+        .iter()
+        .zip(&b.thumb)
+        .map(|(x, y)| (x - y) * (x - y))
+        .sum();
     let tv: f32 = 0.5
         * a.hist
             .iter()
             .zip(&b.hist)
             .map(|(x, y)| (x - y).abs())
             .sum::<f32>();
-    (0.5 * (1.0 - corr) + 0.5 * tv).clamp(0.0, 1.0)
+    (0.25 * dist + 0.5 * tv).clamp(0.0, 1.0)
 }
 
 #[cfg(test)]
@@ -472,6 +487,33 @@ mod tests {
         let dark: Vec<f32> = luma(0.4).iter().map(|v| 0.05 + (v - 0.2) * 0.4).collect();
         let step = sm.apply(&dark, &mut ab(10.0, 0.0), S);
         assert!(step.cut, "score {}", step.cut_score);
+    }
+
+    #[test]
+    fn flat_frames_are_one_scene() {
+        // Black leader with grain: every frame differs in noise only.
+        let grain = |seed: usize| -> Vec<f32> {
+            (0..S * S)
+                .map(|i| 0.03 + 0.02 * (((i * 7919 + seed * 104729) % 97) as f32 / 97.0 - 0.5))
+                .collect()
+        };
+        let mut sm = Smoother::new(settings(TemporalMode::Recursive));
+        sm.apply(&grain(1), &mut ab(5.0, 5.0), S);
+        for k in 2..6 {
+            let step = sm.apply(&grain(k), &mut ab(5.0, 5.0), S);
+            assert!(!step.cut, "frame {k}: score {}", step.cut_score);
+        }
+    }
+
+    #[test]
+    fn blending_keeps_saturation_between_neighbouring_hues_and_stays_bounded() {
+        // 40 degrees apart, equal chroma 30: the mix keeps chroma 30.
+        let (a, b) = blend(30.0, 0.0, 30.0 * 0.766, 30.0 * 0.643, 0.5);
+        assert!(((a * a + b * b).sqrt() - 30.0).abs() < 0.05, "{a} {b}");
+        // Nearly opposite: no more than twice the plain mix, whatever the noise.
+        let plain = (0.5f32 * 1.0).hypot(0.5 * 0.05);
+        let (a, b) = blend(30.0, 0.0, -29.0, 0.05, 0.5);
+        assert!(a.hypot(b) <= 2.0 * plain + 1e-3, "{a} {b}");
     }
 
     #[test]

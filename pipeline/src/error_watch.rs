@@ -35,15 +35,30 @@ pub fn start() {
 /// that rejected an element to remove it; an element still in place after that is one whose
 /// error was swallowed.
 pub fn stranded(bin: &gst::Bin, grace: Duration) -> Option<Posted> {
-    let mut posted = POSTED.lock().unwrap_or_else(|p| p.into_inner());
-    posted.retain(|p| p.element.upgrade().is_some());
-    let i = posted.iter().position(|p| {
-        p.at.elapsed() >= grace
-            && p.element
-                .upgrade()
-                .is_some_and(|e| e.parent().is_some() && e.has_as_ancestor(bin))
-    })?;
-    Some(posted.swap_remove(i))
+    // Elements are looked at with the list unlocked: their own locks must never be taken
+    // under ours, which streaming threads take while posting.
+    let taken = std::mem::take(&mut *POSTED.lock().unwrap_or_else(|p| p.into_inner()));
+    let mut keep = Vec::with_capacity(taken.len());
+    let mut found = None;
+    for p in taken {
+        let Some(element) = p.element.upgrade() else {
+            continue;
+        };
+        if found.is_none()
+            && p.at.elapsed() >= grace
+            && element.parent().is_some()
+            && element.has_as_ancestor(bin)
+        {
+            found = Some(p);
+        } else {
+            keep.push(p);
+        }
+    }
+    POSTED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .extend(keep);
+    found
 }
 
 glib::wrapper! {
