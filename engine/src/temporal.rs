@@ -10,8 +10,8 @@
 //! previous one (`flow`, with w = 0 where the forward-backward check finds no match). Where the
 //! luma changed (something moved in or out) w falls to zero and the new prediction wins, so a
 //! moving object leaves no smear of old colour. Hue and saturation are blended separately, so a
-//! model hesitating between two hues never fades to grey. A scene cut (the layout of the picture
-//! changes at once) resets the state, so colours change at once at a cut.
+//! model hesitating between neighbouring hues does not fade to grey. A scene cut (the picture's
+//! layout or brightness changes at once) resets the state, so colours change at once at a cut.
 
 use std::fmt;
 use std::str::FromStr;
