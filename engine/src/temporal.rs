@@ -132,6 +132,8 @@ pub struct Smoother {
     previous: Option<Previous>,
     params: FlowParams,
     warped: Vec<f32>,
+    /// One warped plane at a time, before it is copied into `warped`.
+    tmp: Vec<f32>,
     scratch: Vec<f32>,
 }
 
@@ -142,6 +144,7 @@ impl Smoother {
             previous: None,
             params: FlowParams::default(),
             warped: Vec::new(),
+            tmp: Vec::new(),
             scratch: Vec::new(),
         }
     }
@@ -211,13 +214,13 @@ impl Smoother {
                     let warped = &mut self.warped;
                     warped.resize(3 * plane, 0.0);
                     let (wl, wab) = warped.split_at_mut(plane);
-                    let mut tmp = Vec::new();
-                    full.warp(&prev.luma, &mut tmp);
-                    wl.copy_from_slice(&tmp);
-                    full.warp(&prev.ab[..plane], &mut tmp);
-                    wab[..plane].copy_from_slice(&tmp);
-                    full.warp(&prev.ab[plane..], &mut tmp);
-                    wab[plane..].copy_from_slice(&tmp);
+                    let tmp = &mut self.tmp;
+                    full.warp(&prev.luma, tmp);
+                    wl.copy_from_slice(tmp);
+                    full.warp(&prev.ab[..plane], tmp);
+                    wab[..plane].copy_from_slice(tmp);
+                    full.warp(&prev.ab[plane..], tmp);
+                    wab[plane..].copy_from_slice(tmp);
                     let f = cur_small.width;
                     occluded_share =
                         occluded.iter().filter(|&&o| o).count() as f32 / occluded.len() as f32;
@@ -252,7 +255,7 @@ impl Smoother {
             recycled = Some(prev);
         }
         // Keep this frame (its smoothed chroma) for the next, reusing the old buffers.
-        let (mut kept_luma, mut kept_ab) = match recycled {
+        let (kept_luma, mut kept_ab) = match recycled {
             Some(p) => {
                 self.scratch = p.luma;
                 (blurred, p.ab)
@@ -261,7 +264,6 @@ impl Smoother {
         };
         kept_ab.clear();
         kept_ab.extend_from_slice(ab);
-        kept_luma.truncate(plane);
         self.previous = Some(Previous {
             size,
             luma: kept_luma,

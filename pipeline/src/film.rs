@@ -22,9 +22,9 @@ use ddcolor_engine::io::{WriteOptions, read_photo, write_photo};
 use ddcolor_engine::{Photo, Samples};
 use gst::prelude::*;
 use gst_video::prelude::*;
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::error_watch;
+use crate::progress::{bar_style, progress_bar};
 
 /// What `ddcolor film` was asked to do.
 pub struct FilmJob {
@@ -656,25 +656,6 @@ fn estimate_frames(pipeline: &gst::Pipeline, colorize: &gst::Element) -> Option<
         (duration.nseconds() as u128 * fps.numer() as u128 / (fps.denom() as u128 * 1_000_000_000))
             .max(1) as u64,
     )
-}
-
-fn bar_style(known: bool) -> ProgressStyle {
-    let template = if known {
-        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} frames  {per_sec}  ETA {eta}"
-    } else {
-        "{spinner} [{elapsed_precise}] {pos} frames  {per_sec}"
-    };
-    ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar())
-}
-
-fn progress_bar(total: Option<u64>) -> ProgressBar {
-    let bar = match total {
-        Some(n) => ProgressBar::new(n),
-        None => ProgressBar::no_length(),
-    };
-    bar.set_style(bar_style(total.is_some()));
-    bar.enable_steady_tick(Duration::from_millis(250));
-    bar
 }
 
 /// Links one elementary stream from `parsebin`: the first video stream to the colorizer, audio

@@ -4,6 +4,7 @@ mod error_watch;
 mod film;
 mod jobs;
 mod metrics;
+mod progress;
 mod video;
 
 use std::collections::HashSet;

@@ -21,11 +21,12 @@ use ddcolor_engine::metrics::{
 use ddcolor_engine::temporal::{
     DEFAULT_SCENE_CUT_THRESHOLD, SceneSignature, scene_change, scene_signature,
 };
-use indicatif::{ProgressBar, ProgressFinish, ProgressStyle};
+
 use rayon::prelude::*;
 use serde::Serialize;
 use tempfile::NamedTempFile;
 
+use crate::progress::{bar_style, progress_bar};
 use crate::video::FrameSource;
 
 /// `ddcolor metrics RUN... --input GREY [--truth TRUTH] [--label NAME]... [--json F] [--plot F]`.
@@ -455,27 +456,6 @@ impl CdcStream {
                 .map(|(s, &n)| s / n as f64),
         )
     }
-}
-
-fn bar_style(known: bool) -> ProgressStyle {
-    let template = if known {
-        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} frames  {per_sec}  ETA {eta}"
-    } else {
-        "{spinner} [{elapsed_precise}] {pos} frames  {per_sec}"
-    };
-    ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar())
-}
-
-fn progress_bar(total: Option<u64>) -> ProgressBar {
-    let bar = match total {
-        Some(n) => ProgressBar::new(n),
-        None => ProgressBar::no_length(),
-    };
-    bar.set_style(bar_style(total.is_some()));
-    // Cleared however the run ends, so an error is not printed after a half-drawn bar.
-    let bar = bar.with_finish(ProgressFinish::AndClear);
-    bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    bar
 }
 
 /// The table on stdout: one row per run, then what the columns mean.
