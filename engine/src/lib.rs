@@ -14,6 +14,7 @@ pub mod lab;
 pub mod metrics;
 pub mod model;
 pub mod photo;
+pub mod post;
 pub mod recipe;
 pub mod resize;
 pub mod temporal;
@@ -25,6 +26,7 @@ pub use frame::{
 };
 pub use model::{Model, ModelOptions};
 pub use photo::{Photo, Samples};
+pub use post::LabImage;
 pub use recipe::{model_input, recombine, recombine_into};
 pub use resize::Upsample;
 

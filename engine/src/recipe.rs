@@ -64,6 +64,11 @@ pub fn recombine(photo: &Photo, ab: &[f32], size: usize, upsample: Upsample) -> 
 /// depth match, so a film element allocates no frame-sized buffer per frame.
 pub fn recombine_into(photo: &Photo, ab: &[f32], size: usize, upsample: Upsample, out: &mut Photo) {
     assert_eq!(ab.len(), 2 * size * size, "model output has the wrong size");
+    if upsample == Upsample::EdgeAware {
+        // Needs the whole lightness plane first: the post-processing image does it.
+        crate::post::LabImage::from_recipe(photo, ab, size, upsample).to_photo_into(out);
+        return;
+    }
     let out_c = if photo.has_alpha() { 4 } else { 3 };
     let n = photo.width * photo.height * out_c;
     match &photo.samples {
@@ -92,9 +97,72 @@ pub fn recombine_into(photo: &Photo, ab: &[f32], size: usize, upsample: Upsample
 }
 
 /// Per-row chroma source: either one model row (nearest) or two rows and a weight (bilinear).
-enum RowSource {
+pub(crate) enum RowSource {
     Nearest(Vec<usize>, Vec<usize>),
     Bilinear(Vec<crate::resize::Tap>, Vec<crate::resize::Tap>),
+}
+
+impl RowSource {
+    /// The plain (not edge-aware) ways of scaling `size` x `size` chroma to `w` x `h`.
+    pub(crate) fn new(upsample: Upsample, size: usize, w: usize, h: usize) -> Self {
+        match upsample {
+            Upsample::Nearest => Self::Nearest(nearest_indices(size, w), nearest_indices(size, h)),
+            Upsample::Bilinear | Upsample::EdgeAware => {
+                Self::Bilinear(linear_taps(size, w), linear_taps(size, h))
+            }
+        }
+    }
+
+    /// Row `y` of the upsampled chroma planes.
+    pub(crate) fn fill(
+        &self,
+        y: usize,
+        (a_plane, b_plane): (&[f32], &[f32]),
+        size: usize,
+        row_a: &mut [f32],
+        row_b: &mut [f32],
+    ) {
+        match self {
+            Self::Nearest(xs, ys) => {
+                let base = ys[y] * size;
+                for x in 0..row_a.len() {
+                    row_a[x] = a_plane[base + xs[x]];
+                    row_b[x] = b_plane[base + xs[x]];
+                }
+            }
+            Self::Bilinear(xt, yt) => {
+                let t = yt[y];
+                let (r0, r1) = (t.i0 * size, t.i1 * size);
+                for x in 0..row_a.len() {
+                    let tx = xt[x];
+                    let lerp = |p: &[f32]| {
+                        let top = p[r0 + tx.i0] * (1.0 - tx.w) + p[r0 + tx.i1] * tx.w;
+                        let bot = p[r1 + tx.i0] * (1.0 - tx.w) + p[r1 + tx.i1] * tx.w;
+                        top * (1.0 - t.w) + bot * t.w
+                    };
+                    row_a[x] = lerp(a_plane);
+                    row_b[x] = lerp(b_plane);
+                }
+            }
+        }
+    }
+}
+
+/// L (OpenCV Lab, 0..100) of the pixel `px` (1 to 4 channels).
+#[inline(always)]
+pub(crate) fn pixel_l<T: Sample>(px: &[T], tables: &crate::photo::SampleTables) -> f32 {
+    if px.len() >= 3 {
+        let (r, g, b) = (px[0].index(), px[1].index(), px[2].index());
+        // Grey pixels (most of a black-and-white archive) need no interpolation.
+        if r == g && g == b {
+            tables.grey_l[r]
+        } else {
+            let c = &tables.coord;
+            l_from_coords(c[r] as i32, c[g] as i32, c[b] as i32)
+        }
+    } else {
+        tables.grey_l[px[0].index()]
+    }
 }
 
 fn recombine_impl<T: Sample>(
@@ -108,54 +176,18 @@ fn recombine_impl<T: Sample>(
     let (w, h, c) = (photo.width, photo.height, photo.channels);
     let out_c = if photo.has_alpha() { 4 } else { 3 };
     let tables = T::tables();
-    let (coords, grey_l) = (&tables.coord, &tables.grey_l);
-    let source = match upsample {
-        Upsample::Nearest => RowSource::Nearest(nearest_indices(size, w), nearest_indices(size, h)),
-        Upsample::Bilinear => RowSource::Bilinear(linear_taps(size, w), linear_taps(size, h)),
-    };
-    let (a_plane, b_plane) = ab.split_at(size * size);
+    let source = RowSource::new(upsample, size, w, h);
+    let planes = ab.split_at(size * size);
     let lab2rgb = LabToRgb::new();
     let row_buffers = || (vec![0f32; w], vec![0f32; w]);
     out.par_chunks_mut(w * out_c).enumerate().for_each_init(
         row_buffers,
         |(row_a, row_b), (y, out_row)| {
             let in_row = &data[y * w * c..(y + 1) * w * c];
-            match &source {
-                RowSource::Nearest(xs, ys) => {
-                    let base = ys[y] * size;
-                    for x in 0..w {
-                        row_a[x] = a_plane[base + xs[x]];
-                        row_b[x] = b_plane[base + xs[x]];
-                    }
-                }
-                RowSource::Bilinear(xt, yt) => {
-                    let t = yt[y];
-                    let (r0, r1) = (t.i0 * size, t.i1 * size);
-                    for x in 0..w {
-                        let tx = xt[x];
-                        let lerp = |p: &[f32]| {
-                            let top = p[r0 + tx.i0] * (1.0 - tx.w) + p[r0 + tx.i1] * tx.w;
-                            let bot = p[r1 + tx.i0] * (1.0 - tx.w) + p[r1 + tx.i1] * tx.w;
-                            top * (1.0 - t.w) + bot * t.w
-                        };
-                        row_a[x] = lerp(a_plane);
-                        row_b[x] = lerp(b_plane);
-                    }
-                }
-            }
+            source.fill(y, planes, size, row_a, row_b);
             for x in 0..w {
                 let px = &in_row[x * c..x * c + c];
-                // Grey pixels (most of a black-and-white archive) need no interpolation.
-                let l = if c >= 3 {
-                    let (r, g, b) = (px[0].index(), px[1].index(), px[2].index());
-                    if r == g && g == b {
-                        grey_l[r]
-                    } else {
-                        l_from_coords(coords[r] as i32, coords[g] as i32, coords[b] as i32)
-                    }
-                } else {
-                    grey_l[px[0].index()]
-                };
+                let l = pixel_l(px, tables);
                 let rgb = lab2rgb.convert(l, row_a[x], row_b[x]);
                 let o = &mut out_row[x * out_c..x * out_c + out_c];
                 o[0] = T::from_unit(rgb[0]);

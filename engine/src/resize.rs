@@ -21,6 +21,25 @@ pub enum Upsample {
     /// Bilinear with half-pixel centres: no blocky colour edges.
     #[default]
     Bilinear,
+    /// Joint bilateral upsampling guided by the photo's full-resolution lightness: chroma edges
+    /// follow the photo's own edges instead of bleeding across them (see `guided`).
+    EdgeAware,
+}
+
+impl Upsample {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Nearest => "nearest",
+            Self::Bilinear => "bilinear",
+            Self::EdgeAware => "edge-aware",
+        }
+    }
+}
+
+impl std::fmt::Display for Upsample {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 impl FromStr for Upsample {
@@ -29,8 +48,9 @@ impl FromStr for Upsample {
         match s {
             "nearest" => Ok(Self::Nearest),
             "bilinear" => Ok(Self::Bilinear),
+            "edge-aware" | "edge" | "joint-bilateral" => Ok(Self::EdgeAware),
             other => Err(format!(
-                "unknown upsampling '{other}' (expected nearest or bilinear)"
+                "unknown upsampling '{other}' (expected nearest, bilinear or edge-aware)"
             )),
         }
     }

@@ -336,13 +336,7 @@ fn run_pipeline(
     let colorize = make("ddcolorize")?;
     colorize.set_property("model", job.model.to_string_lossy().to_string());
     colorize.set_property("input-size", job.input_size.unwrap_or(0) as u32);
-    colorize.set_property_from_str(
-        "upsample",
-        match job.upsample {
-            ddcolor_engine::Upsample::Nearest => "nearest",
-            ddcolor_engine::Upsample::Bilinear => "bilinear",
-        },
-    );
+    colorize.set_property_from_str("upsample", job.upsample.name());
     colorize.set_property("batch-size", job.batch_size);
     colorize.set_property("threads", job.threads.unwrap_or(0) as u32);
     colorize.set_property_from_str("temporal", job.temporal.mode.name());

@@ -27,6 +27,11 @@ pub enum Upsample {
     #[default]
     #[enum_value(name = "Bilinear: smooth colour edges (default)", nick = "bilinear")]
     Bilinear = 1,
+    #[enum_value(
+        name = "Edge-aware: colour edges follow the frame's own edges (joint bilateral)",
+        nick = "edge-aware"
+    )]
+    EdgeAware = 2,
 }
 
 impl From<Upsample> for ddcolor_engine::Upsample {
@@ -34,6 +39,7 @@ impl From<Upsample> for ddcolor_engine::Upsample {
         match u {
             Upsample::Nearest => ddcolor_engine::Upsample::Nearest,
             Upsample::Bilinear => ddcolor_engine::Upsample::Bilinear,
+            Upsample::EdgeAware => ddcolor_engine::Upsample::EdgeAware,
         }
     }
 }
