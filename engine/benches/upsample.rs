@@ -37,7 +37,8 @@ fn main() {
         .collect();
     files.sort();
     for &s in &sizes {
-        let mut sums = vec![0f64; 2 + grid.len() + fast.len() + jbu.len()];
+        let mut sums = vec![[0f64; 2]; 2 + grid.len() + fast.len() + jbu.len()];
+        let mut product = [0f64; 2];
         for f in &files {
             let img = image::open(f).expect("photo").to_rgb8();
             let photo = Photo {
@@ -48,6 +49,28 @@ fn main() {
             };
             let (w, h) = (photo.width, photo.height);
             let truth = to_rgb(&photo);
+            // Where colour bleeding shows: pixels next to a lightness edge (central-difference
+            // gradient of the true L above 8 L units per pixel).
+            let truth_l: Vec<f32> = truth.lab().iter().map(|p| p[0]).collect();
+            let edges: Vec<bool> = (0..w * h)
+                .map(|i| {
+                    let (x, y) = (i % w, i / w);
+                    let at = |xx: usize, yy: usize| truth_l[yy * w + xx];
+                    let gx = at((x + 1).min(w - 1), y) - at(x.saturating_sub(1), y);
+                    let gy = at(x, (y + 1).min(h - 1)) - at(x, y.saturating_sub(1));
+                    0.5 * gx.hypot(gy) > 8.0
+                })
+                .collect();
+            let score = |out: &Rgb| -> [f64; 2] {
+                [
+                    colour_error(out, &truth, None).expect("error").0,
+                    colour_error(out, &truth, Some(&edges)).expect("error").0,
+                ]
+            };
+            let add = |acc: &mut [f64; 2], v: [f64; 2]| {
+                acc[0] += v[0];
+                acc[1] += v[1];
+            };
             let small = resize_to_model(&photo, s);
             let plane = s * s;
             let mut ab = vec![0f32; 2 * plane];
@@ -61,8 +84,11 @@ fn main() {
                 .enumerate()
             {
                 let out = to_rgb(&recombine(&photo, &ab, s, up));
-                sums[k] += colour_error(&out, &truth, None).expect("error").0;
+                add(&mut sums[k], score(&out));
             }
+            // The product's edge-aware path, exactly as `ddcolor --upsample edge-aware` runs it.
+            let out = to_rgb(&recombine(&photo, &ab, s, Upsample::EdgeAware));
+            add(&mut product, score(&out));
             // Guided: bilinear first, then the filter with L as the guide.
             let lab = truth.lab();
             let guide: Vec<f32> = lab.iter().map(|p| p[0] / 100.0).collect();
@@ -96,7 +122,7 @@ fn main() {
                     })
                     .collect();
                 let out = Rgb::new(w, h, data);
-                sums[2 + grid.len() + g] += colour_error(&out, &truth, None).expect("error").0;
+                add(&mut sums[2 + grid.len() + g], score(&out));
             }
             for (g, &sr) in jbu.iter().enumerate() {
                 let (mut a, mut b) = (vec![0f32; w * h], vec![0f32; w * h]);
@@ -108,8 +134,7 @@ fn main() {
                     })
                     .collect();
                 let out = Rgb::new(w, h, data);
-                sums[2 + grid.len() + fast.len() + g] +=
-                    colour_error(&out, &truth, None).expect("error").0;
+                add(&mut sums[2 + grid.len() + fast.len() + g], score(&out));
             }
             let factor = w.max(h) as f32 / s as f32;
             for (g, &(rk, eps)) in grid.iter().enumerate() {
@@ -123,29 +148,35 @@ fn main() {
                     })
                     .collect();
                 let out = Rgb::new(w, h, data);
-                sums[2 + g] += colour_error(&out, &truth, None).expect("error").0;
+                add(&mut sums[2 + g], score(&out));
             }
         }
         let n = files.len() as f64;
         println!(
-            "S={s}: mean CIEDE2000 to the truth over {} Kodak photos",
+            "S={s}: mean CIEDE2000 to the truth over {} Kodak photos (whole photo | next to lightness edges)",
             files.len()
         );
-        println!("  nearest   {:.4}", sums[0] / n);
-        println!("  bilinear  {:.4}", sums[1] / n);
+        let row =
+            |name: &str, v: [f64; 2]| println!("  {name:<48} {:.4} | {:.4}", v[0] / n, v[1] / n);
+        row("nearest (the reference)", sums[0]);
+        row("bilinear", sums[1]);
+        row("edge-aware (--upsample edge-aware)", product);
         for (g, &(rk, eps)) in grid.iter().enumerate() {
-            println!("  guided r={rk}x eps={eps:e}  {:.4}", sums[2 + g] / n);
+            row(
+                &format!("guided filter after bilinear r={rk}x eps={eps:e}"),
+                sums[2 + g],
+            );
         }
         for (g, &(r, eps)) in fast.iter().enumerate() {
-            println!(
-                "  guided-up r={r} eps={eps:e}  {:.4}",
-                sums[2 + grid.len() + g] / n
+            row(
+                &format!("guided upsampling r={r} eps={eps:e}"),
+                sums[2 + grid.len() + g],
             );
         }
         for (g, &sr) in jbu.iter().enumerate() {
-            println!(
-                "  joint-bilateral sigma_r={sr}  {:.4}",
-                sums[2 + grid.len() + fast.len() + g] / n
+            row(
+                &format!("joint bilateral sigma_r={sr}"),
+                sums[2 + grid.len() + fast.len() + g],
             );
         }
     }

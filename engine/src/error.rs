@@ -22,6 +22,13 @@ pub enum EngineError {
     UnsupportedOutput { path: PathBuf, ext: String },
     #[error("{}: could not write image: {reason}", path.display())]
     Encode { path: PathBuf, reason: String },
+    /// The provenance does not fit where the format keeps metadata (JPEG: one APP1 segment).
+    #[error("{}: the provenance metadata is {bytes} bytes, more than this format holds ({limit}); use --no-metadata or shorter settings", path.display())]
+    MetadataTooLarge {
+        path: PathBuf,
+        bytes: usize,
+        limit: usize,
+    },
     #[error("ONNX Runtime: {0}")]
     Runtime(String),
     #[error("{}: model file not found", path.display())]

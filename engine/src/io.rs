@@ -4,14 +4,15 @@
 use std::fs;
 use std::io::{BufRead, BufWriter, Cursor, Seek, Write};
 use std::path::Path;
+use std::sync::Arc;
 
-use image::codecs::png::PngEncoder;
-use image::codecs::tiff::TiffEncoder;
 use image::codecs::webp::WebPEncoder;
 use image::{DynamicImage, ImageDecoder, ImageEncoder, ImageFormat, ImageReader, Limits};
 
 use crate::error::{EngineError, Result};
+use crate::mark::draw_mark;
 use crate::photo::{Photo, Samples};
+use crate::provenance::Provenance;
 
 /// Default limit on the pixels of one input (100 MP): a decoded 16-bit RGBA image of that size
 /// already takes 800 MB.
@@ -227,25 +228,77 @@ fn drop_alpha<T: Copy>(v: &[T], channels: usize) -> Vec<T> {
 }
 
 /// Options for writing results.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct WriteOptions {
     /// JPEG quality, 1-100.
     pub quality: u8,
+    /// How the result was made, embedded in the file (XMP and the format's text fields); `None`
+    /// writes no metadata at all (`--no-metadata`). Shared by all the results of a run.
+    pub provenance: Option<Arc<Provenance>>,
+    /// Draw a small visible "COLORIZED" in the bottom-right corner (`--mark`).
+    pub mark: bool,
 }
 
 impl Default for WriteOptions {
     fn default() -> Self {
-        Self { quality: 95 }
+        Self {
+            quality: 95,
+            provenance: None,
+            mark: false,
+        }
     }
 }
 
+impl WriteOptions {
+    /// These options for the result of `input`: the provenance names the input's file name.
+    /// Cheap (a few short strings) next to encoding a photo.
+    pub fn for_input(&self, input: &Path) -> Self {
+        Self {
+            provenance: self
+                .provenance
+                .as_ref()
+                .map(|p| Arc::new(p.with_source(input))),
+            ..self.clone()
+        }
+    }
+}
+
+/// Largest XMP packet a JPEG APP1 segment holds: 65535 minus the length field (2 bytes) and the
+/// `http://ns.adobe.com/xap/1.0/\0` namespace (29 bytes), as the XMP specification counts it.
+pub const JPEG_XMP_MAX: usize = 65502;
+
+/// Signature that opens an XMP APP1 segment in a JPEG.
+const JPEG_XMP_SIGNATURE: &[u8] = b"http://ns.adobe.com/xap/1.0/\0";
+
 /// Writes an RGB or RGBA photo atomically: to a temporary file beside `path`, then renamed.
-/// PNG and TIFF keep 16 bits; JPEG and WebP are 8-bit; JPEG drops alpha.
+/// PNG and TIFF keep 16 bits; JPEG and WebP are 8-bit; JPEG drops alpha. With
+/// `options.provenance` the file records how it was made (see [`crate::provenance`]); with
+/// `options.mark` a copy of the photo gets the visible mark before encoding.
 pub fn write_photo(photo: &Photo, path: &Path, options: WriteOptions) -> Result<()> {
     let format = OutputFormat::from_path(path)?;
     let enc_err = |e: &dyn std::fmt::Display| EngineError::Encode {
         path: path.to_path_buf(),
         reason: e.to_string(),
+    };
+    let xmp = options.provenance.as_deref().map(Provenance::xmp_packet);
+    if format == OutputFormat::Jpeg
+        && let Some(x) = &xmp
+        && x.len() > JPEG_XMP_MAX
+    {
+        return Err(EngineError::MetadataTooLarge {
+            path: path.to_path_buf(),
+            bytes: x.len(),
+            limit: JPEG_XMP_MAX,
+        });
+    }
+    let marked;
+    let photo = if options.mark {
+        let mut copy = photo.clone();
+        draw_mark(&mut copy);
+        marked = copy;
+        &marked
+    } else {
+        photo
     };
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -262,18 +315,38 @@ pub fn write_photo(photo: &Photo, path: &Path, options: WriteOptions) -> Result<
         .tempfile_in(dir)
         .map_err(|e| enc_err(&format!("cannot create a file in {}: {e}", dir.display())))?;
     {
+        let meta = options
+            .provenance
+            .as_deref()
+            .zip(xmp.as_deref())
+            .map(|(p, xmp)| Meta {
+                xmp,
+                software: &p.tool,
+                description: p.summary(),
+            });
         let mut out = BufWriter::new(tmp.as_file_mut());
-        encode(photo, format, options, &mut out).map_err(|e| enc_err(&e))?;
+        encode(photo, format, options.quality, meta.as_ref(), &mut out).map_err(|e| enc_err(&e))?;
         out.flush().map_err(|e| enc_err(&e))?;
     }
     tmp.persist(path).map_err(|e| enc_err(&e.error))?;
     Ok(())
 }
 
+/// The provenance as the encoders embed it.
+struct Meta<'a> {
+    /// The XMP packet.
+    xmp: &'a str,
+    /// Tool and version, for the formats' `Software` fields.
+    software: &'a str,
+    /// [`Provenance::summary`], for their description fields.
+    description: String,
+}
+
 fn encode<W: Write + Seek>(
     photo: &Photo,
     format: OutputFormat,
-    options: WriteOptions,
+    quality: u8,
+    meta: Option<&Meta>,
     out: &mut W,
 ) -> std::result::Result<(), String> {
     let err = |e: &dyn std::fmt::Display| e.to_string();
@@ -281,20 +354,9 @@ fn encode<W: Write + Seek>(
     let (w, h) = (photo.width as u32, photo.height as u32);
     let c = photo.channels;
     debug_assert!(c == 3 || c == 4);
-    let bytes16 = |v: &[u16]| -> Vec<u8> { v.iter().flat_map(|x| x.to_ne_bytes()).collect() };
     match (format, &photo.samples) {
-        (OutputFormat::Png, Samples::U8(v)) => PngEncoder::new(out)
-            .write_image(v, w, h, if c == 4 { C::Rgba8 } else { C::Rgb8 })
-            .map_err(|e| err(&e)),
-        (OutputFormat::Png, Samples::U16(v)) => PngEncoder::new(out)
-            .write_image(&bytes16(v), w, h, if c == 4 { C::Rgba16 } else { C::Rgb16 })
-            .map_err(|e| err(&e)),
-        (OutputFormat::Tiff, Samples::U8(v)) => TiffEncoder::new(out)
-            .write_image(v, w, h, if c == 4 { C::Rgba8 } else { C::Rgb8 })
-            .map_err(|e| err(&e)),
-        (OutputFormat::Tiff, Samples::U16(v)) => TiffEncoder::new(out)
-            .write_image(&bytes16(v), w, h, if c == 4 { C::Rgba16 } else { C::Rgb16 })
-            .map_err(|e| err(&e)),
+        (OutputFormat::Png, samples) => encode_png(samples, w, h, c == 4, meta, out),
+        (OutputFormat::Tiff, samples) => encode_tiff(samples, w, h, c == 4, meta, out),
         (OutputFormat::Jpeg, samples) => {
             let v8 = match samples {
                 Samples::U8(v) => v.clone(),
@@ -307,7 +369,14 @@ fn encode<W: Write + Seek>(
                 u16::try_from(w).map_err(|_| "too wide for JPEG (max 65535)".to_string())?,
                 u16::try_from(h).map_err(|_| "too tall for JPEG (max 65535)".to_string())?,
             );
-            jpeg_encoder::Encoder::new(out, options.quality)
+            let mut encoder = jpeg_encoder::Encoder::new(out, quality);
+            if let Some(m) = meta {
+                // XMP in JPEG: an APP1 segment opened by the XMP namespace (XMP spec, part 3).
+                let mut app1 = JPEG_XMP_SIGNATURE.to_vec();
+                app1.extend_from_slice(m.xmp.as_bytes());
+                encoder.add_app_segment(1, app1).map_err(|e| err(&e))?;
+            }
+            encoder
                 .encode(&rgb, w16, h16, jpeg_encoder::ColorType::Rgb)
                 .map_err(|e| err(&e))
         }
@@ -316,11 +385,205 @@ fn encode<W: Write + Seek>(
                 Samples::U8(v) => v.clone(),
                 Samples::U16(v) => to_8bit(v),
             };
-            WebPEncoder::new_lossless(out)
+            let mut simple = Vec::new();
+            WebPEncoder::new_lossless(&mut simple)
                 .write_image(&v8, w, h, if c == 4 { C::Rgba8 } else { C::Rgb8 })
-                .map_err(|e| err(&e))
+                .map_err(|e| err(&e))?;
+            let bytes = match meta {
+                Some(m) => webp_with_xmp(&simple, m.xmp.as_bytes(), w, h, c == 4)?,
+                None => simple,
+            };
+            out.write_all(&bytes).map_err(|e| err(&e))
         }
     }
+}
+
+/// PNG through the `png` crate (the `image` crate's encoder writes no text chunks), with the
+/// settings `image` uses (fast compression, adaptive filter). The XMP goes in an iTXt chunk
+/// keyed `XML:com.adobe.xmp`, where the XMP specification puts it; `Software` and `Description`
+/// are the standard PNG keywords plain viewers show.
+fn encode_png<W: Write>(
+    samples: &Samples,
+    w: u32,
+    h: u32,
+    alpha: bool,
+    meta: Option<&Meta>,
+    out: &mut W,
+) -> std::result::Result<(), String> {
+    let err = |e: &dyn std::fmt::Display| e.to_string();
+    let mut encoder = png::Encoder::new(out, w, h);
+    encoder.set_color(if alpha {
+        png::ColorType::Rgba
+    } else {
+        png::ColorType::Rgb
+    });
+    encoder.set_depth(match samples {
+        Samples::U8(_) => png::BitDepth::Eight,
+        Samples::U16(_) => png::BitDepth::Sixteen,
+    });
+    encoder.set_compression(png::Compression::Fast);
+    encoder.set_filter(png::Filter::Adaptive);
+    if let Some(m) = meta {
+        encoder
+            .add_itxt_chunk("XML:com.adobe.xmp".into(), m.xmp.into())
+            .map_err(|e| err(&e))?;
+        encoder
+            .add_itxt_chunk("Software".into(), m.software.into())
+            .map_err(|e| err(&e))?;
+        encoder
+            .add_itxt_chunk("Description".into(), m.description.clone())
+            .map_err(|e| err(&e))?;
+    }
+    let mut writer = encoder.write_header().map_err(|e| err(&e))?;
+    match samples {
+        Samples::U8(v) => writer.write_image_data(v),
+        // PNG stores 16-bit samples big-endian.
+        Samples::U16(v) => {
+            let be: Vec<u8> = v.iter().flat_map(|x| x.to_be_bytes()).collect();
+            writer.write_image_data(&be)
+        }
+    }
+    .map_err(|e| err(&e))?;
+    writer.finish().map_err(|e| err(&e))
+}
+
+/// TIFF through the `tiff` crate (uncompressed, as the `image` crate writes it), with the XMP in
+/// tag 700 (XMLPacket, BYTE, as the XMP specification asks) and the ASCII tags Software (305)
+/// and ImageDescription (270).
+fn encode_tiff<W: Write + Seek>(
+    samples: &Samples,
+    w: u32,
+    h: u32,
+    alpha: bool,
+    meta: Option<&Meta>,
+    out: &mut W,
+) -> std::result::Result<(), String> {
+    use tiff::encoder::colortype::{RGB8, RGB16, RGBA8, RGBA16};
+    let mut encoder = tiff::encoder::TiffEncoder::new(out).map_err(|e| e.to_string())?;
+    match (samples, alpha) {
+        (Samples::U8(v), false) => write_tiff::<RGB8, _>(&mut encoder, w, h, v, meta),
+        (Samples::U8(v), true) => write_tiff::<RGBA8, _>(&mut encoder, w, h, v, meta),
+        (Samples::U16(v), false) => write_tiff::<RGB16, _>(&mut encoder, w, h, v, meta),
+        (Samples::U16(v), true) => write_tiff::<RGBA16, _>(&mut encoder, w, h, v, meta),
+    }
+    .map_err(|e| e.to_string())
+}
+
+fn write_tiff<C, W>(
+    encoder: &mut tiff::encoder::TiffEncoder<W>,
+    w: u32,
+    h: u32,
+    data: &[C::Inner],
+    meta: Option<&Meta>,
+) -> tiff::TiffResult<()>
+where
+    C: tiff::encoder::colortype::ColorType,
+    [C::Inner]: tiff::encoder::TiffValue,
+    W: Write + Seek,
+{
+    use tiff::tags::Tag;
+    let mut image = encoder.new_image::<C>(w, h)?;
+    if let Some(m) = meta {
+        let dir = image.encoder();
+        dir.write_tag(Tag::Unknown(TIFF_XMP_TAG), m.xmp.as_bytes())?;
+        dir.write_tag(Tag::Software, ascii_lossy(m.software).as_str())?;
+        dir.write_tag(Tag::ImageDescription, ascii_lossy(&m.description).as_str())?;
+    }
+    image.write_data(data)
+}
+
+/// TIFF tag XMLPacket, where XMP lives in TIFF files.
+const TIFF_XMP_TAG: u16 = 700;
+
+/// TIFF ASCII fields take 7-bit text without NULs: anything else becomes `?` (the XMP packet
+/// carries the exact UTF-8 text).
+fn ascii_lossy(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii() && c != '\0' { c } else { '?' })
+        .collect()
+}
+
+/// Rewrites a WebP file in the simple format (RIFF `WEBP` holding one `VP8L` or `VP8 ` chunk, as
+/// the `image` crate writes it) into the extended format, which alone can carry metadata: a
+/// `VP8X` chunk (canvas size, XMP flag, alpha flag), the image chunks, then an `XMP ` chunk.
+fn webp_with_xmp(
+    simple: &[u8],
+    xmp: &[u8],
+    width: u32,
+    height: u32,
+    alpha: bool,
+) -> std::result::Result<Vec<u8>, String> {
+    const XMP_FLAG: u8 = 0x04;
+    const ALPHA_FLAG: u8 = 0x10;
+    let bad = |why: &str| format!("unexpected WebP from the encoder: {why}");
+    if simple.len() < 12 || &simple[..4] != b"RIFF" || &simple[8..12] != b"WEBP" {
+        return Err(bad("not a RIFF WEBP file"));
+    }
+    let riff_end = (u32::from_le_bytes([simple[4], simple[5], simple[6], simple[7]]) as usize)
+        .saturating_add(8)
+        .min(simple.len());
+    let mut vp8x: Option<[u8; 10]> = None;
+    let mut chunks = Vec::new();
+    let mut i = 12;
+    while i + 8 <= riff_end {
+        let fourcc = &simple[i..i + 4];
+        let size = u32::from_le_bytes([simple[i + 4], simple[i + 5], simple[i + 6], simple[i + 7]])
+            as usize;
+        let end = i + 8 + size;
+        if end > riff_end {
+            return Err(bad("chunk runs past the end"));
+        }
+        match fourcc {
+            b"VP8X" if size == 10 => {
+                let mut v = [0u8; 10];
+                v.copy_from_slice(&simple[i + 8..end]);
+                vp8x = Some(v);
+            }
+            // Replaced by ours.
+            b"XMP " => {}
+            _ => chunks.push(&simple[i..end]),
+        }
+        i = end + (size & 1);
+    }
+    if chunks.is_empty() {
+        return Err(bad("no image chunk"));
+    }
+    let vp8x = match vp8x {
+        Some(mut v) => {
+            v[0] |= XMP_FLAG;
+            v
+        }
+        None => {
+            let (w1, h1) = (width.saturating_sub(1), height.saturating_sub(1));
+            if w1 >= 1 << 24 || h1 >= 1 << 24 {
+                return Err("too large for WebP".into());
+            }
+            let mut v = [0u8; 10];
+            v[0] = XMP_FLAG | if alpha { ALPHA_FLAG } else { 0 };
+            v[4..7].copy_from_slice(&w1.to_le_bytes()[..3]);
+            v[7..10].copy_from_slice(&h1.to_le_bytes()[..3]);
+            v
+        }
+    };
+    let mut body = b"WEBP".to_vec();
+    let mut chunk = |fourcc: &[u8], data: &[u8]| {
+        body.extend_from_slice(fourcc);
+        body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        body.extend_from_slice(data);
+        if data.len() % 2 == 1 {
+            body.push(0);
+        }
+    };
+    chunk(b"VP8X", &vp8x);
+    for c in &chunks {
+        chunk(&c[..4], &c[8..]);
+    }
+    chunk(b"XMP ", xmp);
+    let size = u32::try_from(body.len()).map_err(|_| "too large for WebP".to_string())?;
+    let mut file = b"RIFF".to_vec();
+    file.extend_from_slice(&size.to_le_bytes());
+    file.extend_from_slice(&body);
+    Ok(file)
 }
 
 #[cfg(test)]
@@ -358,5 +621,156 @@ mod tests {
         v.extend(&j);
         v.extend(&j[2..j.len() / 2]);
         assert!(!jpeg_reaches_eoi(&v));
+    }
+
+    mod metadata {
+        use super::super::*;
+
+        fn photo(channels: usize, sixteen: bool) -> Photo {
+            let (w, h) = (37, 21);
+            let n = w * h * channels;
+            Photo {
+                width: w,
+                height: h,
+                channels,
+                samples: if sixteen {
+                    Samples::U16((0..n).map(|i| (i * 2654 % 65536) as u16).collect())
+                } else {
+                    Samples::U8((0..n).map(|i| (i * 37 % 256) as u8).collect())
+                },
+            }
+        }
+
+        fn options() -> WriteOptions {
+            WriteOptions {
+                provenance: Some(Arc::new(Provenance {
+                    tool: "ddcolor 0.1.0".into(),
+                    model_name: "m".into(),
+                    model_sha256: "0".repeat(64),
+                    workflow: None,
+                    settings: vec![("input_size".into(), "256".into())],
+                    // An odd length somewhere makes the WebP chunk padding matter.
+                    source: Some("a.png".into()),
+                })),
+                ..WriteOptions::default()
+            }
+        }
+
+        /// The RIFF chunks of a WebP file, checking the sizes add up.
+        fn riff_chunks(d: &[u8]) -> Vec<([u8; 4], Vec<u8>)> {
+            assert_eq!(&d[..4], b"RIFF");
+            assert_eq!(&d[8..12], b"WEBP");
+            let size = u32::from_le_bytes([d[4], d[5], d[6], d[7]]) as usize;
+            assert_eq!(size + 8, d.len(), "RIFF size");
+            let (mut out, mut i) = (Vec::new(), 12);
+            while i < d.len() {
+                let n = u32::from_le_bytes([d[i + 4], d[i + 5], d[i + 6], d[i + 7]]) as usize;
+                let mut id = [0u8; 4];
+                id.copy_from_slice(&d[i..i + 4]);
+                out.push((id, d[i + 8..i + 8 + n].to_vec()));
+                i += 8 + n + (n & 1);
+            }
+            assert_eq!(i, d.len(), "chunks fill the file");
+            out
+        }
+
+        #[test]
+        fn pixels_are_the_same_with_and_without_metadata() {
+            let dir = tempfile::tempdir().expect("temp dir");
+            for (ext, channels, sixteen) in [
+                ("png", 3, false),
+                ("png", 4, true),
+                ("tif", 3, true),
+                ("tif", 4, false),
+                ("webp", 4, false),
+                ("webp", 3, true),
+                ("jpg", 3, false),
+            ] {
+                let p = photo(channels, sixteen);
+                let (a, b) = (
+                    dir.path().join(format!("a.{ext}")),
+                    dir.path().join(format!("b.{ext}")),
+                );
+                write_photo(&p, &a, options()).expect("write with metadata");
+                write_photo(&p, &b, WriteOptions::default()).expect("write without");
+                let (ia, ib) = (
+                    image::open(&a).expect("decode"),
+                    image::open(&b).expect("decode"),
+                );
+                assert_eq!(ia.color(), ib.color(), "{ext}");
+                assert!(ia.as_bytes() == ib.as_bytes(), "{ext} {channels} {sixteen}");
+                if ext != "jpg" && !(ext == "webp" && sixteen) {
+                    assert_eq!(photo_from_image(ia), p, "{ext}: lossless round trip");
+                }
+                let bytes = std::fs::read(&a).expect("read");
+                let needle = b"ddcolor:ModelSHA256";
+                assert!(
+                    bytes.windows(needle.len()).any(|w| w == needle),
+                    "{ext}: XMP embedded"
+                );
+                let plain = std::fs::read(&b).expect("read");
+                assert!(
+                    !plain.windows(7).any(|w| w == b"ddcolor"),
+                    "{ext}: no metadata"
+                );
+            }
+        }
+
+        #[test]
+        fn webp_becomes_extended_with_an_xmp_chunk() {
+            let dir = tempfile::tempdir().expect("temp dir");
+            for channels in [3, 4] {
+                let path = dir.path().join("x.webp");
+                write_photo(&photo(channels, false), &path, options()).expect("write");
+                let chunks = riff_chunks(&std::fs::read(&path).expect("read"));
+                let ids: Vec<&[u8]> = chunks.iter().map(|(id, _)| &id[..]).collect();
+                assert_eq!(ids, [&b"VP8X"[..], b"VP8L", b"XMP "]);
+                let vp8x = &chunks[0].1;
+                let alpha = if channels == 4 { 0x10 } else { 0 };
+                assert_eq!(vp8x[0], 0x04 | alpha, "flags");
+                assert_eq!(&vp8x[4..10], &[36, 0, 0, 20, 0, 0], "canvas 37x21");
+                assert!(chunks[2].1.starts_with(b"<?xpacket begin="));
+            }
+        }
+
+        #[test]
+        fn png_text_chunks_only_with_provenance() {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let path = dir.path().join("x.png");
+            write_photo(&photo(3, false), &path, options()).expect("write");
+            let decoder = png::Decoder::new(std::io::BufReader::new(
+                std::fs::File::open(&path).expect("open"),
+            ));
+            let reader = decoder.read_info().expect("png");
+            let keys: Vec<&str> = reader
+                .info()
+                .utf8_text
+                .iter()
+                .map(|t| t.keyword.as_str())
+                .collect();
+            assert_eq!(keys, ["XML:com.adobe.xmp", "Software", "Description"]);
+            write_photo(&photo(3, false), &path, WriteOptions::default()).expect("write");
+            let decoder = png::Decoder::new(std::io::BufReader::new(
+                std::fs::File::open(&path).expect("open"),
+            ));
+            let reader = decoder.read_info().expect("png");
+            assert!(reader.info().utf8_text.is_empty());
+            assert!(reader.info().uncompressed_latin1_text.is_empty());
+        }
+
+        #[test]
+        fn jpeg_refuses_oversized_xmp() {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let mut o = options();
+            if let Some(p) = &mut o.provenance {
+                Arc::make_mut(p)
+                    .settings
+                    .push(("long".into(), "x".repeat(70_000)));
+            }
+            let path = dir.path().join("x.jpg");
+            let err = write_photo(&photo(3, false), &path, o).expect_err("too large");
+            assert!(matches!(err, EngineError::MetadataTooLarge { .. }), "{err}");
+            assert!(!path.exists());
+        }
     }
 }

@@ -11,13 +11,16 @@ pub mod frame;
 pub mod guided;
 pub mod io;
 pub mod lab;
+pub mod mark;
 pub mod metrics;
 pub mod model;
 pub mod photo;
 pub mod post;
+pub mod provenance;
 pub mod recipe;
 pub mod resize;
 pub mod temporal;
+pub mod workflow;
 
 pub use error::{EngineError, Result};
 pub use frame::{

@@ -80,6 +80,8 @@ pub struct Model {
     session: Session,
     path: PathBuf,
     size: usize,
+    /// Whether the model takes any S (dynamic H/W), so [`Model::set_input_size`] can change it.
+    dynamic_size: bool,
     /// `None`: dynamic batch axis; `Some(n)`: the model takes exactly n images per call.
     fixed_batch: Option<usize>,
 }
@@ -213,6 +215,7 @@ impl Model {
             session,
             path: path.to_path_buf(),
             size,
+            dynamic_size: ins[2] < 0,
             fixed_batch,
         })
     }
@@ -220,6 +223,36 @@ impl Model {
     /// S: the model works on S x S pictures.
     pub fn input_size(&self) -> usize {
         self.size
+    }
+
+    /// Whether S can change from one call to the next (dynamic H/W).
+    pub fn has_dynamic_size(&self) -> bool {
+        self.dynamic_size
+    }
+
+    /// Changes S for the next calls: a workflow's `size: "auto"` picks S per photo. Fixed-size
+    /// models keep their S (the call is refused for another).
+    pub fn set_input_size(&mut self, s: usize) -> Result<()> {
+        if s == self.size {
+            return Ok(());
+        }
+        if !self.dynamic_size {
+            return Err(EngineError::InputSize {
+                path: self.path.clone(),
+                reason: format!(
+                    "model has a fixed input size of {}; {s} cannot be used",
+                    self.size
+                ),
+            });
+        }
+        if s == 0 || !s.is_multiple_of(32) {
+            return Err(EngineError::InputSize {
+                path: self.path.clone(),
+                reason: format!("input size {s} is not a positive multiple of 32"),
+            });
+        }
+        self.size = s;
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {

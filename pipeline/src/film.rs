@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use ddcolor_engine::io::{WriteOptions, read_photo, write_photo};
+use ddcolor_engine::mark::draw_mark_u8;
+use ddcolor_engine::provenance::Provenance;
 use ddcolor_engine::{Photo, Samples};
 use gst::prelude::*;
 use gst_video::prelude::*;
@@ -41,6 +43,13 @@ pub struct FilmJob {
     pub max_pixels: u64,
     pub overwrite: bool,
     pub temporal: ddcolor_engine::temporal::TemporalSettings,
+    /// The element's `workflow` (preset name or JSON file) and `style` properties.
+    pub workflow: Option<String>,
+    pub style: Option<&'static str>,
+    /// Recorded in the container's tags and in the `--frames` PNGs; `None` with `--no-metadata`.
+    pub provenance: Option<Provenance>,
+    /// Draw the visible "COLORIZED" mark on every frame (`--mark`).
+    pub mark: bool,
 }
 
 /// The container and codecs an output name asks for.
@@ -262,6 +271,11 @@ pub fn run(job: &FilmJob) -> Result<()> {
         Some(files) => run_pipeline(job, container, &temp, Source::Sequence(files)),
         None => run_pipeline(job, container, &temp, Source::File(&job.input)),
     }?;
+    if let Some(p) = &job.provenance
+        && matches!(container, Container::Mkv | Container::Webm)
+    {
+        unescape_matroska_tags(&temp, &[&p.summary(), &p.tool])?;
+    }
     temp.persist(&job.output).with_context(|| {
         format!(
             "{}: could not move the result into place",
@@ -338,6 +352,12 @@ fn run_pipeline(
     colorize.set_property("input-size", job.input_size.unwrap_or(0) as u32);
     colorize.set_property_from_str("upsample", job.upsample.name());
     colorize.set_property("batch-size", job.batch_size);
+    if let Some(w) = &job.workflow {
+        colorize.set_property("workflow", w);
+    }
+    if let Some(style) = job.style {
+        colorize.set_property_from_str("style", style);
+    }
     colorize.set_property("threads", job.threads.unwrap_or(0) as u32);
     colorize.set_property_from_str("temporal", job.temporal.mode.name());
     colorize.set_property("temporal-strength", job.temporal.strength);
@@ -359,6 +379,18 @@ fn run_pipeline(
     pipeline.add_many([&colorize, &rgb_caps, &tee, &mux, &sink])?;
     gst::Element::link_many([&colorize, &rgb_caps, &tee])?;
     mux.link(&sink)?;
+    if let Some(p) = &job.provenance {
+        set_provenance_tags(&mux, p)?;
+    }
+    if job.mark {
+        // On the capsfilter's sink pad: before the `--frames` probe on its src pad, so the PNG
+        // frames carry the mark as the film does.
+        add_mark_probe(
+            &rgb_caps
+                .static_pad("sink")
+                .ok_or_else(|| anyhow!("capsfilter without sink"))?,
+        );
+    }
 
     let frames = Arc::new(AtomicU64::new(0));
     // First and last colour frame: the steady rate, without model loading and start-up.
@@ -382,6 +414,13 @@ fn run_pipeline(
                 .static_pad("src")
                 .ok_or_else(|| anyhow!("capsfilter without src"))?,
             dir.clone(),
+            WriteOptions {
+                provenance: job
+                    .provenance
+                    .as_ref()
+                    .map(|p| Arc::new(p.with_source(&job.input))),
+                ..WriteOptions::default()
+            },
             shared.clone(),
         )?),
         None => None,
@@ -755,6 +794,146 @@ fn link_stream(
     Ok(())
 }
 
+/// Records the provenance in the muxer's global tags, chosen for what survives into the file
+/// and what `exiftool` reads back: comment and description carry the whole summary (model
+/// SHA-256, workflow, settings), encoder the tool. MP4 (`mp4mux`/`qtmux`) writes them as iTunes
+/// `ilst` items (©cmt, desc, ©too; the description and keywords also as XMP); Matroska
+/// (`matroskamux`) writes COMMENTS and ENCODER SimpleTags (it has no description) and takes the
+/// tool as its WritingApp. Matroska's string tags come out escaped; [`unescape_matroska_tags`]
+/// puts them right once the file is complete.
+fn set_provenance_tags(mux: &gst::Element, p: &Provenance) -> Result<()> {
+    let setter = mux
+        .dynamic_cast_ref::<gst::TagSetter>()
+        .ok_or_else(|| anyhow!("the muxer {} takes no tags", mux.name()))?;
+    let summary = p.summary();
+    let mut tags = gst::TagList::new();
+    {
+        let t = tags
+            .get_mut()
+            .ok_or_else(|| anyhow!("a new tag list is not writable"))?;
+        let m = gst::TagMergeMode::Replace;
+        t.add::<gst::tags::Comment>(&summary.as_str(), m);
+        t.add::<gst::tags::Description>(&summary.as_str(), m);
+        t.add::<gst::tags::Encoder>(&p.tool.as_str(), m);
+        t.add::<gst::tags::Keywords>(&"colorized", gst::TagMergeMode::Append);
+        t.add::<gst::tags::Keywords>(&"DDColor", gst::TagMergeMode::Append);
+    }
+    setter.merge_tags(&tags, gst::TagMergeMode::Replace);
+    if mux.has_property("writing-app") {
+        mux.set_property("writing-app", &p.tool);
+    }
+    Ok(())
+}
+
+/// `matroskamux` (GStreamer 1.22) writes each tag through `gst_value_serialize`, so a string
+/// with spaces is stored quoted and backslash-escaped (`"Colorized\ by\ ..."`). This rewrites
+/// those values in place in the finished file: each escaped value is found near the end (where
+/// the muxer writes its Tags), checked to be a whole TagString element, and overwritten by the
+/// plain text followed by zero bytes, which EBML allows as padding of a string element; no size
+/// or offset in the file changes. Values that are not found (a muxer that writes them plainly)
+/// are left alone.
+fn unescape_matroska_tags(path: &Path, values: &[&str]) -> Result<()> {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    /// Tags follow the clusters and cues: the tail of the file holds them.
+    const TAIL: u64 = 4 << 20;
+    const TAG_STRING_ID: [u8; 2] = [0x44, 0x87];
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("{}: cannot reopen to fix its tags", path.display()))?;
+    let len = file.metadata()?.len();
+    let start = len.saturating_sub(TAIL);
+    file.seek(SeekFrom::Start(start))?;
+    let mut tail = Vec::new();
+    file.read_to_end(&mut tail)?;
+    for value in values {
+        let escaped = value.to_value().serialize()?;
+        let (escaped, plain) = (escaped.as_bytes(), value.as_bytes());
+        if escaped == plain || escaped.len() < plain.len() {
+            continue;
+        }
+        let mut from = 0;
+        while let Some(i) = find(&tail[from..], escaped).map(|i| i + from) {
+            from = i + escaped.len();
+            // The element's header right before: TagString ID, then its size as a one- to
+            // eight-byte EBML number equal to the escaped length (plus a trailing NUL, which
+            // GStreamer writes).
+            let header_ok = (1..=8).any(|w| {
+                i >= 2 + w
+                    && tail[i - 2 - w..i - w] == TAG_STRING_ID
+                    && ebml_size(&tail[i - w..i]).is_some_and(|size| {
+                        size == escaped.len() as u64 || size == escaped.len() as u64 + 1
+                    })
+            });
+            if !header_ok {
+                continue;
+            }
+            let mut replacement = plain.to_vec();
+            replacement.resize(escaped.len(), 0);
+            file.seek(SeekFrom::Start(start + i as u64))?;
+            file.write_all(&replacement)?;
+            tail[i..i + escaped.len()].copy_from_slice(&replacement);
+        }
+    }
+    file.sync_all()?;
+    Ok(())
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The value of an EBML variable-size integer occupying exactly `bytes` (its length marker must
+/// say so).
+fn ebml_size(bytes: &[u8]) -> Option<u64> {
+    let w = bytes.len();
+    let first = *bytes.first()?;
+    if w > 8 || first.leading_zeros() as usize != w - 1 {
+        return None;
+    }
+    let mut v = (first as u64) & (0xFF >> w);
+    for &b in &bytes[1..] {
+        v = v << 8 | b as u64;
+    }
+    Some(v)
+}
+
+/// `--mark`: the visible mark drawn into every colour frame (RGB, 8-bit, rows padded).
+fn add_mark_probe(pad: &gst::Pad) {
+    pad.add_probe(gst::PadProbeType::BUFFER, |pad, info| {
+        let Some(caps) = pad.current_caps() else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let Ok(vinfo) = gst_video::VideoInfo::from_caps(&caps) else {
+            return gst::PadProbeReturn::Ok;
+        };
+        if vinfo.format() != gst_video::VideoFormat::Rgb {
+            return gst::PadProbeReturn::Ok;
+        }
+        if let Some(gst::PadProbeData::Buffer(buffer)) = &mut info.data {
+            // Copies the frame only if something else still holds it.
+            let buffer = buffer.make_mut();
+            if let Ok(mut frame) =
+                gst_video::VideoFrameRef::from_buffer_ref_writable(buffer, &vinfo)
+            {
+                let stride = frame.plane_stride()[0] as usize;
+                if let Ok(data) = frame.plane_data_mut(0) {
+                    draw_mark_u8(
+                        data,
+                        vinfo.width() as usize,
+                        vinfo.height() as usize,
+                        stride,
+                        3,
+                        false,
+                    );
+                }
+            }
+        }
+        gst::PadProbeReturn::Ok
+    });
+}
+
 /// `--frames DIR`: every colour frame also written as `frame_NNNNNN.png`, atomically, with the
 /// same writer as `ddcolor photo`. A pad probe hands the frames (references, not copies) to a
 /// writer thread: a sink branch would block in PAUSED and stall the encoder's preroll.
@@ -765,14 +944,19 @@ struct FrameWriter {
 }
 
 impl FrameWriter {
-    fn start(pad: gst::Pad, dir: PathBuf, shared: Arc<Shared>) -> Result<Self> {
+    fn start(
+        pad: gst::Pad,
+        dir: PathBuf,
+        write: WriteOptions,
+        shared: Arc<Shared>,
+    ) -> Result<Self> {
         let (tx, rx) = crossbeam_channel::bounded::<(gst::Buffer, gst_video::VideoInfo)>(8);
         let thread = std::thread::Builder::new()
             .name("frame-writer".into())
             .spawn(move || {
                 for (n, (buffer, info)) in rx.iter().enumerate() {
                     let path = dir.join(format!("frame_{:06}.png", n + 1));
-                    if let Err(e) = write_frame(&buffer, &info, &path) {
+                    if let Err(e) = write_frame(&buffer, &info, &path, &write) {
                         shared.fail(format!("{}: {e:#}", path.display()));
                         return;
                     }
@@ -806,7 +990,12 @@ impl FrameWriter {
     }
 }
 
-fn write_frame(buffer: &gst::Buffer, info: &gst_video::VideoInfo, path: &Path) -> Result<()> {
+fn write_frame(
+    buffer: &gst::Buffer,
+    info: &gst_video::VideoInfo,
+    path: &Path,
+    write: &WriteOptions,
+) -> Result<()> {
     let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer.as_ref(), info)
         .map_err(|_| anyhow!("cannot map the frame"))?;
     let (w, h) = (info.width() as usize, info.height() as usize);
@@ -822,7 +1011,7 @@ fn write_frame(buffer: &gst::Buffer, info: &gst_video::VideoInfo, path: &Path) -
         channels: 3,
         samples: Samples::U8(rgb),
     };
-    write_photo(&photo, path, WriteOptions::default()).map_err(|e| anyhow!("{e}"))
+    write_photo(&photo, path, write.clone()).map_err(|e| anyhow!("{e}"))
 }
 
 /// Image sequence: frames read with the photo reader (EXIF, 16-bit, limits) on a feeder thread,

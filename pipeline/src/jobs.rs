@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 use ddcolor_engine::io::{WriteOptions, read_photo, write_photo};
-use ddcolor_engine::{Model, Photo, Upsample, model_input, recombine};
+use ddcolor_engine::workflow::{Workflow, auto_size};
+use ddcolor_engine::{LabImage, Model, Photo, Upsample, model_input, recombine};
 use indicatif::{ProgressBar, ProgressStyle};
+use std::sync::Arc;
 
 /// One photo to colorize.
 #[derive(Clone, Debug)]
@@ -21,6 +23,10 @@ pub struct Job {
 pub struct Settings {
     pub max_pixels: u64,
     pub upsample: Upsample,
+    /// Post-processing after the model (and whether there is a model at all).
+    pub workflow: Option<Arc<Workflow>>,
+    /// Pick S per photo from its resolution (a workflow's `size: "auto"`, dynamic models only).
+    pub auto_size: bool,
     pub write: WriteOptions,
     /// Decode and encode threads (each).
     pub workers: usize,
@@ -42,13 +48,17 @@ pub struct Summary {
 struct Prepared {
     job: Job,
     photo: Photo,
+    /// Empty when the workflow has no model step.
     input: Vec<f32>,
+    size: usize,
 }
 
 struct Colored {
     job: Job,
     photo: Photo,
+    /// Empty when the workflow has no model step.
     ab: Vec<f32>,
+    size: usize,
 }
 
 enum Done {
@@ -68,15 +78,16 @@ fn progress_bar(len: u64) -> ProgressBar {
     pb
 }
 
-/// Runs `jobs` through `model`. Failures are collected per photo; one bad file never stops the rest.
+/// Runs `jobs` through `model` (`None`: a workflow of post-processing only). Failures are
+/// collected per photo; one bad file never stops the rest.
 pub fn run(
-    model: &mut Model,
+    mut model: Option<&mut Model>,
     jobs: Vec<Job>,
     settings: &Settings,
     already_skipped: usize,
 ) -> Summary {
     let start = Instant::now();
-    let size = model.input_size();
+    let size = model.as_ref().map_or(0, |m| m.input_size());
     let workers = settings.workers.max(1);
     let pb = progress_bar(jobs.len() as u64);
 
@@ -98,11 +109,11 @@ pub fn run(
     std::thread::scope(|s| {
         for _ in 0..workers {
             let (job_rx, prep_tx, done_tx) = (job_rx.clone(), prep_tx.clone(), done_tx.clone());
-            s.spawn(move || decode_worker(job_rx, prep_tx, done_tx, settings.max_pixels, size));
+            s.spawn(move || decode_worker(job_rx, prep_tx, done_tx, settings, size));
         }
         for _ in 0..workers {
             let (col_rx, done_tx) = (col_rx.clone(), done_tx.clone());
-            s.spawn(move || encode_worker(col_rx, done_tx, settings, size));
+            s.spawn(move || encode_worker(col_rx, done_tx, settings));
         }
         drop((prep_tx, col_rx));
         let model_done_tx = done_tx.clone();
@@ -140,23 +151,18 @@ pub fn run(
         // The model runs here, on the calling thread.
         let mut ab = Vec::new();
         let mut model_time = Duration::ZERO;
-        let batch = model.max_batch().unwrap_or(1);
+        let batch = model.as_ref().and_then(|m| m.max_batch()).unwrap_or(1);
         for p in prep_rx {
             let t = Instant::now();
-            let result = if batch == 1 {
-                model.run(&p.input, 1, &mut ab)
-            } else {
-                // A fixed-batch export: fill the batch with copies, keep the first result.
-                let padded: Vec<f32> = p
-                    .input
-                    .iter()
-                    .copied()
-                    .cycle()
-                    .take(p.input.len() * batch)
-                    .collect();
-                model
-                    .run(&padded, batch, &mut ab)
-                    .map(|_| ab.truncate(2 * size * size))
+            let result = match model.as_deref_mut() {
+                Some(model) if !p.input.is_empty() => model
+                    .set_input_size(p.size)
+                    .and_then(|()| run_model(model, &p.input, batch, p.size, &mut ab)),
+                // A workflow without a model step.
+                _ => {
+                    ab.clear();
+                    Ok(())
+                }
             };
             model_time += t.elapsed();
             match result {
@@ -165,6 +171,7 @@ pub fn run(
                         job: p.job,
                         photo: p.photo,
                         ab: std::mem::take(&mut ab),
+                        size: p.size,
                     };
                     if col_tx.send(colored).is_err() {
                         break;
@@ -188,19 +195,63 @@ pub fn run(
     summary
 }
 
+/// One photo through the model; a fixed-batch export gets the batch filled with copies and
+/// the first result kept.
+fn run_model(
+    model: &mut Model,
+    input: &[f32],
+    batch: usize,
+    size: usize,
+    ab: &mut Vec<f32>,
+) -> ddcolor_engine::Result<()> {
+    if batch == 1 {
+        model.run(input, 1, ab)
+    } else {
+        let padded: Vec<f32> = input
+            .iter()
+            .copied()
+            .cycle()
+            .take(input.len() * batch)
+            .collect();
+        model
+            .run(&padded, batch, ab)
+            .map(|_| ab.truncate(2 * size * size))
+    }
+}
+
 fn decode_worker(
     jobs: Receiver<Job>,
     out: Sender<Prepared>,
     done: Sender<Done>,
-    max_pixels: u64,
-    size: usize,
+    settings: &Settings,
+    model_size: usize,
 ) {
+    let colorize = settings
+        .workflow
+        .as_ref()
+        .is_none_or(|w| w.colorize.is_some());
     for job in jobs {
-        match read_photo(&job.input, max_pixels) {
+        match read_photo(&job.input, settings.max_pixels) {
             Ok(photo) => {
-                let mut input = vec![0f32; 3 * size * size];
-                model_input(&photo, size, &mut input);
-                if out.send(Prepared { job, photo, input }).is_err() {
+                let (input, size) = if colorize {
+                    let size = if settings.auto_size {
+                        auto_size(photo.width, photo.height)
+                    } else {
+                        model_size
+                    };
+                    let mut input = vec![0f32; 3 * size * size];
+                    model_input(&photo, size, &mut input);
+                    (input, size)
+                } else {
+                    (Vec::new(), 0)
+                };
+                let prepared = Prepared {
+                    job,
+                    photo,
+                    input,
+                    size,
+                };
+                if out.send(prepared).is_err() {
                     return;
                 }
             }
@@ -211,17 +262,33 @@ fn decode_worker(
     }
 }
 
-fn encode_worker(items: Receiver<Colored>, done: Sender<Done>, settings: &Settings, size: usize) {
+/// The colour photo: the recipe's recombination, or the workflow's steps after it.
+fn finish(item: &Colored, settings: &Settings) -> Photo {
+    let Some(workflow) = &settings.workflow else {
+        return recombine(&item.photo, &item.ab, item.size, settings.upsample);
+    };
+    let mut lab = if item.ab.is_empty() {
+        LabImage::from_photo(&item.photo)
+    } else {
+        LabImage::from_recipe(&item.photo, &item.ab, item.size, settings.upsample)
+    };
+    workflow.apply(&mut lab, 0);
+    lab.to_photo()
+}
+
+fn encode_worker(items: Receiver<Colored>, done: Sender<Done>, settings: &Settings) {
     for item in items {
         let result = (|| -> Result<(), String> {
-            let color = recombine(&item.photo, &item.ab, size, settings.upsample);
+            let color = finish(&item, settings);
             if let Some(dir) = item.job.output.parent()
                 && !dir.as_os_str().is_empty()
             {
                 std::fs::create_dir_all(dir)
                     .map_err(|e| format!("{}: cannot create folder: {e}", dir.display()))?;
             }
-            write_photo(&color, &item.job.output, settings.write).map_err(|e| e.to_string())
+            // The provenance names this photo's input as the source.
+            let write = settings.write.for_input(&item.job.input);
+            write_photo(&color, &item.job.output, write).map_err(|e| e.to_string())
         })();
         let _ = done.send(match result {
             Ok(()) => Done::Ok(item.job),

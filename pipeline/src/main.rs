@@ -15,8 +15,12 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use ddcolor_engine::catalog as models;
 use ddcolor_engine::io::{DEFAULT_MAX_PIXELS, OutputFormat, WriteOptions, is_image_path};
+use ddcolor_engine::post::style::Style;
+use ddcolor_engine::provenance::{self, Provenance};
 use ddcolor_engine::temporal::{self, TemporalMode, TemporalSettings};
+use ddcolor_engine::workflow::{PRESETS, SizeChoice, Workflow, nodes};
 use ddcolor_engine::{Model, ModelOptions, Upsample};
+use std::sync::Arc;
 
 use crate::jobs::{Job, Settings, Summary};
 
@@ -116,8 +120,40 @@ enum Command {
         model: ModelArgs,
         #[command(flatten)]
         temporal: TemporalArgs,
+        #[command(flatten)]
+        look: LookArgs,
+        #[command(flatten)]
+        output_args: OutputArgs,
+    },
+    /// Run a workflow file (ComfyUI API format) on photos: `ddcolor run portrait.json --input a.jpg`.
+    #[command(
+        after_help = "The workflow's LoadImage node names the photo unless --input is given; without -o the\n\
+        result is written beside each input as NAME_<filename_prefix of the SaveImage node>.EXT.\n\
+        `ddcolor workflows` lists the presets and the node types a workflow may use.\n\n\
+        Examples:\n  ddcolor run workflows/portrait.json --input grandma.jpg -o grandma_color.png\n  \
+        ddcolor run my_comfyui_export.json --input scans/ -o colour/"
+    )]
+    Run {
+        /// The workflow file (.json, as ComfyUI's "Save (API Format)" writes it) or a preset name.
+        #[arg(value_name = "WORKFLOW")]
+        file: String,
+        /// Photos or folders of photos (default: the LoadImage node's photo).
+        #[arg(long = "input", short = 'i', value_name = "IN")]
+        inputs: Vec<PathBuf>,
+        /// Output file (one input) or folder.
+        #[arg(short, long, value_name = "OUT")]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// The workflow presets: what each is for and the model sizes that suit it.
+    Workflows {
+        /// Also list every node type a workflow file may use, with its inputs.
+        #[arg(long)]
+        nodes: bool,
     },
     /// List the DDColor models this tool knows, which are installed, and which one it would use.
+    #[command(long_about = MODELS_HELP)]
     Models,
     /// Compare colorized versions of a film: colour steadiness, colourfulness, error from a truth.
     Metrics(metrics::MetricsArgs),
@@ -134,13 +170,31 @@ struct ModelArgs {
     /// slower; DDColor was trained at 256, the reference tools use 512.
     #[arg(long, value_name = "S")]
     input_size: Option<usize>,
-    /// How the model's colour is scaled back to the photo: bilinear (smooth, default) or nearest
-    /// (exactly what the official DDColor code does).
-    #[arg(long, value_name = "MODE", default_value = "bilinear", value_parser = parse_upsample)]
-    upsample: Upsample,
+    /// How the model's colour is scaled back to the photo: bilinear (smooth; the default
+    /// without a workflow), edge-aware (colour edges follow the photo's own edges; the
+    /// workflows' choice) or nearest (exactly what the official DDColor code does).
+    #[arg(long, value_name = "MODE", value_parser = parse_upsample)]
+    upsample: Option<Upsample>,
     /// Threads the model uses (default: one per core).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
+}
+
+/// What is done around the model: a workflow (preset or JSON file) and a style.
+#[derive(Args, Clone, Default)]
+struct LookArgs {
+    /// A workflow: a preset (portrait, building; see `ddcolor workflows`) or a ComfyUI-API JSON
+    /// file. Its model, size and upsampling apply unless --model, --input-size or --upsample
+    /// is given.
+    #[arg(long, value_name = "NAME|FILE")]
+    workflow: Option<String>,
+    /// A look applied last: vintage (muted, warm, fine grain) or modern (vivid, clean).
+    #[arg(long, value_name = "STYLE", value_parser = parse_style)]
+    style: Option<Style>,
+}
+
+fn parse_style(s: &str) -> Result<Style, String> {
+    s.parse()
 }
 
 /// Temporal smoothing for `film` (the `ddcolorize` properties of the same names).
@@ -209,10 +263,28 @@ struct Common {
     /// Largest photo accepted, in pixels (protects against huge or malicious files).
     #[arg(long, value_name = "PIXELS", default_value_t = DEFAULT_MAX_PIXELS)]
     max_pixels: u64,
+    #[command(flatten)]
+    look: LookArgs,
     /// Format of the results: png, jpg, tif or webp (default: the input's format; PNG for inputs
     /// that cannot be written, such as .bmp).
     #[arg(long, value_name = "EXT", value_parser = parse_format)]
     format: Option<String>,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+/// What goes into each result besides its pixels: shared by `photo`, `batch`, `run` and `film`.
+#[derive(Args, Clone)]
+struct OutputArgs {
+    /// Write no provenance into the results. By default each result records that it was
+    /// colorized: the model (name and SHA-256), workflow, settings and ddcolor version, as XMP
+    /// (PNG, JPEG, TIFF, WebP; PNG/TIFF text fields too) or as container tags (film).
+    #[arg(long)]
+    no_metadata: bool,
+    /// Draw a small visible "COLORIZED" mark in the bottom-right corner of each result (each
+    /// frame of a film), for copies shown where metadata is lost.
+    #[arg(long)]
+    mark: bool,
 }
 
 fn parse_fps(s: &str) -> Result<gst::Fraction, String> {
@@ -291,14 +363,48 @@ fn run(cli: Cli) -> Result<ExitCode> {
             max_pixels,
             model,
             temporal,
+            look,
+            output_args,
         } => {
-            let chosen = choose_model(&model)?;
+            // Checked here so a bad workflow fails before the pipeline is built; the element
+            // runs it.
+            let workflow = resolve_workflow(&look)?;
+            let colorize = workflow.as_ref().and_then(|w| w.colorize.clone());
+            if workflow.is_some() && colorize.is_none() {
+                bail!("the workflow has no DDColor-ddcolorize node: a film needs one");
+            }
+            if colorize.is_some() && model.upsample.is_some() {
+                eprintln!(
+                    "note: --upsample is not used: the workflow's DDColor-ddcolorize node decides"
+                );
+            }
+            let chosen = match (
+                &model.model,
+                colorize.as_ref().and_then(|c| c.model.as_ref()),
+            ) {
+                (None, Some(m)) => choose_model(
+                    Some(m),
+                    &format!(
+                        "workflow node {}",
+                        colorize.as_ref().map_or("", |c| c.node.as_str())
+                    ),
+                )?,
+                (m, _) => choose_model(m.as_deref(), "--model")?,
+            };
+            let temporal = temporal.settings();
+            let provenance = film_provenance(
+                &output_args,
+                &chosen.path,
+                &model,
+                &temporal,
+                workflow.as_ref(),
+            )?;
             film::run(&film::FilmJob {
                 input,
                 output,
                 model: chosen.path,
                 input_size: model.input_size,
-                upsample: model.upsample,
+                upsample: model.upsample.unwrap_or_default(),
                 threads: model.threads,
                 batch_size,
                 lossless,
@@ -306,8 +412,41 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 frames_dir: frames,
                 max_pixels,
                 overwrite,
-                temporal: temporal.settings(),
+                temporal,
+                workflow: look.workflow.clone(),
+                style: look.style.map(|s| s.name()),
+                provenance: provenance.map(Arc::unwrap_or_clone),
+                mark: output_args.mark,
             })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run {
+            file: workflow,
+            inputs,
+            output,
+            mut common,
+        } => {
+            if common.look.workflow.is_some() {
+                bail!("give the workflow once: `ddcolor run FILE` takes no --workflow");
+            }
+            common.look.workflow = Some(workflow);
+            let wf = resolve_workflow(&common.look)?.context("no workflow")?;
+            let inputs = if inputs.is_empty() {
+                match &wf.input {
+                    Some(p) => vec![PathBuf::from(p)],
+                    None => bail!(
+                        "{}: its LoadImage node names no photo; give one with --input",
+                        common.look.workflow.as_deref().unwrap_or_default()
+                    ),
+                }
+            } else {
+                inputs
+            };
+            let suffix = format!("_{}", wf.save_prefix);
+            photo_with_suffix(inputs, output, common, &suffix)
+        }
+        Command::Workflows { nodes } => {
+            list_workflows(nodes);
             Ok(ExitCode::SUCCESS)
         }
         Command::Models => list_models(),
@@ -319,8 +458,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 /// Finds the model and tells the user which one runs (and when its colours mean nothing).
-fn choose_model(args: &ModelArgs) -> Result<models::Chosen> {
-    let chosen = models::choose(args.model.as_deref(), "--model")?;
+/// `how` says where `spec` came from, for messages.
+fn choose_model(spec: Option<&str>, how: &str) -> Result<models::Chosen> {
+    let chosen = models::choose(spec, how)?;
     eprintln!("model: {} ({})", chosen.path.display(), chosen.how);
     if chosen.is_test_model {
         eprintln!(
@@ -331,27 +471,227 @@ fn choose_model(args: &ModelArgs) -> Result<models::Chosen> {
     Ok(chosen)
 }
 
-fn load_model(common: &Common) -> Result<Model> {
-    let chosen = choose_model(&common.model)?;
-    let options = ModelOptions {
-        input_size: common.model.input_size,
-        threads: common.model.threads,
+/// The workflow of `--workflow`, with `--style` appended (a style alone is the plain recipe
+/// plus that style).
+fn resolve_workflow(look: &LookArgs) -> Result<Option<Workflow>> {
+    let mut workflow = match &look.workflow {
+        Some(arg) => Some(Workflow::resolve(arg)?),
+        None => None,
     };
-    let model = Model::load(&chosen.path, &options)?;
-    eprintln!("input size {}", model.input_size());
-    Ok(model)
+    if let Some(style) = look.style {
+        workflow
+            .get_or_insert_with(Workflow::plain)
+            .add_style(style, 1.0);
+    }
+    Ok(workflow)
 }
 
-fn settings(common: &Common, workers: usize, list_outputs: bool) -> Settings {
-    Settings {
+/// What runs on every photo: the model (none for a workflow of post-processing only), the
+/// workflow, and where S comes from.
+struct Plan {
+    model: Option<Model>,
+    /// Path of the model file, for the outputs' metadata.
+    model_path: Option<PathBuf>,
+    workflow: Option<Arc<Workflow>>,
+    upsample: Upsample,
+    auto_size: bool,
+}
+
+fn plan(common: &Common) -> Result<Plan> {
+    let workflow = resolve_workflow(&common.look)?;
+    let args = &common.model;
+    let colorize = match &workflow {
+        Some(w) => match &w.colorize {
+            Some(c) => Some(c.clone()),
+            None => {
+                eprintln!(
+                    "workflow {}: no DDColor-ddcolorize node, post-processing only",
+                    w.name
+                );
+                return Ok(Plan {
+                    model: None,
+                    model_path: None,
+                    workflow: workflow.map(Arc::new),
+                    upsample: Upsample::default(),
+                    auto_size: false,
+                });
+            }
+        },
+        None => None,
+    };
+    let node_model = colorize
+        .as_ref()
+        .and_then(|c| c.model.as_deref().map(|m| (m, &c.node)));
+    let chosen = match (&args.model, node_model) {
+        (Some(m), _) => choose_model(Some(m), "--model")?,
+        (None, Some((m, node))) => choose_model(Some(m), &format!("workflow node {node}"))?,
+        (None, None) => choose_model(None, "--model")?,
+    };
+    let options = ModelOptions {
+        input_size: args.input_size,
+        threads: args.threads,
+    };
+    let mut model = Model::load(&chosen.path, &options)?;
+    let mut auto_size = false;
+    if args.input_size.is_none()
+        && let Some(c) = &colorize
+    {
+        let fixed = model.input_size();
+        match c.size {
+            SizeChoice::ModelDefault => {}
+            _ if model.has_dynamic_size() => match c.size {
+                SizeChoice::Fixed(s) => model.set_input_size(s)?,
+                SizeChoice::Auto => auto_size = true,
+                SizeChoice::ModelDefault => {}
+            },
+            SizeChoice::Fixed(s) if s == fixed => {}
+            size => eprintln!(
+                "note: the model has a fixed input size of {fixed}; the workflow's size {size} is not used"
+            ),
+        }
+    }
+    if auto_size {
+        eprintln!("input size auto (from each photo's resolution, 256 to 1280)");
+    } else {
+        eprintln!("input size {}", model.input_size());
+    }
+    Ok(Plan {
+        model: Some(model),
+        model_path: Some(chosen.path),
+        upsample: args
+            .upsample
+            .or(colorize.as_ref().map(|c| c.upsample))
+            .unwrap_or_default(),
+        workflow: workflow.map(Arc::new),
+        auto_size,
+    })
+}
+
+fn settings(common: &Common, plan: &Plan, workers: usize, list_outputs: bool) -> Result<Settings> {
+    Ok(Settings {
         max_pixels: common.max_pixels,
-        upsample: common.model.upsample,
+        upsample: plan.upsample,
+        workflow: plan.workflow.clone(),
+        auto_size: plan.auto_size,
         write: WriteOptions {
             quality: common.quality,
+            provenance: photo_provenance(common, plan)?,
+            mark: common.output.mark,
         },
         workers,
         list_outputs,
+    })
+}
+
+/// What every result of this run records about how it was made (`None` with `--no-metadata`).
+/// The model file is hashed here, once per run; `workflow` is the workflow's name when one
+/// shapes the result, `settings` the values that change the colours, in display order.
+fn provenance(
+    output: &OutputArgs,
+    model_path: &Path,
+    workflow: Option<&str>,
+    settings: Vec<(String, String)>,
+) -> Result<Option<Arc<Provenance>>> {
+    if output.no_metadata {
+        return Ok(None);
     }
+    let sha256 = provenance::sha256_file_cached(model_path).with_context(|| {
+        format!(
+            "{}: cannot read the model to record its SHA-256 (--no-metadata skips this)",
+            model_path.display()
+        )
+    })?;
+    Ok(Some(Arc::new(Provenance {
+        tool: format!("ddcolor {}", env!("CARGO_PKG_VERSION")),
+        model_name: provenance::model_name(model_path),
+        model_sha256: sha256,
+        workflow: workflow.map(str::to_string),
+        settings,
+        source: None,
+    })))
+}
+
+/// The provenance of `photo`, `batch` and `run` results: S ("auto" when each photo picks its
+/// own), upsampling, JPEG quality, then the workflow's node settings. `None` when no model runs
+/// (a workflow of post-processing only colorizes nothing).
+fn photo_provenance(common: &Common, plan: &Plan) -> Result<Option<Arc<Provenance>>> {
+    let (Some(model), Some(model_path)) = (&plan.model, &plan.model_path) else {
+        return Ok(None);
+    };
+    let input_size = if plan.auto_size {
+        "auto".to_string()
+    } else {
+        model.input_size().to_string()
+    };
+    let mut recorded = vec![
+        ("input_size".to_string(), input_size),
+        ("upsample".to_string(), plan.upsample.name().to_string()),
+        ("jpeg_quality".to_string(), common.quality.to_string()),
+    ];
+    let workflow = plan.workflow.as_deref();
+    if let Some(w) = workflow {
+        recorded.extend(w.settings.iter().cloned());
+    }
+    provenance(
+        &common.output,
+        model_path,
+        workflow.map(|w| w.name.as_str()),
+        recorded,
+    )
+}
+
+/// The provenance of a film: the settings of `ddcolor film` that change the colours, then the
+/// workflow's. The element loads the model, so an input size left to it (and to no workflow)
+/// is recorded as "model default".
+fn film_provenance(
+    output: &OutputArgs,
+    model_path: &Path,
+    args: &ModelArgs,
+    temporal: &TemporalSettings,
+    workflow: Option<&Workflow>,
+) -> Result<Option<Arc<Provenance>>> {
+    // The element lets --input-size win over the workflow's size, and the workflow's
+    // upsampling over --upsample.
+    let node = workflow.and_then(|w| w.colorize.as_ref());
+    let input_size = match (args.input_size, node) {
+        (Some(s), _) => s.to_string(),
+        (None, Some(c)) => c.size.to_string(),
+        (None, None) => "model default".to_string(),
+    };
+    let upsample = node
+        .map(|c| c.upsample)
+        .or(args.upsample)
+        .unwrap_or_default();
+    let mut recorded = vec![
+        ("input_size".to_string(), input_size),
+        ("upsample".to_string(), upsample.name().to_string()),
+        ("temporal".to_string(), temporal.mode.name().to_string()),
+    ];
+    if temporal.mode != TemporalMode::Off {
+        recorded.extend([
+            (
+                "temporal_strength".to_string(),
+                temporal.strength.to_string(),
+            ),
+            (
+                "motion_sensitivity".to_string(),
+                temporal.motion_sensitivity.to_string(),
+            ),
+            (
+                "scene_cut_threshold".to_string(),
+                temporal.scene_cut_threshold.to_string(),
+            ),
+        ]);
+    }
+    if let Some(w) = workflow {
+        recorded.extend(w.settings.iter().cloned());
+    }
+    provenance(
+        output,
+        model_path,
+        workflow.map(|w| w.name.as_str()),
+        recorded,
+    )
 }
 
 /// The images directly inside `dir`, sorted.
@@ -404,6 +744,18 @@ const RESULT_SUFFIX: &str = "_color";
 const BATCH_MARKER: &str = ".ddcolor-batch";
 
 fn photo(inputs: Vec<PathBuf>, output: Option<PathBuf>, common: Common) -> Result<ExitCode> {
+    photo_with_suffix(inputs, output, common, RESULT_SUFFIX)
+}
+
+/// `photo`, with results written beside their inputs named NAME`suffix`.EXT.
+fn photo_with_suffix(
+    inputs: Vec<PathBuf>,
+    output: Option<PathBuf>,
+    common: Common,
+    suffix: &str,
+) -> Result<ExitCode> {
+    // A broken workflow is reported before anything else is looked at.
+    resolve_workflow(&common.look)?;
     // Expand folders; inputs that do not exist or hold no images are failures of their own.
     let mut files = Vec::new();
     let mut failed = Vec::new();
@@ -415,7 +767,7 @@ fn photo(inputs: Vec<PathBuf>, output: Option<PathBuf>, common: Common) -> Resul
                 found.retain(|p| {
                     !p.file_stem()
                         .and_then(|s| s.to_str())
-                        .is_some_and(|s| s.ends_with(RESULT_SUFFIX))
+                        .is_some_and(|s| s.ends_with(suffix))
                 });
             }
             if found.is_empty() {
@@ -477,7 +829,7 @@ fn photo(inputs: Vec<PathBuf>, output: Option<PathBuf>, common: Common) -> Resul
                     .to_string_lossy()
                     .into_owned();
                 input.with_file_name(format!(
-                    "{stem}{RESULT_SUFFIX}.{}",
+                    "{stem}{suffix}.{}",
                     output_extension(&input, common.format.as_deref())
                 ))
             }
@@ -509,12 +861,13 @@ fn photo(inputs: Vec<PathBuf>, output: Option<PathBuf>, common: Common) -> Resul
     if jobs.is_empty() {
         return Ok(ExitCode::FAILURE);
     }
-    let mut model = load_model(&common)?;
+    let mut plan = plan(&common)?;
     if let Some(dir) = output.as_ref().filter(|_| !output_is_file) {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("{}: cannot create output folder", dir.display()))?;
     }
-    let summary = jobs::run(&mut model, jobs, &settings(&common, 1, true), 0);
+    let settings = settings(&common, &plan, 1, true)?;
+    let summary = jobs::run(plan.model.as_mut(), jobs, &settings, 0);
     let total_failed = failed.len() + summary.failed.len();
     if summary.done + total_failed > 1 {
         eprintln!("{} colorized, {} failed", summary.done, total_failed);
@@ -557,6 +910,7 @@ fn batch(
     workers: usize,
     common: Common,
 ) -> Result<ExitCode> {
+    resolve_workflow(&common.look)?;
     if !in_dir.is_dir() {
         bail!("{}: not a folder", in_dir.display());
     }
@@ -632,7 +986,7 @@ fn batch(
             ..Summary::default()
         }
     } else {
-        let mut model = load_model(&common)?;
+        let mut plan = plan(&common)?;
         std::fs::create_dir_all(&out_dir)
             .with_context(|| format!("{}: cannot create output folder", out_dir.display()))?;
         std::fs::write(
@@ -640,12 +994,8 @@ fn batch(
             "results written by `ddcolor batch`; lets a later run resume here\n",
         )
         .with_context(|| format!("{}: cannot write in the output folder", out_dir.display()))?;
-        jobs::run(
-            &mut model,
-            jobs,
-            &settings(&common, workers.max(1), false),
-            skipped,
-        )
+        let settings = settings(&common, &plan, workers.max(1), false)?;
+        jobs::run(plan.model.as_mut(), jobs, &settings, skipped)
     };
     print_summary(&summary, &out_dir);
     Ok(if summary.failed.is_empty() {
@@ -724,4 +1074,100 @@ fn list_models() -> Result<ExitCode> {
     }
     println!("Get a real model: see models/README.md");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `ddcolor help models`: which model and which size, in plain words.
+const MODELS_HELP: &str =
+    "List the DDColor models this tool knows, which are installed, and which one it would use.
+
+Which model?
+  modelscope   the best all-round choice (ConvNeXt-L, trained on ImageNet plus more data).
+  paper        the model of the DDColor paper (ImageNet only): a little more conservative.
+  artistic     more vivid, saturated colours: for a bold look, less for faithful archives.
+  paper_tiny   small and fast (ConvNeXt-T): about 4x quicker on a CPU, colours a little flatter.
+  Models are .onnx files in models/ (see models/README.md for downloads and for exporting the
+  official checkpoints); --model takes a name or a path, DDCOLOR_MODEL sets a default.
+
+Which size (--input-size, or a workflow's \"size\")?
+  The model colours a small square copy of the photo (S x S) and the colour is then scaled up
+  to the photo; the photo's own detail (lightness) is always kept at full resolution.
+  256   what every DDColor model was trained at: the most reliable colours, the fastest
+        (about 0.25 s per photo with the tiny model on a 2-core CPU). Good for small photos,
+        film frames, and faces that fill the picture.
+  512   what the reference tools use, and the default: finer colour boundaries for ordinary
+        scans, about 4x the work of 256.
+  768 to 1280  large, detailed scans (a street, a group photo): colour follows small objects
+        better, but the model sees things at a scale it was not trained at, so colours can
+        turn patchy; 9x to 25x the work of 256 and much more memory: a GPU job.
+  auto  (in workflows) picks 256 to 1280 from the photo's resolution.
+  With --upsample edge-aware (the workflows' choice) colour edges follow the photo's own
+  edges, so a smaller S loses little.
+
+Examples:
+  ddcolor models                              what is installed
+  ddcolor photo old.jpg --model paper_tiny    fast
+  ddcolor photo scan.tif --input-size 768     a large, detailed scan
+  ddcolor workflows                           presets that pick a size for you";
+
+fn list_workflows(with_nodes: bool) {
+    println!("Workflow presets (ddcolor photo --workflow NAME, or a JSON file of your own):\n");
+    for p in PRESETS {
+        println!("  {}", p.name);
+        println!("      for:   {}", p.summary);
+        println!("      sizes: {}", p.sizes);
+        if let Ok(w) = Workflow::resolve(p.name) {
+            let steps: Vec<String> = w
+                .settings
+                .iter()
+                .map(|(node, values)| {
+                    let class = node.split_once(' ').map_or(node.as_str(), |(_, c)| c);
+                    format!("{} ({values})", class.trim_start_matches("DDColor-"))
+                })
+                .collect();
+            println!("      steps: {}", steps.join(" -> "));
+        }
+        println!();
+    }
+    println!(
+        "Styles (--style, or a DDColor-Style node): vintage (muted, warm, fine grain), modern (vivid, clean)."
+    );
+    println!();
+    println!(
+        "Sizes: DDColor was trained at 256 (most reliable colours, fastest); the reference tools"
+    );
+    println!(
+        "use 512; the original product offered up to 1280 for large scans (finer colour detail,"
+    );
+    println!(
+        "9x-25x slower than 256, colours can turn patchy). \"auto\" picks 256-1280 from the photo's"
+    );
+    println!("resolution. `ddcolor help models` says more.");
+    println!();
+    println!(
+        "Workflow files are ComfyUI API-format JSON: workflows/portrait.json and workflows/building.json"
+    );
+    println!("are the presets; `ddcolor run FILE.json --input PHOTO` runs one.");
+    if with_nodes {
+        println!("\nNode types:");
+        for n in nodes::NODES {
+            println!("\n  {}: {}", n.class_type, n.doc);
+            for i in n.inputs {
+                let default = match i.default {
+                    nodes::Default::None => "required".to_string(),
+                    nodes::Default::Int(v) => format!("default {v}"),
+                    nodes::Default::Float(v) => format!("default {v}"),
+                    nodes::Default::Text(t) if t.is_empty() => "default empty".to_string(),
+                    nodes::Default::Text(t) => format!("default {t}"),
+                };
+                println!(
+                    "      {:<16} {} ({}; {default})",
+                    i.name,
+                    i.doc,
+                    i.kind.describe()
+                );
+            }
+        }
+    } else {
+        println!("`ddcolor workflows --nodes` lists the node types a workflow may use.");
+    }
 }

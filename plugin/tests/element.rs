@@ -655,6 +655,87 @@ fn output_equals_still_path() {
     }
 }
 
+/// The `workflow` property: the workflow's size and upsampling, then its post-processing nodes
+/// on every frame, equal to the engine's workflow path; grain changes from frame to frame.
+#[test]
+fn workflow_runs_on_every_frame_like_the_engine() {
+    let _w = watchdog("workflow_runs_on_every_frame_like_the_engine", 60);
+    init();
+    let dir = tempfile::TempDir::new().expect("temp dir");
+    let file = dir.path().join("wf.json");
+    std::fs::write(
+        &file,
+        r#"{"1": {"class_type": "LoadImage", "inputs": {}},
+            "2": {"class_type": "DDColor-ddcolorize", "inputs": {"image": ["1", 0], "size": 64, "upsample": "edge-aware"}},
+            "3": {"class_type": "DDColor-Saturation", "inputs": {"image": ["2", 0], "saturation": 1.6}},
+            "4": {"class_type": "DDColor-Grain", "inputs": {"image": ["3", 0], "amount": 0.5, "seed": 3}},
+            "5": {"class_type": "SaveImage", "inputs": {"images": ["4", 0]}}}"#,
+    )
+    .expect("write workflow");
+    let workflow = ddcolor_engine::workflow::Workflow::load(&file).expect("workflow");
+    let mut model = load(DYNAMIC, Some(64));
+    let (w, hgt) = (48u32, 32u32);
+    let in_info = info(V::Rgb, w, hgt);
+    let photo = picture_for(V::Rgb, w as usize, hgt as usize, 7);
+    let mut h = Harness::new_parse(&format!(
+        "ddcolorize model={DYNAMIC} temporal=off workflow={}",
+        file.display()
+    ));
+    send_caps(&mut h, &in_info.to_caps().unwrap());
+    let mut outputs = Vec::new();
+    for i in 0..2u64 {
+        push(&mut h, stamped(frame_buffer(&in_info, &photo, None), i));
+        outputs.push(plane_rows(&pull(&mut h), &out_info(&h))[0].clone());
+    }
+    let mut input = vec![0f32; 3 * 64 * 64];
+    ddcolor_engine::model_input(&photo, 64, &mut input);
+    let mut ab = Vec::new();
+    model.run(&input, 1, &mut ab).expect("model");
+    for (i, got) in outputs.iter().enumerate() {
+        let mut lab = ddcolor_engine::LabImage::from_recipe(&photo, &ab, 64, Upsample::EdgeAware);
+        workflow.apply(&mut lab, i as u64 + 1);
+        let want = packed(&lab.to_photo(), V::Rgb);
+        assert_eq!(got, &want, "frame {i}: max diff {:?}", max_diff(got, &want));
+    }
+    assert_ne!(outputs[0], outputs[1], "grain is the same on both frames");
+
+    // A broken workflow stops the element from starting, naming the node.
+    std::fs::write(
+        &file,
+        r#"{"1": {"class_type": "LoadImage", "inputs": {}},
+            "2": {"class_type": "DDColor-Fancy", "inputs": {"image": ["1", 0]}},
+            "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0]}}}"#,
+    )
+    .expect("write workflow");
+    let el = gst::ElementFactory::make("ddcolorize")
+        .property("model", DYNAMIC)
+        .property("workflow", file.display().to_string())
+        .build()
+        .expect("element");
+    let pipeline = gst::Pipeline::new();
+    let src = gst::ElementFactory::make("videotestsrc")
+        .property("num-buffers", 1)
+        .build()
+        .unwrap();
+    let sink = gst::ElementFactory::make("fakesink").build().unwrap();
+    pipeline.add_many([&src, &el, &sink]).unwrap();
+    gst::Element::link_many([&src, &el, &sink]).unwrap();
+    let _ = pipeline.set_state(gst::State::Playing);
+    let bus = pipeline.bus().unwrap();
+    let msg = bus
+        .timed_pop_filtered(gst::ClockTime::from_seconds(20), &[gst::MessageType::Error])
+        .expect("an error message");
+    let _ = pipeline.set_state(gst::State::Null);
+    let gst::MessageView::Error(err) = msg.view() else {
+        unreachable!()
+    };
+    let text = err.error().to_string();
+    assert!(
+        text.contains("node \"2\"") && text.contains("DDColor-Fancy"),
+        "{text}"
+    );
+}
+
 /// `upsample` may change while playing, and the next frame follows it.
 #[test]
 fn upsample_changes_while_playing() {

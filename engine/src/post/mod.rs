@@ -3,6 +3,15 @@
 //! protection, local contrast, grain, styles) works on lightness and chroma separately and the
 //! photo is quantised only once, at the end. Shared by the runner's workflows and the element.
 
+pub mod chroma;
+pub mod detail;
+pub mod grain;
+pub mod ops;
+pub mod skin;
+pub mod style;
+
+pub use ops::PostOp;
+
 use rayon::prelude::*;
 
 use crate::lab::{LabToRgb, l_from_coords, lab_coord, rgb_to_lab};
@@ -342,9 +351,6 @@ mod tests {
         assert!(at(&edge, 33) < 1.0, "edge-aware: {}", at(&edge, 33));
         assert!(at(&edge, 30) > 50.0, "keeps the colour on its own side");
         // recombine takes the same path.
-        assert_eq!(
-            recombine(&p, &ab, s, Upsample::EdgeAware),
-            edge.to_photo()
-        );
+        assert_eq!(recombine(&p, &ab, s, Upsample::EdgeAware), edge.to_photo());
     }
 }

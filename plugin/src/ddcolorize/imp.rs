@@ -4,7 +4,8 @@ use std::sync::{LazyLock, Mutex, MutexGuard};
 use ddcolor_engine::catalog;
 use ddcolor_engine::frame::{self, Frame, FrameMut, LumaPlane, PixelFormat, Yuv, YuvMatrix};
 use ddcolor_engine::temporal::{self, Smoother, TemporalSettings};
-use ddcolor_engine::{Model, ModelOptions, Photo, Samples, model_input, recombine_into};
+use ddcolor_engine::workflow::{SizeChoice, Workflow, auto_size};
+use ddcolor_engine::{LabImage, Model, ModelOptions, Photo, Samples, model_input, recombine_into};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
@@ -13,8 +14,9 @@ use gst_base::subclass::base_transform::GenerateOutputSuccess;
 use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
+use std::sync::Arc;
 
-use super::{Device, Temporal, Upsample};
+use super::{Device, Style, Temporal, Upsample};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -69,6 +71,9 @@ struct Settings {
     temporal_strength: f32,
     motion_sensitivity: f32,
     scene_cut_threshold: f32,
+    /// A workflow preset name or JSON file; its per-frame nodes run on every frame.
+    workflow: Option<String>,
+    style: Style,
 }
 
 impl Settings {
@@ -96,6 +101,8 @@ impl Default for Settings {
             temporal_strength: temporal::DEFAULT_STRENGTH,
             motion_sensitivity: temporal::DEFAULT_MOTION_SENSITIVITY,
             scene_cut_threshold: temporal::DEFAULT_SCENE_CUT_THRESHOLD,
+            workflow: None,
+            style: Style::None,
         }
     }
 }
@@ -194,6 +201,12 @@ struct State {
     ready: VecDeque<usize>,
     /// Colour carried from frame to frame; frames reach it in order, batch or not.
     smoother: Smoother,
+    /// Post-processing after the model, from the `workflow` property.
+    workflow: Option<Arc<Workflow>>,
+    /// S follows the frame size (the workflow's `size: "auto"`, dynamic models only).
+    auto_size: bool,
+    /// Frames colorized since start: varies the workflow's film grain from frame to frame.
+    frames: u64,
 }
 
 #[derive(Default)]
@@ -321,10 +334,14 @@ impl Ddcolorize {
 
     /// Runs the model on the filled slots and queues their colour results, in order.
     fn run_batch(&self, state: &mut State) -> Result<(), gst::ErrorMessage> {
-        let (upsample, temporal) = {
+        let (mut upsample, temporal) = {
             let s = self.lock_settings();
             (ddcolor_engine::Upsample::from(s.upsample), s.temporal())
         };
+        // With a workflow, its DDColor-ddcolorize node says how the colour is scaled up.
+        if let Some(c) = state.workflow.as_ref().and_then(|w| w.colorize.as_ref()) {
+            upsample = c.upsample;
+        }
         state.smoother.set_settings(temporal);
         let s = state.size;
         let (n_in, n_out) = (3 * s * s, 2 * s * s);
@@ -360,13 +377,16 @@ impl Ddcolorize {
                         step.cut_score
                     );
                 }
-                recombine_into(
-                    &slot.photo,
-                    &state.ab[j * n_out..(j + 1) * n_out],
-                    s,
-                    upsample,
-                    &mut slot.out,
-                );
+                let ab = &state.ab[j * n_out..(j + 1) * n_out];
+                match &state.workflow {
+                    Some(workflow) => {
+                        let mut lab = LabImage::from_recipe(&slot.photo, ab, s, upsample);
+                        state.frames += 1;
+                        workflow.apply(&mut lab, state.frames);
+                        lab.to_photo_into(&mut slot.out);
+                    }
+                    None => recombine_into(&slot.photo, ab, s, upsample, &mut slot.out),
+                }
                 state.ready.push_back(i);
             }
             first += n;
@@ -565,8 +585,9 @@ impl ObjectImpl for Ddcolorize {
                 glib::ParamSpecEnum::builder_with_default("upsample", Upsample::Bilinear)
                     .nick("Upsample")
                     .blurb(
-                        "How the model's colour is brought up to the frame size: bilinear (smooth, default) or \
-                         nearest (exactly as the official DDColor code). May change while playing.",
+                        "How the model's colour is brought up to the frame size: bilinear (smooth, default), \
+                         edge-aware (colour edges follow the frame's own edges) or nearest (exactly as the \
+                         official DDColor code). A workflow's setting takes its place. May change while playing.",
                     )
                     .mutable_playing()
                     .build(),
@@ -644,6 +665,21 @@ impl ObjectImpl for Ddcolorize {
                     .default_value(temporal::DEFAULT_SCENE_CUT_THRESHOLD)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecString::builder("workflow")
+                    .mutable_ready()
+                    .nick("Workflow")
+                    .blurb(
+                        "A workflow preset (portrait, building) or a ComfyUI-API JSON file: its DDColor-ddcolorize \
+                         node's model, size and upsampling (unless model or input-size is set) and its \
+                         post-processing nodes run on every frame; load and save nodes are ignored. \
+                         Empty: none. Set in NULL or READY.",
+                    )
+                    .build(),
+                glib::ParamSpecEnum::builder_with_default("style", Style::None)
+                    .mutable_ready()
+                    .nick("Style")
+                    .blurb("A look applied last: none, vintage (muted, warm, fine grain) or modern (vivid, clean). Set in NULL or READY.")
+                    .build(),
                 glib::ParamSpecUInt::builder("threads")
                     .mutable_ready()
                     .nick("Threads")
@@ -690,6 +726,14 @@ impl ObjectImpl for Ddcolorize {
             "device" => s.device = value.get().unwrap_or_default(),
             "keep-luma" => s.keep_luma = value.get().unwrap_or(false),
             "threads" => s.threads = value.get().unwrap_or(0),
+            "style" => s.style = value.get().unwrap_or_default(),
+            "workflow" => {
+                s.workflow = value
+                    .get::<Option<String>>()
+                    .ok()
+                    .flatten()
+                    .filter(|w| !w.is_empty())
+            }
             "temporal" => s.temporal = value.get().unwrap_or_default(),
             "temporal-strength" => {
                 s.temporal_strength = value.get().unwrap_or(temporal::DEFAULT_STRENGTH)
@@ -714,6 +758,8 @@ impl ObjectImpl for Ddcolorize {
             "device" => s.device.to_value(),
             "keep-luma" => s.keep_luma.to_value(),
             "threads" => s.threads.to_value(),
+            "workflow" => s.workflow.to_value(),
+            "style" => s.style.to_value(),
             "temporal" => s.temporal.to_value(),
             "temporal-strength" => s.temporal_strength.to_value(),
             "motion-sensitivity" => s.motion_sensitivity.to_value(),
@@ -775,14 +821,62 @@ impl BaseTransformImpl for Ddcolorize {
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = self.lock_settings().clone();
-        let chosen = catalog::choose(settings.model.as_deref(), "model property")
+        let mut workflow = match settings.workflow.as_deref() {
+            Some(w) => Some(Workflow::resolve(w).map_err(|e| {
+                gst::error_msg!(gst::ResourceError::Settings, ("ddcolorize: workflow {e}"))
+            })?),
+            None => None,
+        };
+        if let Some(style) = settings.style.engine() {
+            workflow
+                .get_or_insert_with(Workflow::plain)
+                .add_style(style, 1.0);
+        }
+        let workflow = workflow.map(Arc::new);
+        let colorize = workflow.as_ref().and_then(|w| w.colorize.clone());
+        if workflow.is_some() && colorize.is_none() {
+            return Err(gst::error_msg!(
+                gst::ResourceError::Settings,
+                ("ddcolorize: the workflow has no DDColor-ddcolorize node")
+            ));
+        }
+        // The model property wins over the workflow's model.
+        let (spec, how) = match (
+            &settings.model,
+            colorize.as_ref().and_then(|c| c.model.as_ref()),
+        ) {
+            (Some(m), _) => (Some(m.as_str()), "model property".to_string()),
+            (None, Some(m)) => (
+                Some(m.as_str()),
+                format!(
+                    "workflow node {}",
+                    colorize.as_ref().map_or("", |c| c.node.as_str())
+                ),
+            ),
+            (None, None) => (None, "model property".to_string()),
+        };
+        let chosen = catalog::choose(spec, &how)
             .map_err(|e| gst::error_msg!(gst::ResourceError::NotFound, ("ddcolorize: {e}")))?;
         let options = ModelOptions {
             input_size: (settings.input_size > 0).then_some(settings.input_size as usize),
             threads: (settings.threads > 0).then_some(settings.threads as usize),
         };
-        let model = Model::load(&chosen.path, &options)
+        let mut model = Model::load(&chosen.path, &options)
             .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("ddcolorize: {e}")))?;
+        // The input-size property wins over the workflow's size.
+        let mut auto = false;
+        if settings.input_size == 0
+            && model.has_dynamic_size()
+            && let Some(c) = &colorize
+        {
+            match c.size {
+                SizeChoice::Fixed(s) => model.set_input_size(s).map_err(|e| {
+                    gst::error_msg!(gst::ResourceError::Settings, ("ddcolorize: {e}"))
+                })?,
+                SizeChoice::Auto => auto = true,
+                SizeChoice::ModelDefault => {}
+            }
+        }
         let size = model.input_size();
         let batch = settings.batch_size.max(1) as usize;
         let per_call = model.max_batch().unwrap_or(batch).max(1);
@@ -816,6 +910,9 @@ impl BaseTransformImpl for Ddcolorize {
             ab: Vec::new(),
             ready: VecDeque::new(),
             smoother: Smoother::new(settings.temporal()),
+            workflow,
+            auto_size: auto,
+            frames: 0,
         });
         Ok(())
     }
@@ -982,6 +1079,27 @@ impl VideoFilterImpl for Ddcolorize {
                 out_info.width(),
                 out_info.height()
             ));
+        }
+        // A workflow's `size: "auto"`: S from the frame size, chosen before the first frame.
+        if state.auto_size && state.filled == 0 {
+            let s = auto_size(in_info.width() as usize, in_info.height() as usize);
+            if s != state.size {
+                state
+                    .model
+                    .set_input_size(s)
+                    .map_err(|e| gst::loggable_error!(CAT, "{e}"))?;
+                let places = state.input.len() / (3 * state.size * state.size);
+                state.size = s;
+                state.input = vec![0.0; places * 3 * s * s];
+                state.smoother.reset();
+                gst::info!(
+                    CAT,
+                    imp = self,
+                    "workflow size auto: S={s} for {}x{}",
+                    in_info.width(),
+                    in_info.height()
+                );
+            }
         }
         state.in_info = Some(in_info.clone());
         state.out_info = Some(out_info.clone());

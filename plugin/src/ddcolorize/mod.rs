@@ -93,3 +93,31 @@ pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
         Ddcolorize::static_type(),
     )
 }
+
+/// A look applied after the workflow's steps (see `ddcolor_engine::post::style`).
+#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstDdcolorizeStyle")]
+pub enum Style {
+    #[default]
+    #[enum_value(
+        name = "None: the colours as the model and workflow give them",
+        nick = "none"
+    )]
+    None = 0,
+    #[enum_value(name = "Vintage film: muted, warm, fine grain", nick = "vintage")]
+    Vintage = 1,
+    #[enum_value(name = "Modern HD: vivid, clean", nick = "modern")]
+    Modern = 2,
+}
+
+impl Style {
+    pub fn engine(self) -> Option<ddcolor_engine::post::style::Style> {
+        use ddcolor_engine::post::style::Style as S;
+        match self {
+            Style::None => None,
+            Style::Vintage => Some(S::Vintage),
+            Style::Modern => Some(S::Modern),
+        }
+    }
+}
