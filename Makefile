@@ -5,7 +5,7 @@ MEDIA := ../shared/media
 HIST := $(MEDIA)/photos/historical
 DDCOLOR := target/release/ddcolor
 
-.PHONY: all setup build demo demo-film test test-data bench bench-film bench-temporal models clean
+.PHONY: all setup build demo demo-film test test-data bench bench-film bench-temporal bench-workflows workflow-crops models clean
 
 all: build
 
@@ -59,6 +59,16 @@ bench-film: build
 # PASS/FAIL against issue 4's targets; outputs and plots under target/bench-temporal/).
 bench-temporal: build
 	scripts/bench-temporal.sh
+
+# Workflows: chroma upsampling on the Kodak set (nearest, bilinear, edge-aware: CIEDE2000 table),
+# and the presets against the plain recipe with the model played by a flawed oracle.
+bench-workflows: setup
+	UPSAMPLE_SIZES=128,256,512 cargo bench --locked -p ddcolor-engine --bench upsample
+	cargo bench --locked -p ddcolor-engine --bench workflows
+
+# Before/after crops of the presets, as PNGs under target/workflow-crops/.
+workflow-crops: build
+	scripts/workflow-crops.sh
 
 clean:
 	cargo clean

@@ -1057,6 +1057,46 @@ fn mkv_lossless_is_ffv1_and_bit_exact() {
     }
 }
 
+/// `--workflow`: the workflow's post-processing runs on every frame (saturation 0 turns every
+/// frame grey); a broken workflow is refused before anything is written.
+#[test]
+fn film_runs_a_workflow_on_every_frame() {
+    let tmp = TempDir::new().unwrap();
+    let scans = tmp.path().join("scans");
+    sequence(&scans, 5, 64, 48);
+    let wf = tmp.path().join("grey.json");
+    fs::write(
+        &wf,
+        r#"{"1": {"class_type": "LoadImage", "inputs": {}},
+            "2": {"class_type": "DDColor-ddcolorize", "inputs": {"image": ["1", 0], "size": 64}},
+            "3": {"class_type": "DDColor-Saturation", "inputs": {"image": ["2", 0], "saturation": 0}},
+            "4": {"class_type": "SaveImage", "inputs": {"images": ["3", 0]}}}"#,
+    )
+    .unwrap();
+    let output = tmp.path().join("out.mkv");
+    let frames = tmp.path().join("frames");
+    let wf_arg = wf.to_string_lossy().into_owned();
+    let frames_arg = frames.to_string_lossy().into_owned();
+    let extra = ["--fps", "25", "--workflow", &wf_arg, "--frames", &frames_arg];
+    film(&scans, &output, &extra, SHORT).assert_ok();
+    assert_eq!(png_frames(&frames), expected_png_frames(5));
+    for name in png_frames(&frames) {
+        let img = image::open(frames.join(&name)).unwrap().to_rgb8();
+        let worst = img
+            .pixels()
+            .map(|p| p.0[0].abs_diff(p.0[1]).max(p.0[1].abs_diff(p.0[2])))
+            .max()
+            .unwrap();
+        assert!(worst <= 1, "{name}: not grey (channels differ by {worst})");
+    }
+
+    let output = tmp.path().join("bad.mp4");
+    let r = film(&scans, &output, &["--fps", "25", "--workflow", "potrait"], SHORT);
+    r.assert_failed();
+    r.assert_one_error(Path::new("potrait"), &["unknown workflow", "portrait, building"]);
+    assert_nothing_written(&output);
+}
+
 #[test]
 fn lossless_needs_mkv() {
     let tmp = TempDir::new().unwrap();
