@@ -161,6 +161,17 @@ fn auto_size_follows_the_photo() {
             "nearest",
         ]);
         assert_eq!(pixels(&a), pixels(&b), "{w}x{h} should run at S={want}");
+        // The result records the S it got.
+        let tags = Command::new("exiftool")
+            .args(["-s3", "-XMP-ddcolor:Settings"])
+            .arg(&a)
+            .output()
+            .expect("exiftool not found: run `make setup`");
+        let tags = String::from_utf8_lossy(&tags.stdout);
+        assert!(
+            tags.contains(&format!("input_size={want} (auto)")),
+            "{w}x{h}: settings recorded as {tags}"
+        );
     }
 }
 

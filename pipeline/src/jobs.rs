@@ -286,8 +286,19 @@ fn encode_worker(items: Receiver<Colored>, done: Sender<Done>, settings: &Settin
                 std::fs::create_dir_all(dir)
                     .map_err(|e| format!("{}: cannot create folder: {e}", dir.display()))?;
             }
-            // The provenance names this photo's input as the source.
-            let write = settings.write.for_input(&item.job.input);
+            // The provenance names this photo's input as the source, and the S it got when
+            // each photo picks its own.
+            let mut write = settings.write.for_input(&item.job.input);
+            if settings.auto_size
+                && let Some(p) = write.provenance.as_mut()
+            {
+                let p = std::sync::Arc::make_mut(p);
+                for (k, v) in &mut p.settings {
+                    if k == "input_size" {
+                        *v = format!("{} (auto)", item.size);
+                    }
+                }
+            }
             write_photo(&color, &item.job.output, write).map_err(|e| e.to_string())
         })();
         let _ = done.send(match result {
