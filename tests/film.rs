@@ -1077,7 +1077,14 @@ fn film_runs_a_workflow_on_every_frame() {
     let frames = tmp.path().join("frames");
     let wf_arg = wf.to_string_lossy().into_owned();
     let frames_arg = frames.to_string_lossy().into_owned();
-    let extra = ["--fps", "25", "--workflow", &wf_arg, "--frames", &frames_arg];
+    let extra = [
+        "--fps",
+        "25",
+        "--workflow",
+        &wf_arg,
+        "--frames",
+        &frames_arg,
+    ];
     film(&scans, &output, &extra, SHORT).assert_ok();
     assert_eq!(png_frames(&frames), expected_png_frames(5));
     for name in png_frames(&frames) {
@@ -1091,9 +1098,17 @@ fn film_runs_a_workflow_on_every_frame() {
     }
 
     let output = tmp.path().join("bad.mp4");
-    let r = film(&scans, &output, &["--fps", "25", "--workflow", "potrait"], SHORT);
+    let r = film(
+        &scans,
+        &output,
+        &["--fps", "25", "--workflow", "potrait"],
+        SHORT,
+    );
     r.assert_failed();
-    r.assert_one_error(Path::new("potrait"), &["unknown workflow", "portrait, building"]);
+    r.assert_one_error(
+        Path::new("potrait"),
+        &["unknown workflow", "portrait, building"],
+    );
     assert_nothing_written(&output);
 }
 

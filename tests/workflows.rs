@@ -53,7 +53,7 @@ fn ok(args: &[&str]) -> Out {
 fn scan(dir: &Path, name: &str, w: u32, h: u32) -> PathBuf {
     let img = GrayImage::from_fn(w, h, |x, y| {
         let v = if (x / 16 + y / 16) % 2 == 0 { 60 } else { 190 };
-        Luma([(v + (x * 40 / w) as u8) as u8])
+        Luma([v + (x * 40 / w) as u8])
     });
     let p = dir.join(name);
     img.save(&p).expect("write scan");

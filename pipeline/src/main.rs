@@ -1156,7 +1156,7 @@ fn list_workflows(with_nodes: bool) {
                     nodes::Default::None => "required".to_string(),
                     nodes::Default::Int(v) => format!("default {v}"),
                     nodes::Default::Float(v) => format!("default {v}"),
-                    nodes::Default::Text(t) if t.is_empty() => "default empty".to_string(),
+                    nodes::Default::Text("") => "default empty".to_string(),
                     nodes::Default::Text(t) => format!("default {t}"),
                 };
                 println!(

@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 
 use super::LabImage;
-use super::ops::{add_lightness, param, smoothstep, usable};
+use super::ops::{add_lightness, param, smoothstep, soft_limit, usable};
 
 /// Guided-filter regulariser of the local-contrast base, in L units squared: structure whose
 /// local standard deviation is below about 8 L units (texture, soft shading) counts as detail
@@ -58,7 +58,7 @@ impl LocalContrast {
             .zip(base.par_iter())
             .for_each(|(l, base)| {
                 let d = LOCAL_CONTRAST_DETAIL_LIMIT
-                    * ((*l - base) / LOCAL_CONTRAST_DETAIL_LIMIT).tanh();
+                    * soft_limit((*l - base) / LOCAL_CONTRAST_DETAIL_LIMIT);
                 *l = add_lightness(*l, amount * d);
             });
     }
@@ -186,6 +186,7 @@ pub(crate) fn guided_smooth(
         _ => r / 4,
     };
     let (ws, hs) = (w.div_ceil(s), h.div_ceil(s));
+    let ns = ws * hs;
     let rs = ((r as f32 / s as f32).round() as usize).max(1);
     let small_guide;
     let gi: &[f32] = if s == 1 {
@@ -194,51 +195,55 @@ pub(crate) fn guided_smooth(
         small_guide = downsample(guide, w, h, s);
         &small_guide
     };
-    let mean_i = box_filter(gi, ws, hs, rs);
-    let sq: Vec<f32> = gi.par_iter().map(|v| v * v).collect();
-    let mut var_i = box_filter(&sq, ws, hs, rs);
+    // Fresh pages cost more than the arithmetic at this size (every new plane is page faults
+    // on first touch), so the planes are allocated once and reused for every channel.
+    let mut scratch = vec![0f32; ns];
+    let mut mean_i = vec![0f32; ns];
+    let mut var_i = vec![0f32; ns];
+    let mut prod = vec![0f32; ns];
+    let mut coef_a = vec![0f32; ns];
+    let mut coef_b = vec![0f32; ns];
+    let mut small_p = if s == 1 { Vec::new() } else { vec![0f32; ns] };
+    box_filter_into(gi, ws, hs, rs, &mut scratch, &mut mean_i);
+    prod.par_iter_mut()
+        .zip(gi.par_iter())
+        .for_each(|(q, v)| *q = v * v);
+    box_filter_into(&prod, ws, hs, rs, &mut scratch, &mut var_i);
     var_i
         .par_iter_mut()
         .zip(mean_i.par_iter())
         .for_each(|(v, m)| *v = (*v - m * m).max(0.0));
     for ch in channels.iter_mut() {
-        let (ma, mb) = {
-            let small_p;
-            let p: &[f32] = if s == 1 {
-                ch
-            } else {
-                small_p = downsample(ch, w, h, s);
-                &small_p
-            };
-            let mut coef_b = box_filter(p, ws, hs, rs);
-            let ip: Vec<f32> = gi
-                .par_iter()
-                .zip(p.par_iter())
-                .map(|(i, v)| i * v)
-                .collect();
-            let mut coef_a = box_filter(&ip, ws, hs, rs);
-            coef_a
-                .par_iter_mut()
-                .zip(coef_b.par_iter_mut())
-                .zip(mean_i.par_iter().zip(var_i.par_iter()))
-                .for_each(|((a, b), (mi, vi))| {
-                    // a holds mean(I p), b mean(p) on the way in.
-                    let ca = (*a - mi * *b) / (vi + eps);
-                    *b -= ca * mi;
-                    *a = ca;
-                });
-            (
-                box_filter(&coef_a, ws, hs, rs),
-                box_filter(&coef_b, ws, hs, rs),
-            )
-        };
+        if s > 1 {
+            downsample_into(ch, w, h, s, &mut small_p);
+        }
+        let p: &[f32] = if s == 1 { ch } else { &small_p };
+        box_filter_into(p, ws, hs, rs, &mut scratch, &mut coef_b);
+        prod.par_iter_mut()
+            .zip(gi.par_iter().zip(p.par_iter()))
+            .for_each(|(q, (i, v))| *q = i * v);
+        box_filter_into(&prod, ws, hs, rs, &mut scratch, &mut coef_a);
+        coef_a
+            .par_iter_mut()
+            .zip(coef_b.par_iter_mut())
+            .zip(mean_i.par_iter().zip(var_i.par_iter()))
+            .for_each(|((a, b), (mi, vi))| {
+                // a holds mean(I p), b mean(p) on the way in.
+                let ca = (*a - mi * *b) / (vi + eps);
+                *b -= ca * mi;
+                *a = ca;
+            });
+        // Box-filtered coefficients: A into `prod`, B into `coef_a` (A is read first).
+        box_filter_into(&coef_a, ws, hs, rs, &mut scratch, &mut prod);
+        box_filter_into(&coef_b, ws, hs, rs, &mut scratch, &mut coef_a);
+        let (ma, mb) = (&prod, &coef_a);
         if s == 1 {
             ch.par_iter_mut()
                 .zip(guide.par_iter())
                 .zip(ma.par_iter().zip(mb.par_iter()))
                 .for_each(|((o, g), (a, b))| *o = a * g + b);
         } else {
-            apply_upsampled(ch, guide, w, &ma, &mb, ws, hs, s);
+            apply_upsampled(ch, guide, w, ma, mb, ws, hs, s);
         }
     }
 }
@@ -246,10 +251,16 @@ pub(crate) fn guided_smooth(
 /// Block means over `s` x `s` blocks (partial blocks at the right and bottom edges averaged over
 /// the pixels they have).
 fn downsample(src: &[f32], w: usize, h: usize, s: usize) -> Vec<f32> {
-    let (ws, hs) = (w.div_ceil(s), h.div_ceil(s));
-    let mut out = vec![0f32; ws * hs];
+    let mut out = vec![0f32; w.div_ceil(s) * h.div_ceil(s)];
+    downsample_into(src, w, h, s, &mut out);
+    out
+}
+
+fn downsample_into(src: &[f32], w: usize, h: usize, s: usize, out: &mut [f32]) {
+    let ws = w.div_ceil(s);
     out.par_chunks_mut(ws).enumerate().for_each(|(j, orow)| {
         let (y0, y1) = (j * s, ((j + 1) * s).min(h));
+        orow.fill(0.0);
         for y in y0..y1 {
             for (o, block) in orow.iter_mut().zip(src[y * w..(y + 1) * w].chunks(s)) {
                 *o += block.iter().sum::<f32>();
@@ -260,7 +271,6 @@ fn downsample(src: &[f32], w: usize, h: usize, s: usize) -> Vec<f32> {
             *o /= ((y1 - y0) * bw) as f32;
         }
     });
-    out
 }
 
 /// `out = A * guide + B` with the coefficient planes `ma`, `mb` (ws x hs, one sample per s x s
@@ -300,13 +310,21 @@ fn apply_upsampled(
     );
 }
 
-/// Mean over a (2r+1) x (2r+1) window, divided by the pixels inside it at the borders. Running
-/// sums in f64: rows, then bands of rows with a running sum per column (contiguous memory, so
-/// the vertical pass streams instead of striding).
-pub(crate) fn box_filter(src: &[f32], w: usize, h: usize, r: usize) -> Vec<f32> {
+/// Mean over a (2r+1) x (2r+1) window, divided by the pixels inside it at the borders, into
+/// `out`, with `scratch` (same size) for the horizontal pass. Running sums in f64: rows, then
+/// bands of rows with a running sum per column (contiguous memory, so the vertical pass streams
+/// instead of striding).
+fn box_filter_into(
+    src: &[f32],
+    w: usize,
+    h: usize,
+    r: usize,
+    scratch: &mut [f32],
+    out: &mut [f32],
+) {
     let n = w * h;
-    if n == 0 || src.len() != n {
-        return src.to_vec();
+    if n == 0 || src.len() != n || scratch.len() != n || out.len() != n {
+        return;
     }
     let r = r.min(w.max(h));
     let inv = |len: usize| -> Vec<f64> {
@@ -315,8 +333,8 @@ pub(crate) fn box_filter(src: &[f32], w: usize, h: usize, r: usize) -> Vec<f32> 
             .collect()
     };
     let (inv_x, inv_y) = (inv(w), inv(h));
-    let mut tmp = vec![0f32; n];
-    tmp.par_chunks_mut(w)
+    scratch
+        .par_chunks_mut(w)
         .zip(src.par_chunks(w))
         .for_each(|(out, row)| {
             let mut sum: f64 = row[..=r.min(w - 1)].iter().map(|&v| v as f64).sum();
@@ -330,7 +348,7 @@ pub(crate) fn box_filter(src: &[f32], w: usize, h: usize, r: usize) -> Vec<f32> 
                 }
             }
         });
-    let mut out = vec![0f32; n];
+    let tmp = &*scratch;
     let band = 64.max(4 * r + 2);
     out.par_chunks_mut(w * band)
         .enumerate()
@@ -359,7 +377,6 @@ pub(crate) fn box_filter(src: &[f32], w: usize, h: usize, r: usize) -> Vec<f32> 
                 }
             }
         });
-    out
 }
 
 /// Black point a full fade lifts to (share of the L range), and how far it lowers white: faded
@@ -408,6 +425,13 @@ impl Tone {
 mod tests {
     use super::*;
     use crate::post::ops::test_images::{image, noise};
+
+    fn box_filter(src: &[f32], w: usize, h: usize, r: usize) -> Vec<f32> {
+        let mut out = vec![0f32; src.len()];
+        let mut scratch = vec![0f32; src.len()];
+        box_filter_into(src, w, h, r, &mut scratch, &mut out);
+        out
+    }
 
     fn mean(v: &[f32]) -> f32 {
         v.iter().sum::<f32>() / v.len() as f32

@@ -223,7 +223,7 @@ fn auto_size_follows_resolution() {
     assert_eq!(auto_size(3000, 2400), 960);
     for (w, h) in [(10, 10), (640, 480), (8000, 6000)] {
         let s = auto_size(w, h);
-        assert!(s % 32 == 0 && (256..=1280).contains(&s));
+        assert!(s.is_multiple_of(32) && (256..=1280).contains(&s));
     }
 }
 
