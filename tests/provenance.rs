@@ -151,9 +151,17 @@ fn assert_xmp(tags: &Tags, path: &Path, sha: &str, source: &str) {
     );
     assert_eq!(text(tags, "XMP-ddcolor:Model", path), "test-256");
     assert_eq!(text(tags, "XMP-ddcolor:ModelSHA256", path), sha);
+    // The JPEG quality is recorded for JPEG results only.
+    let jpeg = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("jpg") || e.eq_ignore_ascii_case("jpeg"));
     assert_eq!(
         text(tags, "XMP-ddcolor:Settings", path),
-        "input_size=256; upsample=bilinear; jpeg_quality=95"
+        if jpeg {
+            "input_size=256; upsample=bilinear; jpeg_quality=95"
+        } else {
+            "input_size=256; upsample=bilinear"
+        }
     );
     assert_eq!(text(tags, "XMP-ddcolor:Source", path), source);
     let description = text(tags, "XMP-dc:Description", path);

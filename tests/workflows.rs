@@ -471,3 +471,101 @@ fn help_explains_presets_models_and_sizes() {
         );
     }
 }
+
+fn xmp_settings(p: &Path) -> String {
+    let o = Command::new("exiftool")
+        .args(["-s3", "-XMP-ddcolor:Settings"])
+        .arg(p)
+        .output()
+        .expect("exiftool not found: run `make setup`");
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+#[test]
+fn command_line_wins_over_the_workflow_and_the_metadata_says_what_ran() {
+    let dir = TempDir::new().unwrap();
+    let input = scan(dir.path(), "in.png", 96, 64);
+    let m = model("test-dynamic");
+    let (a, b) = (dir.path().join("a.png"), dir.path().join("b.png"));
+    // The portrait preset asks for 512 and edge-aware; the flags say 256 and nearest.
+    ok(&[
+        "photo",
+        s(&input),
+        "-o",
+        s(&a),
+        "--model",
+        &m,
+        "--workflow",
+        "portrait",
+        "--input-size",
+        "256",
+        "--upsample",
+        "nearest",
+    ]);
+    let settings = xmp_settings(&a);
+    assert!(
+        settings.starts_with("input_size=256; upsample=nearest; "),
+        "{settings}"
+    );
+    assert!(
+        settings.contains("DDColor-SkinTone=strength=0.8"),
+        "{settings}"
+    );
+    assert!(
+        !settings.contains("DDColor-ddcolorize"),
+        "the node's own values are not what ran: {settings}"
+    );
+    assert!(
+        !settings.contains("jpeg_quality"),
+        "a PNG has no JPEG quality: {settings}"
+    );
+    // A style alone keeps --upsample too.
+    ok(&[
+        "photo",
+        s(&input),
+        "-o",
+        s(&b),
+        "--model",
+        &m,
+        "--input-size",
+        "256",
+        "--style",
+        "modern",
+        "--upsample",
+        "nearest",
+    ]);
+    assert!(
+        xmp_settings(&b).starts_with("input_size=256; upsample=nearest; "),
+        "{}",
+        xmp_settings(&b)
+    );
+}
+
+#[test]
+fn run_reads_the_load_node_photo_beside_the_workflow_and_drops_folders_from_the_prefix() {
+    let dir = TempDir::new().unwrap();
+    let sub = dir.path().join("project");
+    fs::create_dir(&sub).unwrap();
+    scan(&sub, "old.png", 64, 48);
+    let json = chain("old.png", r#", "size": 256"#, &[]).replace(
+        r#""filename_prefix": "wf""#,
+        r#""filename_prefix": "ComfyUI/colour""#,
+    );
+    let wf = write_workflow(&sub, "wf.json", &json);
+    // Run from another folder: the photo is found beside the workflow file.
+    let o = Command::new(BIN)
+        .args(["run", s(&wf), "--model", &model("test-dynamic")])
+        .current_dir(dir.path())
+        .output()
+        .expect("run ddcolor");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        sub.join("old_colour.png").is_file(),
+        "{:?}",
+        fs::read_dir(&sub)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect::<Vec<_>>()
+    );
+    assert!(!sub.join("old_ComfyUI").exists());
+}

@@ -130,7 +130,8 @@ fn main() {
                     let up = wf
                         .colorize
                         .as_ref()
-                        .map_or(Upsample::Bilinear, |c| c.upsample);
+                        .and_then(|c| c.upsample)
+                        .unwrap_or(Upsample::Bilinear);
                     let mut lab = LabImage::from_recipe(&photo, &ab, S, up);
                     wf.apply(&mut lab, 0);
                     let result = lab.to_photo();

@@ -34,7 +34,8 @@ pub struct FilmJob {
     pub output: PathBuf,
     pub model: PathBuf,
     pub input_size: Option<usize>,
-    pub upsample: ddcolor_engine::Upsample,
+    /// `None`: the workflow's, else the element's default.
+    pub upsample: Option<ddcolor_engine::Upsample>,
     pub threads: Option<usize>,
     pub batch_size: u32,
     pub lossless: bool,
@@ -350,7 +351,9 @@ fn run_pipeline(
     let colorize = make("ddcolorize")?;
     colorize.set_property("model", job.model.to_string_lossy().to_string());
     colorize.set_property("input-size", job.input_size.unwrap_or(0) as u32);
-    colorize.set_property_from_str("upsample", job.upsample.name());
+    if let Some(up) = job.upsample {
+        colorize.set_property_from_str("upsample", up.name());
+    }
     colorize.set_property("batch-size", job.batch_size);
     if let Some(w) = &job.workflow {
         colorize.set_property("workflow", w);

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
-use ddcolor_engine::io::{WriteOptions, read_photo, write_photo};
+use ddcolor_engine::io::{OutputFormat, WriteOptions, read_photo, write_photo};
 use ddcolor_engine::workflow::{Workflow, auto_size};
 use ddcolor_engine::{LabImage, Model, Photo, Upsample, model_input, recombine};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -109,11 +109,17 @@ pub fn run(
     std::thread::scope(|s| {
         for _ in 0..workers {
             let (job_rx, prep_tx, done_tx) = (job_rx.clone(), prep_tx.clone(), done_tx.clone());
-            s.spawn(move || decode_worker(job_rx, prep_tx, done_tx, settings, size));
+            s.spawn(move || {
+                yield_to_model();
+                decode_worker(job_rx, prep_tx, done_tx, settings, size)
+            });
         }
         for _ in 0..workers {
             let (col_rx, done_tx) = (col_rx.clone(), done_tx.clone());
-            s.spawn(move || encode_worker(col_rx, done_tx, settings));
+            s.spawn(move || {
+                yield_to_model();
+                encode_worker(col_rx, done_tx, settings)
+            });
         }
         drop((prep_tx, col_rx));
         let model_done_tx = done_tx.clone();
@@ -219,6 +225,24 @@ fn run_model(
     }
 }
 
+/// Lowers the calling thread's priority so that reading and writing photos takes the cores
+/// only where the model leaves them. ONNX Runtime splits each operator evenly over its threads;
+/// a reader preempting one of them stalls the others at the next barrier.
+/// (Experiment: DDCOLOR_WORKER_NICE sets the niceness; "idle" uses SCHED_IDLE.)
+fn yield_to_model() {
+    let how = std::env::var("DDCOLOR_WORKER_NICE").unwrap_or_default();
+    // SAFETY: plain system calls on the calling thread, with valid arguments.
+    unsafe {
+        if how == "idle" {
+            let param = libc::sched_param { sched_priority: 0 };
+            libc::sched_setscheduler(0, libc::SCHED_IDLE, &param);
+        } else if let Ok(n) = how.parse::<i32>() {
+            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            libc::setpriority(libc::PRIO_PROCESS, tid, n);
+        }
+    }
+}
+
 fn decode_worker(
     jobs: Receiver<Job>,
     out: Sender<Prepared>,
@@ -289,13 +313,23 @@ fn encode_worker(items: Receiver<Colored>, done: Sender<Done>, settings: &Settin
             // The provenance names this photo's input as the source, and the S it got when
             // each photo picks its own.
             let mut write = settings.write.for_input(&item.job.input);
-            if settings.auto_size
-                && let Some(p) = write.provenance.as_mut()
+            let jpeg = matches!(
+                OutputFormat::from_path(&item.job.output),
+                Ok(OutputFormat::Jpeg)
+            );
+            if let Some(p) = write.provenance.as_mut()
+                && (settings.auto_size || !jpeg)
             {
                 let p = std::sync::Arc::make_mut(p);
-                for (k, v) in &mut p.settings {
-                    if k == "input_size" {
-                        *v = format!("{} (auto)", item.size);
+                // The JPEG quality says nothing about a PNG, TIFF or WebP result.
+                if !jpeg {
+                    p.settings.retain(|(k, _)| k != "jpeg_quality");
+                }
+                if settings.auto_size {
+                    for (k, v) in &mut p.settings {
+                        if k == "input_size" {
+                            *v = format!("{} (auto)", item.size);
+                        }
                     }
                 }
             }

@@ -282,7 +282,8 @@ struct OutputArgs {
     #[arg(long)]
     no_metadata: bool,
     /// Draw a small visible "COLORIZED" mark in the bottom-right corner of each result (each
-    /// frame of a film), for copies shown where metadata is lost.
+    /// frame of a film), for copies shown where metadata is lost. Pictures under 64 pixels on a
+    /// side are left unmarked.
     #[arg(long)]
     mark: bool,
 }
@@ -373,11 +374,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if workflow.is_some() && colorize.is_none() {
                 bail!("the workflow has no DDColor-ddcolorize node: a film needs one");
             }
-            if colorize.is_some() && model.upsample.is_some() {
-                eprintln!(
-                    "note: --upsample is not used: the workflow's DDColor-ddcolorize node decides"
-                );
-            }
             let chosen = match (
                 &model.model,
                 colorize.as_ref().and_then(|c| c.model.as_ref()),
@@ -385,7 +381,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 (None, Some(m)) => choose_model(
                     Some(m),
                     &format!(
-                        "workflow node {}",
+                        "{} node {}",
+                        workflow.as_ref().map_or("", |w| w.origin.as_str()),
                         colorize.as_ref().map_or("", |c| c.node.as_str())
                     ),
                 )?,
@@ -404,7 +401,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 output,
                 model: chosen.path,
                 input_size: model.input_size,
-                upsample: model.upsample.unwrap_or_default(),
+                upsample: model.upsample,
                 threads: model.threads,
                 batch_size,
                 lossless,
@@ -433,7 +430,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let wf = resolve_workflow(&common.look)?.context("no workflow")?;
             let inputs = if inputs.is_empty() {
                 match &wf.input {
-                    Some(p) => vec![PathBuf::from(p)],
+                    // A relative path is taken from the workflow file's folder.
+                    Some(p) => {
+                        let file = Path::new(common.look.workflow.as_deref().unwrap_or_default());
+                        let base = file.parent().filter(|_| file.is_file());
+                        let photo = base.map_or_else(|| PathBuf::from(p), |b| b.join(p));
+                        if !photo.exists() {
+                            bail!(
+                                "{}: not found (the photo named by the workflow's LoadImage node; give another with --input)",
+                                photo.display()
+                            );
+                        }
+                        vec![photo]
+                    }
                     None => bail!(
                         "{}: its LoadImage node names no photo; give one with --input",
                         common.look.workflow.as_deref().unwrap_or_default()
@@ -505,9 +514,15 @@ fn plan(common: &Common) -> Result<Plan> {
             Some(c) => Some(c.clone()),
             None => {
                 eprintln!(
-                    "workflow {}: no DDColor-ddcolorize node, post-processing only",
+                    "workflow {}: no DDColor-ddcolorize node, post-processing only \
+                     (no model runs, so the results record no colorization)",
                     w.name
                 );
+                if args.model.is_some() || args.input_size.is_some() || args.upsample.is_some() {
+                    eprintln!(
+                        "note: --model, --input-size and --upsample are not used without a DDColor-ddcolorize node"
+                    );
+                }
                 return Ok(Plan {
                     model: None,
                     model_path: None,
@@ -524,7 +539,13 @@ fn plan(common: &Common) -> Result<Plan> {
         .and_then(|c| c.model.as_deref().map(|m| (m, &c.node)));
     let chosen = match (&args.model, node_model) {
         (Some(m), _) => choose_model(Some(m), "--model")?,
-        (None, Some((m, node))) => choose_model(Some(m), &format!("workflow node {node}"))?,
+        (None, Some((m, node))) => choose_model(
+            Some(m),
+            &format!(
+                "{} node {node}",
+                workflow.as_ref().map_or("", |w| w.origin.as_str())
+            ),
+        )?,
         (None, None) => choose_model(None, "--model")?,
     };
     let options = ModelOptions {
@@ -560,7 +581,7 @@ fn plan(common: &Common) -> Result<Plan> {
         model_path: Some(chosen.path),
         upsample: args
             .upsample
-            .or(colorize.as_ref().map(|c| c.upsample))
+            .or(colorize.as_ref().and_then(|c| c.upsample))
             .unwrap_or_default(),
         workflow: workflow.map(Arc::new),
         auto_size,
@@ -630,7 +651,7 @@ fn photo_provenance(common: &Common, plan: &Plan) -> Result<Option<Arc<Provenanc
     ];
     let workflow = plan.workflow.as_deref();
     if let Some(w) = workflow {
-        recorded.extend(w.settings.iter().cloned());
+        recorded.extend(post_settings(w));
     }
     provenance(
         &common.output,
@@ -650,17 +671,31 @@ fn film_provenance(
     temporal: &TemporalSettings,
     workflow: Option<&Workflow>,
 ) -> Result<Option<Arc<Provenance>>> {
-    // The element lets --input-size win over the workflow's size, and the workflow's
-    // upsampling over --upsample.
+    // As the element decides: --input-size, else the workflow's size where the model takes
+    // it, else the model's own; --upsample, else the workflow's, else bilinear.
     let node = workflow.and_then(|w| w.colorize.as_ref());
-    let input_size = match (args.input_size, node) {
+    let input_size = match (args.input_size, node.map(|c| c.size)) {
         (Some(s), _) => s.to_string(),
-        (None, Some(c)) => c.size.to_string(),
-        (None, None) => "model default".to_string(),
+        (None, None | Some(SizeChoice::ModelDefault)) => "model default".to_string(),
+        (None, Some(size)) => {
+            // Opening the model says whether it takes the workflow's size.
+            let model = Model::load(model_path, &ModelOptions::default())?;
+            match size {
+                _ if !model.has_dynamic_size() => {
+                    eprintln!(
+                        "note: the model has a fixed input size of {}; the workflow's size {size} is not used",
+                        model.input_size()
+                    );
+                    model.input_size().to_string()
+                }
+                SizeChoice::Auto => "auto (from the frame size)".to_string(),
+                other => other.to_string(),
+            }
+        }
     };
-    let upsample = node
-        .map(|c| c.upsample)
-        .or(args.upsample)
+    let upsample = args
+        .upsample
+        .or(node.and_then(|c| c.upsample))
         .unwrap_or_default();
     let mut recorded = vec![
         ("input_size".to_string(), input_size),
@@ -684,7 +719,7 @@ fn film_provenance(
         ]);
     }
     if let Some(w) = workflow {
-        recorded.extend(w.settings.iter().cloned());
+        recorded.extend(post_settings(w));
     }
     provenance(
         output,
@@ -692,6 +727,15 @@ fn film_provenance(
         workflow.map(|w| w.name.as_str()),
         recorded,
     )
+}
+
+/// The workflow's post-processing settings. The DDColor-ddcolorize node's are left out: what
+/// ran (the command line may override the node) is recorded as input_size and upsample.
+fn post_settings(w: &Workflow) -> impl Iterator<Item = (String, String)> + '_ {
+    w.settings
+        .iter()
+        .filter(|(node, _)| !node.ends_with(" DDColor-ddcolorize"))
+        .cloned()
 }
 
 /// The images directly inside `dir`, sorted.

@@ -699,6 +699,18 @@ fn workflow_runs_on_every_frame_like_the_engine() {
     }
     assert_ne!(outputs[0], outputs[1], "grain is the same on both frames");
 
+    // The upsample property, when set, wins over the workflow's edge-aware.
+    let mut h = Harness::new_parse(&format!(
+        "ddcolorize model={DYNAMIC} temporal=off upsample=nearest workflow={}",
+        file.display()
+    ));
+    send_caps(&mut h, &in_info.to_caps().unwrap());
+    push(&mut h, stamped(frame_buffer(&in_info, &photo, None), 0));
+    let got = plane_rows(&pull(&mut h), &out_info(&h))[0].clone();
+    let mut lab = ddcolor_engine::LabImage::from_recipe(&photo, &ab, 64, Upsample::Nearest);
+    workflow.apply(&mut lab, 1);
+    assert_eq!(got, packed(&lab.to_photo(), V::Rgb), "upsample=nearest set explicitly");
+
     // A broken workflow stops the element from starting, naming the node.
     std::fs::write(
         &file,

@@ -36,6 +36,15 @@ impl PostOp {
         }
     }
 
+    /// Whether the step changes lightness (not only colour): the element cannot then keep the
+    /// input's luma plane as it is.
+    pub fn changes_lightness(&self) -> bool {
+        matches!(
+            self,
+            Self::LocalContrast(_) | Self::Sharpen(_) | Self::Tone(_) | Self::Grain(_)
+        )
+    }
+
     /// A short stable name, for logs and provenance.
     pub fn name(&self) -> &'static str {
         match self {

@@ -93,7 +93,8 @@ pub struct Colorize {
     /// A model name or path; `None`: the usual choice.
     pub model: Option<String>,
     pub size: SizeChoice,
-    pub upsample: Upsample,
+    /// `None`: the plain recipe's default (or the command line's / element's own setting).
+    pub upsample: Option<Upsample>,
 }
 
 /// One post-processing step and the node it came from.
@@ -109,6 +110,8 @@ pub struct Step {
 pub struct Workflow {
     /// Preset name or file stem: recorded in every output.
     pub name: String,
+    /// Where it came from ("preset portrait" or the file's path), for messages.
+    pub origin: String,
     /// The load node's photo path, when the graph names one.
     pub input: Option<String>,
     pub colorize: Option<Colorize>,
@@ -187,12 +190,13 @@ impl Workflow {
     pub fn plain() -> Self {
         Self {
             name: "plain".into(),
+            origin: "the plain recipe".into(),
             input: None,
             colorize: Some(Colorize {
                 node: "ddcolorize".into(),
                 model: None,
                 size: SizeChoice::ModelDefault,
-                upsample: Upsample::default(),
+                upsample: None,
             }),
             steps: Vec::new(),
             save_prefix: "color".into(),
@@ -219,7 +223,7 @@ impl Workflow {
     /// Checks the graph and compiles the chain that ends at its save node.
     pub fn parse(text: &str, name: &str, origin: &str) -> Result<Self, WorkflowError> {
         let graph = Graph::parse(text, origin)?;
-        compile(&graph, name).map_err(|kind| WorkflowError {
+        compile(&graph, name, origin).map_err(|kind| WorkflowError {
             origin: origin.to_string(),
             kind,
         })
@@ -247,7 +251,7 @@ fn shape(msg: String) -> ErrorKind {
     ErrorKind::Shape(msg)
 }
 
-fn compile(graph: &Graph, name: &str) -> Result<Workflow, ErrorKind> {
+fn compile(graph: &Graph, name: &str, origin: &str) -> Result<Workflow, ErrorKind> {
     let saves: Vec<&Node> = graph
         .nodes
         .values()
@@ -331,7 +335,7 @@ fn compile(graph: &Graph, name: &str) -> Result<Workflow, ErrorKind> {
                         Some(graph::Input::Int(s)) => SizeChoice::Fixed(*s as usize),
                         _ => SizeChoice::Auto,
                     },
-                    upsample: node.text("upsample").parse().unwrap_or_default(),
+                    upsample: node.text("upsample").parse().ok(),
                 });
             }
             Role::Post => steps.extend(post_ops(node)),
@@ -356,12 +360,25 @@ fn compile(graph: &Graph, name: &str) -> Result<Workflow, ErrorKind> {
     let input = first.text("image");
     Ok(Workflow {
         name: name.to_string(),
+        origin: origin.to_string(),
         input: (!input.is_empty()).then(|| input.to_string()),
         colorize,
         steps,
-        save_prefix: save.text("filename_prefix").to_string(),
+        save_prefix: file_name_part(save.text("filename_prefix")),
         settings,
     })
+}
+
+/// The name part of a SaveImage `filename_prefix`: ComfyUI prefixes often carry a folder
+/// ("ComfyUI/portrait"); results here are named after their input, so only the last part is
+/// kept, and a prefix that names no file ("", "..") becomes "color".
+fn file_name_part(prefix: &str) -> String {
+    let last = prefix.rsplit(['/', '\\']).next().unwrap_or("").trim();
+    if last.is_empty() || last == "." || last == ".." {
+        "color".into()
+    } else {
+        last.to_string()
+    }
 }
 
 /// A node's literal inputs as `k=v, k=v` (links left out).

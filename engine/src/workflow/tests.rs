@@ -27,7 +27,7 @@ fn a_chain_compiles_with_defaults_filled_in() {
     assert_eq!(c.model.as_deref(), Some("paper"));
     assert_eq!(c.size, SizeChoice::Fixed(256));
     // Not given: the node's default.
-    assert_eq!(c.upsample, Upsample::EdgeAware);
+    assert_eq!(c.upsample, Some(Upsample::EdgeAware));
     assert_eq!(w.steps.len(), 1);
     match &w.steps[0].op {
         PostOp::Saturation(s) => {
@@ -59,7 +59,7 @@ fn presets_compile() {
         assert_eq!(w.name, p.name);
         assert!(w.colorize.is_some() && !w.steps.is_empty(), "{}", p.name);
         assert_eq!(
-            w.colorize.as_ref().map(|c| c.upsample),
+            w.colorize.as_ref().and_then(|c| c.upsample),
             Some(Upsample::EdgeAware)
         );
     }
@@ -237,4 +237,32 @@ fn unknown_workflow_name_is_explained() {
         e,
         "potrait: unknown workflow: give a .json file or one of portrait, building"
     );
+}
+
+#[test]
+fn save_prefix_is_a_file_name_part() {
+    for (prefix, want) in [
+        ("ComfyUI/portrait", "portrait"),
+        ("a\\b", "b"),
+        ("../escape", "escape"),
+        ("..", "color"),
+        ("", "color"),
+        ("old/", "color"),
+        ("wf", "wf"),
+    ] {
+        let json = format!(
+            r#"{{"1": {{"class_type": "LoadImage", "inputs": {{}}}},
+                "2": {{"class_type": "SaveImage", "inputs": {{"images": ["1", 0], "filename_prefix": {}}}}}}}"#,
+            serde_json::to_string(prefix).expect("json")
+        );
+        assert_eq!(parse(&json).expect("valid").save_prefix, want, "{prefix:?}");
+    }
+}
+
+#[test]
+fn the_plain_recipe_leaves_upsampling_to_the_caller() {
+    let mut w = Workflow::plain();
+    w.add_style(Style::Vintage, 1.0);
+    assert_eq!(w.colorize.as_ref().and_then(|c| c.upsample), None);
+    assert!(!w.steps.is_empty());
 }

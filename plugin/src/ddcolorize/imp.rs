@@ -74,6 +74,8 @@ struct Settings {
     /// A workflow preset name or JSON file; its per-frame nodes run on every frame.
     workflow: Option<String>,
     style: Style,
+    /// `upsample` was set explicitly: it then wins over a workflow's.
+    upsample_set: bool,
 }
 
 impl Settings {
@@ -103,6 +105,7 @@ impl Default for Settings {
             scene_cut_threshold: temporal::DEFAULT_SCENE_CUT_THRESHOLD,
             workflow: None,
             style: Style::None,
+            upsample_set: false,
         }
     }
 }
@@ -205,8 +208,11 @@ struct State {
     workflow: Option<Arc<Workflow>>,
     /// S follows the frame size (the workflow's `size: "auto"`, dynamic models only).
     auto_size: bool,
-    /// Frames colorized since start: varies the workflow's film grain from frame to frame.
+    /// Frames colorized since the last flush or new segment: varies the workflow's film grain
+    /// from frame to frame, the same way on a second pass after a seek to the start.
     frames: u64,
+    /// The workflow changes lightness: `keep-luma` cannot apply.
+    luma_changed: bool,
 }
 
 #[derive(Default)]
@@ -284,7 +290,7 @@ impl Ddcolorize {
                     info.format()
                 ))
             })?;
-        let keep_luma = self.lock_settings().keep_luma && format.is_yuv();
+        let keep_luma = self.lock_settings().keep_luma && format.is_yuv() && !state.luma_changed;
         if state.slots.len() <= state.filled {
             state.slots.push(Slot::new());
         }
@@ -334,13 +340,23 @@ impl Ddcolorize {
 
     /// Runs the model on the filled slots and queues their colour results, in order.
     fn run_batch(&self, state: &mut State) -> Result<(), gst::ErrorMessage> {
-        let (mut upsample, temporal) = {
+        let (mut upsample, upsample_set, temporal) = {
             let s = self.lock_settings();
-            (ddcolor_engine::Upsample::from(s.upsample), s.temporal())
+            (
+                ddcolor_engine::Upsample::from(s.upsample),
+                s.upsample_set,
+                s.temporal(),
+            )
         };
-        // With a workflow, its DDColor-ddcolorize node says how the colour is scaled up.
-        if let Some(c) = state.workflow.as_ref().and_then(|w| w.colorize.as_ref()) {
-            upsample = c.upsample;
+        // The property when set, else the workflow's DDColor-ddcolorize node.
+        if !upsample_set
+            && let Some(up) = state
+                .workflow
+                .as_ref()
+                .and_then(|w| w.colorize.as_ref())
+                .and_then(|c| c.upsample)
+        {
+            upsample = up;
         }
         state.smoother.set_settings(temporal);
         let s = state.size;
@@ -483,7 +499,7 @@ impl Ddcolorize {
         let Some(i) = state.ready.pop_front() else {
             return Ok(None);
         };
-        let keep_luma = self.lock_settings().keep_luma;
+        let keep_luma = self.lock_settings().keep_luma && !state.luma_changed;
         self.write_output(state, i, keep_luma).map(Some)
     }
 
@@ -516,6 +532,7 @@ impl Ddcolorize {
             state.filled = 0;
             state.ready.clear();
             state.smoother.reset();
+            state.frames = 0;
         }
     }
 
@@ -523,6 +540,7 @@ impl Ddcolorize {
     fn forget_past(&self) {
         if let Some(state) = self.lock_state().as_mut() {
             state.smoother.reset();
+            state.frames = 0;
         }
     }
 
@@ -721,7 +739,10 @@ impl ObjectImpl for Ddcolorize {
                     .filter(|m| !m.is_empty())
             }
             "input-size" => s.input_size = value.get().unwrap_or(0),
-            "upsample" => s.upsample = value.get().unwrap_or_default(),
+            "upsample" => {
+                s.upsample = value.get().unwrap_or_default();
+                s.upsample_set = true;
+            }
             "batch-size" => s.batch_size = value.get().unwrap_or(1),
             "device" => s.device = value.get().unwrap_or_default(),
             "keep-luma" => s.keep_luma = value.get().unwrap_or(false),
@@ -876,6 +897,29 @@ impl BaseTransformImpl for Ddcolorize {
                 SizeChoice::Auto => auto = true,
                 SizeChoice::ModelDefault => {}
             }
+        } else if settings.input_size == 0
+            && let Some(c) = colorize.as_ref().filter(|c| {
+                c.size != SizeChoice::ModelDefault
+                    && c.size != SizeChoice::Fixed(model.input_size())
+            })
+        {
+            gst::warning!(
+                CAT,
+                imp = self,
+                "the model has a fixed input size of {}; the workflow's size {} is not used",
+                model.input_size(),
+                c.size
+            );
+        }
+        let luma_changed = workflow
+            .as_ref()
+            .is_some_and(|w| w.steps.iter().any(|s| s.op.changes_lightness()));
+        if luma_changed && settings.keep_luma {
+            gst::warning!(
+                CAT,
+                imp = self,
+                "keep-luma is not applied: the workflow changes lightness (contrast, sharpening, grain)"
+            );
         }
         let size = model.input_size();
         let batch = settings.batch_size.max(1) as usize;
@@ -913,6 +957,7 @@ impl BaseTransformImpl for Ddcolorize {
             workflow,
             auto_size: auto,
             frames: 0,
+            luma_changed,
         });
         Ok(())
     }
