@@ -225,21 +225,19 @@ fn run_model(
     }
 }
 
-/// Lowers the calling thread's priority so that reading and writing photos takes the cores
-/// only where the model leaves them. ONNX Runtime splits each operator evenly over its threads;
-/// a reader preempting one of them stalls the others at the next barrier.
-/// (Experiment: DDCOLOR_WORKER_NICE sets the niceness; "idle" uses SCHED_IDLE.)
+/// Puts the calling reader or writer thread under SCHED_IDLE: it runs only on cores the model
+/// leaves free. ONNX Runtime splits each operator evenly over its threads, so a reader that
+/// preempts one of them stalls all of them at the next barrier; on 2 cores that cost the
+/// batch 7 % of its time (35.3 s against 33.5 s for 35 photos whose model calls take 31.4 s,
+/// `make bench`). The readers still get their turn: the model thread blocks while it waits
+/// for input, and ONNX Runtime's threads sleep between calls.
 fn yield_to_model() {
-    let how = std::env::var("DDCOLOR_WORKER_NICE").unwrap_or_default();
-    // SAFETY: plain system calls on the calling thread, with valid arguments.
-    unsafe {
-        if how == "idle" {
-            let param = libc::sched_param { sched_priority: 0 };
-            libc::sched_setscheduler(0, libc::SCHED_IDLE, &param);
-        } else if let Ok(n) = how.parse::<i32>() {
-            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-            libc::setpriority(libc::PRIO_PROCESS, tid, n);
-        }
+    #[cfg(target_os = "linux")]
+    {
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: a system call on the calling thread (pid 0) with a valid parameter block.
+        // Failure (a restricted container) only leaves the normal priority.
+        let _ = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
     }
 }
 

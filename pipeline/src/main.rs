@@ -552,7 +552,17 @@ fn plan(common: &Common) -> Result<Plan> {
         input_size: args.input_size,
         threads: args.threads,
     };
+    // The results' provenance needs the model's SHA-256: hash it while ONNX Runtime loads it
+    // (hundreds of MB for a real model, about 0.3 s for the bench model).
+    let hashing = (!common.output.no_metadata).then(|| {
+        let path = chosen.path.clone();
+        std::thread::spawn(move || provenance::sha256_file_cached(&path))
+    });
     let mut model = Model::load(&chosen.path, &options)?;
+    // The hash lands in the cache; a failure is reported where the provenance is built.
+    if let Some(h) = hashing {
+        let _ = h.join();
+    }
     let mut auto_size = false;
     if args.input_size.is_none()
         && let Some(c) = &colorize
