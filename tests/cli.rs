@@ -1487,3 +1487,42 @@ fn no_output_folder_is_left_when_the_model_fails() {
         out.display()
     );
 }
+
+/// `--device`: `auto` (the default) says it runs on the CPU and why; `cuda` without a
+/// CUDA-enabled ONNX Runtime is refused with the way out, nothing written; `cpu` runs quietly.
+#[test]
+fn device_choice_and_fallback() {
+    if std::env::var_os("ORT_DYLIB_PATH").is_some() {
+        eprintln!("skipped: ORT_DYLIB_PATH names another ONNX Runtime library (maybe a GPU build)");
+        return;
+    }
+    let (dir, input) = grey_scan();
+    let target = dir.path().join("out.png");
+    let r = run_fast(args!["photo", input, "-o", target]);
+    r.assert_ok();
+    assert!(
+        r.stderr
+            .lines()
+            .any(|l| l.starts_with("device: CPU (") && l.contains("onnxruntime-gpu")),
+        "{}",
+        r.stderr
+    );
+    let r = run_fast(args!["photo", input, "-o", target, "--device", "cpu"]);
+    r.assert_ok();
+    assert!(r.stderr.lines().any(|l| l == "device: CPU"), "{}", r.stderr);
+
+    let refused = dir.path().join("gpu.png");
+    let r = run_fast(args!["photo", input, "-o", refused, "--device", "cuda"]);
+    assert_eq!(r.code(), Some(2), "{}", r.stderr);
+    let line = r
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        line.contains("device") && line.contains("onnxruntime-gpu"),
+        "{line}"
+    );
+    assert!(!refused.exists());
+}

@@ -465,6 +465,7 @@ fn cost(model_path: &Path, frames_dir: &Path) {
         &ModelOptions {
             input_size: Some(S512),
             threads: None,
+            ..ModelOptions::default()
         },
     )
     .unwrap_or_else(|e| panic!("{e}"));

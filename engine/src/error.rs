@@ -43,6 +43,8 @@ pub enum EngineError {
     ModelLoad { path: PathBuf, reason: String },
     #[error("{}: {reason}", path.display())]
     InputSize { path: PathBuf, reason: String },
+    #[error("{}: device: {reason}", path.display())]
+    Device { path: PathBuf, reason: String },
     #[error("inference failed: {0}")]
     Inference(String),
 }

@@ -14,6 +14,7 @@ use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
+use crate::device::{self, Attempt, Device, GpuOptions, Placement};
 use crate::error::{EngineError, Result};
 
 /// Input size used for models with dynamic H/W when the caller does not choose one.
@@ -45,7 +46,7 @@ pub fn ort_library_candidates() -> Vec<PathBuf> {
 }
 
 /// The process-wide ONNX Runtime environment (ONNX Runtime allows one per process).
-fn environment() -> Result<&'static Environment> {
+pub(crate) fn environment() -> Result<&'static Environment> {
     static ENV: OnceLock<std::result::Result<Environment, String>> = OnceLock::new();
     ENV.get_or_init(|| {
         let candidates = ort_library_candidates();
@@ -73,6 +74,9 @@ pub struct ModelOptions {
     pub input_size: Option<usize>,
     /// Threads ONNX Runtime uses inside one inference (default: its own choice, one per core).
     pub threads: Option<usize>,
+    /// Where inference runs (`auto`: the GPU when it can be used).
+    pub device: Device,
+    pub gpu: GpuOptions,
 }
 
 /// A loaded DDColor model.
@@ -84,6 +88,7 @@ pub struct Model {
     dynamic_size: bool,
     /// `None`: dynamic batch axis; `Some(n)`: the model takes exactly n images per call.
     fixed_batch: Option<usize>,
+    placement: Placement,
 }
 
 impl std::fmt::Debug for Model {
@@ -120,14 +125,55 @@ impl Model {
             path: path.to_path_buf(),
             reason: e.to_string(),
         };
-        let mut builder = Session::builder(env)
-            .map_err(|e| load_err(&e))?
-            .with_optimization_level(GraphOptimizationLevel::All)
-            .map_err(|e| load_err(&e))?;
-        if let Some(n) = options.threads {
-            builder = builder.with_intra_threads(n).map_err(|e| load_err(&e))?;
-        }
-        let session = builder.commit_from_file(path).map_err(|e| load_err(&e))?;
+        let open = |providers: Vec<ort::ep::ExecutionProviderDispatch>| -> Result<Session> {
+            let mut builder = Session::builder(env)
+                .map_err(|e| load_err(&e))?
+                .with_optimization_level(GraphOptimizationLevel::All)
+                .map_err(|e| load_err(&e))?;
+            if let Some(n) = options.threads {
+                builder = builder.with_intra_threads(n).map_err(|e| load_err(&e))?;
+            }
+            if !providers.is_empty() {
+                builder = builder
+                    .with_execution_providers(providers)
+                    .map_err(|e| load_err(&e))?;
+            }
+            builder.commit_from_file(path).map_err(|e| load_err(&e))
+        };
+        let (session, placement) = match device::attempt(options.device, device::support()) {
+            Attempt::Cpu(why) => (open(Vec::new())?, Placement::Cpu { why }),
+            Attempt::Refuse(why) => {
+                return Err(EngineError::Device {
+                    path: path.to_path_buf(),
+                    reason: why,
+                });
+            }
+            Attempt::Gpu { tensorrt, required } => {
+                match open(device::providers(&options.gpu, tensorrt)) {
+                    Ok(s) => (
+                        s,
+                        Placement::Cuda {
+                            device_id: options.gpu.device_id,
+                            tensorrt,
+                            fp16: tensorrt && options.gpu.fp16,
+                        },
+                    ),
+                    Err(e) if required => {
+                        return Err(EngineError::Device {
+                            path: path.to_path_buf(),
+                            reason: format!("cannot run on the GPU: {e}"),
+                        });
+                    }
+                    // `auto`: the GPU did not open (no driver, no device, out of memory).
+                    Err(e) => (
+                        open(Vec::new())?,
+                        Placement::Cpu {
+                            why: Some(format!("the GPU could not be used: {e}")),
+                        },
+                    ),
+                }
+            }
+        };
 
         let inputs: Vec<String> = session
             .inputs()
@@ -217,12 +263,18 @@ impl Model {
             size,
             dynamic_size: ins[2] < 0,
             fixed_batch,
+            placement,
         })
     }
 
     /// S: the model works on S x S pictures.
     pub fn input_size(&self) -> usize {
         self.size
+    }
+
+    /// Where the model runs, and why not on the GPU when that was wanted.
+    pub fn placement(&self) -> &Placement {
+        &self.placement
     }
 
     /// Whether S can change from one call to the next (dynamic H/W).

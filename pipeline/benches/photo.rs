@@ -43,6 +43,7 @@ fn main() {
         &ModelOptions {
             input_size: Some(size),
             threads: None,
+            ..ModelOptions::default()
         },
     ) {
         Ok(m) => m,

@@ -36,6 +36,8 @@ pub struct FilmJob {
     pub input_size: Option<usize>,
     /// `None`: the workflow's, else the element's default.
     pub upsample: Option<ddcolor_engine::Upsample>,
+    pub device: ddcolor_engine::device::Device,
+    pub gpu: ddcolor_engine::device::GpuOptions,
     pub threads: Option<usize>,
     pub batch_size: u32,
     pub lossless: bool,
@@ -355,6 +357,12 @@ fn run_pipeline(
         colorize.set_property_from_str("upsample", up.name());
     }
     colorize.set_property("batch-size", job.batch_size);
+    colorize.set_property_from_str("device", job.device.name());
+    colorize.set_property("fp16", job.gpu.fp16);
+    if let Some(dir) = &job.gpu.engine_cache {
+        colorize.set_property("engine-cache", dir.display().to_string());
+    }
+    colorize.set_property("max-gpu-memory", job.gpu.max_memory.unwrap_or(0) >> 20);
     if let Some(w) = &job.workflow {
         colorize.set_property("workflow", w);
     }
@@ -551,7 +559,8 @@ fn run_pipeline(
         let n = interrupts.load(Ordering::SeqCst);
         if n == 1 && !interrupted {
             interrupted = true;
-            bar.println("interrupted: finishing the file (Ctrl-C again to stop at once)");
+            // `suspend`, not `println`: a hidden bar (stderr not a terminal) prints nothing.
+            bar.suspend(|| eprintln!("interrupted: finishing the file (Ctrl-C again to stop at once)"));
             pipeline.send_event(gst::event::Eos::new());
         } else if n >= 2 {
             break Err(anyhow!("stopped by Ctrl-C; nothing written"));
@@ -603,7 +612,9 @@ fn run_pipeline(
                     ));
                 }
             }
-            gst::MessageView::Warning(w) => bar.println(format!("warning: {}", w.error())),
+            gst::MessageView::Warning(w) => bar.suspend(|| eprintln!("warning: {}", w.error())),
+            // The element says once where it runs when `auto` could not use the GPU.
+            gst::MessageView::Info(i) => bar.suspend(|| eprintln!("note: {}", i.error())),
             _ => {}
         }
     };

@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use ddcolor_engine::catalog as models;
+use ddcolor_engine::device::{Device, GpuOptions};
 use ddcolor_engine::io::{DEFAULT_MAX_PIXELS, OutputFormat, WriteOptions, is_image_path};
 use ddcolor_engine::post::style::Style;
 use ddcolor_engine::provenance::{self, Provenance};
@@ -178,6 +179,34 @@ struct ModelArgs {
     /// Threads the model uses (default: one per core).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
+    /// Where the model runs: auto (an NVIDIA GPU when a CUDA-enabled ONNX Runtime and a usable
+    /// GPU are there, else the CPU, with one line saying why), cuda (fail without them) or cpu.
+    #[arg(long, value_name = "DEVICE", default_value = "auto", value_parser = parse_device)]
+    device: Device,
+    /// On the GPU with TensorRT: half precision (faster; colours within a level or two).
+    #[arg(long)]
+    fp16: bool,
+    /// Folder where TensorRT keeps the engines it builds (building one takes minutes).
+    #[arg(long, value_name = "DIR")]
+    engine_cache: Option<PathBuf>,
+    /// Cap on ONNX Runtime's GPU memory, in MiB.
+    #[arg(long, value_name = "MIB")]
+    max_gpu_memory: Option<u64>,
+}
+
+impl ModelArgs {
+    fn gpu(&self) -> GpuOptions {
+        GpuOptions {
+            device_id: 0,
+            fp16: self.fp16,
+            engine_cache: self.engine_cache.clone(),
+            max_memory: self.max_gpu_memory.map(|m| m << 20),
+        }
+    }
+}
+
+fn parse_device(s: &str) -> Result<Device, String> {
+    s.parse()
 }
 
 /// What is done around the model: a workflow (preset or JSON file) and a style.
@@ -402,6 +431,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 model: chosen.path,
                 input_size: model.input_size,
                 upsample: model.upsample,
+                device: model.device,
+                gpu: model.gpu(),
                 threads: model.threads,
                 batch_size,
                 lossless,
@@ -551,6 +582,8 @@ fn plan(common: &Common) -> Result<Plan> {
     let options = ModelOptions {
         input_size: args.input_size,
         threads: args.threads,
+        device: args.device,
+        gpu: args.gpu(),
     };
     // The results' provenance needs the model's SHA-256: hash it while ONNX Runtime loads it
     // (hundreds of MB for a real model, about 0.3 s for the bench model).
@@ -581,6 +614,7 @@ fn plan(common: &Common) -> Result<Plan> {
             ),
         }
     }
+    eprintln!("device: {}", model.placement());
     if auto_size {
         eprintln!("input size auto (from each photo's resolution, 256 to 1280)");
     } else {
@@ -689,7 +723,13 @@ fn film_provenance(
         (None, None | Some(SizeChoice::ModelDefault)) => "model default".to_string(),
         (None, Some(size)) => {
             // Opening the model says whether it takes the workflow's size.
-            let model = Model::load(model_path, &ModelOptions::default())?;
+            let model = Model::load(
+                model_path,
+                &ModelOptions {
+                    device: Device::Cpu,
+                    ..ModelOptions::default()
+                },
+            )?;
             match size {
                 _ if !model.has_dynamic_size() => {
                     eprintln!(

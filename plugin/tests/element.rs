@@ -461,6 +461,7 @@ fn load(path: &str, size: Option<usize>) -> Model {
         &ModelOptions {
             input_size: size,
             threads: None,
+            ..ModelOptions::default()
         },
     )
     .unwrap_or_else(|e| panic!("loading {path}: {e}"))
@@ -709,7 +710,11 @@ fn workflow_runs_on_every_frame_like_the_engine() {
     let got = plane_rows(&pull(&mut h), &out_info(&h))[0].clone();
     let mut lab = ddcolor_engine::LabImage::from_recipe(&photo, &ab, 64, Upsample::Nearest);
     workflow.apply(&mut lab, 1);
-    assert_eq!(got, packed(&lab.to_photo(), V::Rgb), "upsample=nearest set explicitly");
+    assert_eq!(
+        got,
+        packed(&lab.to_photo(), V::Rgb),
+        "upsample=nearest set explicitly"
+    );
 
     // A broken workflow stops the element from starting, naming the node.
     std::fs::write(
@@ -745,6 +750,78 @@ fn workflow_runs_on_every_frame_like_the_engine() {
     assert!(
         text.contains("node \"2\"") && text.contains("DDColor-Fancy"),
         "{text}"
+    );
+}
+
+/// `device`: `auto` falls back to the CPU with one info message saying why (this machine's
+/// ONNX Runtime has no CUDA), `cuda` refuses to start with the reason, `cpu` says nothing.
+#[test]
+fn device_choice_and_fallback() {
+    let _w = watchdog("device_choice_and_fallback", 60);
+    init();
+    if std::env::var_os("ORT_DYLIB_PATH").is_some() {
+        eprintln!("skipped: ORT_DYLIB_PATH names another ONNX Runtime library (maybe a GPU build)");
+        return;
+    }
+    let run = |device: &str| -> Vec<gst::Message> {
+        let pipeline = gst::parse::launch(&format!(
+            "videotestsrc num-buffers=1 ! video/x-raw,format=RGB,width=32,height=24 ! \
+             ddcolorize model={DYNAMIC} input-size=32 device={device} ! fakesink"
+        ))
+        .expect("pipeline");
+        let bus = pipeline.bus().expect("bus");
+        let _ = pipeline.set_state(gst::State::Playing);
+        let mut msgs = Vec::new();
+        while let Some(m) = bus.timed_pop(gst::ClockTime::from_seconds(20)) {
+            let end = matches!(
+                m.view(),
+                gst::MessageView::Eos(_) | gst::MessageView::Error(_)
+            );
+            msgs.push(m);
+            if end {
+                break;
+            }
+        }
+        let _ = pipeline.set_state(gst::State::Null);
+        msgs
+    };
+    let infos = |msgs: &[gst::Message]| -> Vec<String> {
+        msgs.iter()
+            .filter_map(|m| match m.view() {
+                gst::MessageView::Info(i) => Some(i.error().to_string()),
+                _ => None,
+            })
+            .collect()
+    };
+    let ended_ok = |msgs: &[gst::Message]| {
+        msgs.iter()
+            .any(|m| matches!(m.view(), gst::MessageView::Eos(_)))
+    };
+
+    let auto = run("auto");
+    assert!(ended_ok(&auto), "auto runs on the CPU");
+    let said = infos(&auto);
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(
+        said[0].contains("runs on the CPU") && said[0].contains("onnxruntime-gpu"),
+        "{said:?}"
+    );
+
+    let cpu = run("cpu");
+    assert!(ended_ok(&cpu));
+    assert!(infos(&cpu).is_empty(), "{:?}", infos(&cpu));
+
+    let cuda = run("cuda");
+    let err = cuda
+        .iter()
+        .find_map(|m| match m.view() {
+            gst::MessageView::Error(e) => Some(e.error().to_string()),
+            _ => None,
+        })
+        .expect("device=cuda without a CUDA ONNX Runtime fails");
+    assert!(
+        err.contains("device") && err.contains("onnxruntime-gpu"),
+        "{err}"
     );
 }
 
@@ -1470,7 +1547,10 @@ fn property_defaults_and_round_trip() {
     assert_eq!(el.property::<u32>("input-size"), 0);
     assert_eq!(el.property::<U>("upsample"), U::Bilinear);
     assert_eq!(el.property::<u32>("batch-size"), 1);
-    assert_eq!(el.property::<Device>("device"), Device::Cpu);
+    assert_eq!(el.property::<Device>("device"), Device::Auto);
+    assert!(!el.property::<bool>("fp16"));
+    assert_eq!(el.property::<Option<String>>("engine-cache"), None);
+    assert_eq!(el.property::<u64>("max-gpu-memory"), 0);
     assert!(!el.property::<bool>("keep-luma"));
     assert_eq!(el.property::<u32>("threads"), 0);
     assert!(

@@ -2,6 +2,7 @@ use std::collections::VecDeque;
 use std::sync::{LazyLock, Mutex, MutexGuard};
 
 use ddcolor_engine::catalog;
+use ddcolor_engine::device::{GpuOptions, Placement};
 use ddcolor_engine::frame::{self, Frame, FrameMut, LumaPlane, PixelFormat, Yuv, YuvMatrix};
 use ddcolor_engine::temporal::{self, Smoother, TemporalSettings};
 use ddcolor_engine::workflow::{SizeChoice, Workflow, auto_size};
@@ -65,6 +66,12 @@ struct Settings {
     upsample: Upsample,
     batch_size: u32,
     device: Device,
+    /// TensorRT in half precision.
+    fp16: bool,
+    /// Folder where TensorRT keeps the engines it builds.
+    engine_cache: Option<String>,
+    /// Cap on ONNX Runtime's GPU memory, in MiB (0: none).
+    max_gpu_memory: u64,
     keep_luma: bool,
     threads: u32,
     temporal: Temporal,
@@ -96,7 +103,10 @@ impl Default for Settings {
             input_size: 0,
             upsample: Upsample::Bilinear,
             batch_size: 1,
-            device: Device::Cpu,
+            device: Device::Auto,
+            fp16: false,
+            engine_cache: None,
+            max_gpu_memory: 0,
             keep_luma: false,
             threads: 0,
             temporal: Temporal::default(),
@@ -621,10 +631,33 @@ impl ObjectImpl for Ddcolorize {
                     .maximum(MAX_BATCH)
                     .default_value(1)
                     .build(),
-                glib::ParamSpecEnum::builder_with_default("device", Device::Cpu)
+                glib::ParamSpecEnum::builder_with_default("device", Device::Auto)
                     .mutable_ready()
                     .nick("Device")
-                    .blurb("Where inference runs: cpu (ONNX Runtime on the processor). Set in NULL or READY.")
+                    .blurb(
+                        "Where inference runs: auto (the GPU when a CUDA-enabled ONNX Runtime and a usable GPU are \
+                         there, else the CPU, logged once), cuda (fail without them) or cpu. Set in NULL or READY.",
+                    )
+                    .build(),
+                glib::ParamSpecBoolean::builder("fp16")
+                    .mutable_ready()
+                    .nick("FP16")
+                    .blurb("On the GPU with TensorRT: half precision (faster). Set in NULL or READY.")
+                    .default_value(false)
+                    .build(),
+                glib::ParamSpecString::builder("engine-cache")
+                    .mutable_ready()
+                    .nick("TensorRT engine cache")
+                    .blurb(
+                        "Folder where TensorRT keeps the engines it builds (building takes minutes, loading \
+                         seconds). Empty: no cache. Set in NULL or READY.",
+                    )
+                    .build(),
+                glib::ParamSpecUInt64::builder("max-gpu-memory")
+                    .mutable_ready()
+                    .nick("Max GPU memory")
+                    .blurb("Cap on ONNX Runtime's GPU memory, in MiB; 0 = no cap. Set in NULL or READY.")
+                    .default_value(0)
                     .build(),
                 glib::ParamSpecBoolean::builder("keep-luma")
                     .nick("Keep luma")
@@ -745,6 +778,15 @@ impl ObjectImpl for Ddcolorize {
             }
             "batch-size" => s.batch_size = value.get().unwrap_or(1),
             "device" => s.device = value.get().unwrap_or_default(),
+            "fp16" => s.fp16 = value.get().unwrap_or(false),
+            "engine-cache" => {
+                s.engine_cache = value
+                    .get::<Option<String>>()
+                    .ok()
+                    .flatten()
+                    .filter(|d| !d.is_empty())
+            }
+            "max-gpu-memory" => s.max_gpu_memory = value.get().unwrap_or(0),
             "keep-luma" => s.keep_luma = value.get().unwrap_or(false),
             "threads" => s.threads = value.get().unwrap_or(0),
             "style" => s.style = value.get().unwrap_or_default(),
@@ -777,6 +819,9 @@ impl ObjectImpl for Ddcolorize {
             "upsample" => s.upsample.to_value(),
             "batch-size" => s.batch_size.to_value(),
             "device" => s.device.to_value(),
+            "fp16" => s.fp16.to_value(),
+            "engine-cache" => s.engine_cache.to_value(),
+            "max-gpu-memory" => s.max_gpu_memory.to_value(),
             "keep-luma" => s.keep_luma.to_value(),
             "threads" => s.threads.to_value(),
             "workflow" => s.workflow.to_value(),
@@ -881,6 +926,13 @@ impl BaseTransformImpl for Ddcolorize {
         let options = ModelOptions {
             input_size: (settings.input_size > 0).then_some(settings.input_size as usize),
             threads: (settings.threads > 0).then_some(settings.threads as usize),
+            device: settings.device.into(),
+            gpu: GpuOptions {
+                device_id: 0,
+                fp16: settings.fp16,
+                engine_cache: settings.engine_cache.as_ref().map(Into::into),
+                max_memory: (settings.max_gpu_memory > 0).then_some(settings.max_gpu_memory << 20),
+            },
         };
         let mut model = Model::load(&chosen.path, &options)
             .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("ddcolorize: {e}")))?;
@@ -927,10 +979,26 @@ impl BaseTransformImpl for Ddcolorize {
         gst::info!(
             CAT,
             imp = self,
-            "model {} ({}), S={size}, batch {batch}",
+            "model {} ({}), S={size}, batch {batch}, on {}",
             chosen.path.display(),
-            chosen.how
+            chosen.how,
+            model.placement()
         );
+        // `auto` that stayed on the CPU says why once; the same line reaches the bus as an
+        // info message, so `gst-launch-1.0 -m` and applications see it.
+        if let Placement::Cpu { why: Some(why) } = model.placement() {
+            gst::info!(CAT, imp = self, "device auto: running on the CPU: {why}");
+            self.obj()
+                .post_message(
+                    gst::message::Info::builder(
+                        gst::CoreError::Failed,
+                        &format!("ddcolorize runs on the CPU: {why}"),
+                    )
+                    .src(&*self.obj())
+                    .build(),
+                )
+                .ok();
+        }
         if chosen.is_test_model {
             gst::warning!(
                 CAT,

@@ -75,14 +75,35 @@ impl From<Temporal> for ddcolor_engine::temporal::TemporalMode {
     }
 }
 
-/// Where inference runs. CUDA arrives with its own element work; CPU is ONNX Runtime's default.
+/// Where inference runs (see `ddcolor_engine::device`).
 #[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]
 #[repr(u32)]
 #[enum_type(name = "GstDdcolorizeDevice")]
 pub enum Device {
-    #[default]
     #[enum_value(name = "CPU: ONNX Runtime on the processor", nick = "cpu")]
     Cpu = 0,
+    #[enum_value(
+        name = "CUDA: ONNX Runtime's CUDA (and TensorRT) providers on an NVIDIA GPU; fails without one",
+        nick = "cuda"
+    )]
+    Cuda = 1,
+    #[default]
+    #[enum_value(
+        name = "Auto: the GPU when it can be used, else the CPU",
+        nick = "auto"
+    )]
+    Auto = 2,
+}
+
+impl From<Device> for ddcolor_engine::device::Device {
+    fn from(d: Device) -> Self {
+        use ddcolor_engine::device::Device as D;
+        match d {
+            Device::Cpu => D::Cpu,
+            Device::Cuda => D::Cuda,
+            Device::Auto => D::Auto,
+        }
+    }
 }
 
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
