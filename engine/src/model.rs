@@ -149,8 +149,18 @@ impl Model {
                 });
             }
             Attempt::Gpu { tensorrt, required } => {
-                match open(device::providers(&options.gpu, tensorrt)) {
-                    Ok(s) => (
+                // TensorRT in front of CUDA when the library offers it; the GPU build of ONNX
+                // Runtime offers it even where TensorRT itself is not installed, so CUDA alone
+                // is tried next.
+                let mut opened = Err(EngineError::Inference("no GPU attempt".into()));
+                for trt in [true, false].into_iter().filter(|&t| tensorrt || !t) {
+                    opened = open(device::providers(&options.gpu, trt)).map(|s| (s, trt));
+                    if opened.is_ok() {
+                        break;
+                    }
+                }
+                match opened {
+                    Ok((s, tensorrt)) => (
                         s,
                         Placement::Cuda {
                             device_id: options.gpu.device_id,

@@ -560,7 +560,9 @@ fn run_pipeline(
         if n == 1 && !interrupted {
             interrupted = true;
             // `suspend`, not `println`: a hidden bar (stderr not a terminal) prints nothing.
-            bar.suspend(|| eprintln!("interrupted: finishing the file (Ctrl-C again to stop at once)"));
+            bar.suspend(|| {
+                eprintln!("interrupted: finishing the file (Ctrl-C again to stop at once)")
+            });
             pipeline.send_event(gst::event::Eos::new());
         } else if n >= 2 {
             break Err(anyhow!("stopped by Ctrl-C; nothing written"));
