@@ -6,11 +6,13 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
+use ddcolor_engine::device::{is_out_of_memory, smaller_size};
 use ddcolor_engine::io::{OutputFormat, WriteOptions, read_photo, write_photo};
 use ddcolor_engine::workflow::{Workflow, auto_size};
 use ddcolor_engine::{LabImage, Model, Photo, Upsample, model_input, recombine};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// One photo to colorize.
 #[derive(Clone, Debug)]
@@ -91,6 +93,9 @@ pub fn run(
     let workers = settings.workers.max(1);
     let pb = progress_bar(jobs.len() as u64);
 
+    // Largest S after running out of memory (see `device::STEP_DOWN_SIZES`); readers make their
+    // inputs no larger.
+    let size_cap = AtomicUsize::new(usize::MAX);
     let (job_tx, job_rx) = unbounded::<Job>();
     for j in jobs {
         // The receiver lives until the end of this function.
@@ -109,9 +114,10 @@ pub fn run(
     std::thread::scope(|s| {
         for _ in 0..workers {
             let (job_rx, prep_tx, done_tx) = (job_rx.clone(), prep_tx.clone(), done_tx.clone());
+            let size_cap = &size_cap;
             s.spawn(move || {
                 yield_to_model();
-                decode_worker(job_rx, prep_tx, done_tx, settings, size)
+                decode_worker(job_rx, prep_tx, done_tx, settings, size, size_cap)
             });
         }
         for _ in 0..workers {
@@ -155,15 +161,43 @@ pub fn run(
         });
 
         // The model runs here, on the calling thread.
+        let size_cap = &size_cap;
         let mut ab = Vec::new();
         let mut model_time = Duration::ZERO;
         let batch = model.as_ref().and_then(|m| m.max_batch()).unwrap_or(1);
-        for p in prep_rx {
+        for mut p in prep_rx {
             let t = Instant::now();
             let result = match model.as_deref_mut() {
-                Some(model) if !p.input.is_empty() => model
-                    .set_input_size(p.size)
-                    .and_then(|()| run_model(model, &p.input, batch, p.size, &mut ab)),
+                Some(model) if !p.input.is_empty() => loop {
+                    // An earlier photo ran out of memory: this one is made no larger.
+                    let cap = size_cap.load(Ordering::Relaxed);
+                    if p.size > cap {
+                        p.size = cap;
+                        p.input.resize(3 * cap * cap, 0.0);
+                        model_input(&p.photo, cap, &mut p.input);
+                    }
+                    let run = model
+                        .set_input_size(p.size)
+                        .and_then(|()| run_model(model, &p.input, batch, p.size, &mut ab));
+                    match run {
+                        // Out of (GPU) memory at this S: step down and say so once.
+                        Err(e) if is_out_of_memory(&e) && model.has_dynamic_size() => {
+                            match smaller_size(p.size) {
+                                Some(smaller) => {
+                                    pb.suspend(|| {
+                                        eprintln!(
+                                            "note: out of memory at input size {}: continuing at {smaller}",
+                                            p.size
+                                        )
+                                    });
+                                    size_cap.store(smaller, Ordering::Relaxed);
+                                }
+                                None => break Err(e),
+                            }
+                        }
+                        other => break other,
+                    }
+                },
                 // A workflow without a model step.
                 _ => {
                     ab.clear();
@@ -247,6 +281,7 @@ fn decode_worker(
     done: Sender<Done>,
     settings: &Settings,
     model_size: usize,
+    size_cap: &AtomicUsize,
 ) {
     let colorize = settings
         .workflow
@@ -260,7 +295,8 @@ fn decode_worker(
                         auto_size(photo.width, photo.height)
                     } else {
                         model_size
-                    };
+                    }
+                    .min(size_cap.load(Ordering::Relaxed));
                     let mut input = vec![0f32; 3 * size * size];
                     model_input(&photo, size, &mut input);
                     (input, size)

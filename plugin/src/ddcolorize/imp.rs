@@ -2,7 +2,7 @@ use std::collections::VecDeque;
 use std::sync::{LazyLock, Mutex, MutexGuard};
 
 use ddcolor_engine::catalog;
-use ddcolor_engine::device::{GpuOptions, Placement};
+use ddcolor_engine::device::{GpuOptions, Placement, is_out_of_memory, smaller_size};
 use ddcolor_engine::frame::{self, Frame, FrameMut, LumaPlane, PixelFormat, Yuv, YuvMatrix};
 use ddcolor_engine::temporal::{self, Smoother, TemporalSettings};
 use ddcolor_engine::workflow::{SizeChoice, Workflow, auto_size};
@@ -369,8 +369,8 @@ impl Ddcolorize {
             upsample = up;
         }
         state.smoother.set_settings(temporal);
-        let s = state.size;
-        let (n_in, n_out) = (3 * s * s, 2 * s * s);
+        let mut s = state.size;
+        let (mut n_in, mut n_out) = (3 * s * s, 2 * s * s);
         let filled = std::mem::take(&mut state.filled);
         let mut first = 0;
         while first < filled {
@@ -379,10 +379,45 @@ impl Ddcolorize {
             // and their results are dropped.
             let call = state.model.max_batch().unwrap_or(n);
             let input = &state.input[first * n_in..(first + call) * n_in];
-            state
-                .model
-                .run(input, call, &mut state.ab)
-                .map_err(|e| gst::error_msg!(gst::LibraryError::Failed, ("ddcolorize: {e}")))?;
+            if let Err(e) = state.model.run(input, call, &mut state.ab) {
+                // Out of (GPU) memory: continue at the next smaller S (1280 -> 960 -> 768 ->
+                // 512), with the held frames' inputs made again, and say so.
+                let smaller = smaller_size(s)
+                    .filter(|_| is_out_of_memory(&e) && state.model.has_dynamic_size());
+                let Some(smaller) = smaller else {
+                    return Err(gst::error_msg!(
+                        gst::LibraryError::Failed,
+                        ("ddcolorize: {e}")
+                    ));
+                };
+                state
+                    .model
+                    .set_input_size(smaller)
+                    .map_err(|e| gst::error_msg!(gst::LibraryError::Failed, ("ddcolorize: {e}")))?;
+                let places = state.input.len() / n_in;
+                s = smaller;
+                (n_in, n_out) = (3 * s * s, 2 * s * s);
+                state.size = s;
+                state.input = vec![0.0; places * n_in];
+                for i in first..filled {
+                    model_input(
+                        &state.slots[i].photo,
+                        s,
+                        &mut state.input[i * n_in..(i + 1) * n_in],
+                    );
+                }
+                state.smoother.reset();
+                let text = format!("ddcolorize: out of memory; continuing at input size {s}");
+                gst::warning!(CAT, imp = self, "{text}");
+                self.obj()
+                    .post_message(
+                        gst::message::Warning::builder(gst::ResourceError::NoSpaceLeft, &text)
+                            .src(&*self.obj())
+                            .build(),
+                    )
+                    .ok();
+                continue;
+            }
             for j in 0..n {
                 let i = first + j;
                 let slot = &mut state.slots[i];
