@@ -351,18 +351,30 @@ fn encode_worker(items: Receiver<Colored>, done: Sender<Done>, settings: &Settin
                 OutputFormat::from_path(&item.job.output),
                 Ok(OutputFormat::Jpeg)
             );
+            let recorded_size = item.size.to_string();
+            let size_differs = write.provenance.as_ref().is_some_and(|p| {
+                p.settings
+                    .iter()
+                    .any(|(k, v)| k == "input_size" && *v != recorded_size)
+            });
             if let Some(p) = write.provenance.as_mut()
-                && (settings.auto_size || !jpeg)
+                && (size_differs || !jpeg)
             {
                 let p = std::sync::Arc::make_mut(p);
                 // The JPEG quality says nothing about a PNG, TIFF or WebP result.
                 if !jpeg {
                     p.settings.retain(|(k, _)| k != "jpeg_quality");
                 }
-                if settings.auto_size {
+                // The S this photo got: chosen per photo (auto), or stepped down after running
+                // out of memory.
+                if size_differs {
                     for (k, v) in &mut p.settings {
                         if k == "input_size" {
-                            *v = format!("{} (auto)", item.size);
+                            *v = if settings.auto_size {
+                                format!("{} (auto)", item.size)
+                            } else {
+                                recorded_size.clone()
+                            };
                         }
                     }
                 }
