@@ -1112,6 +1112,30 @@ fn film_runs_a_workflow_on_every_frame() {
     assert_nothing_written(&output);
 }
 
+/// Where the element runs reaches the user even though stderr is not a terminal here (the
+/// progress bar is hidden then, and its `println` would print nothing).
+#[test]
+fn device_note_is_printed_without_a_terminal() {
+    if std::env::var_os("ORT_DYLIB_PATH").is_some() {
+        eprintln!("skipped: ORT_DYLIB_PATH names another ONNX Runtime library (maybe a GPU build)");
+        return;
+    }
+    let tmp = TempDir::new().unwrap();
+    let scans = tmp.path().join("scans");
+    sequence(&scans, 2, 32, 24);
+    let output = tmp.path().join("out.mkv");
+    let r = film(&scans, &output, &["--fps", "25"], SHORT);
+    r.assert_ok();
+    assert!(
+        r.stderr
+            .lines()
+            .any(|l| l.starts_with("note: ddcolorize runs on the CPU:")
+                && l.contains("onnxruntime-gpu")),
+        "{}",
+        r.stderr
+    );
+}
+
 #[test]
 fn lossless_needs_mkv() {
     let tmp = TempDir::new().unwrap();
