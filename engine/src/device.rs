@@ -62,7 +62,8 @@ pub struct GpuOptions {
     /// Where TensorRT keeps the engines it builds: building one takes minutes, loading it
     /// seconds. `None`: no cache.
     pub engine_cache: Option<PathBuf>,
-    /// Cap on ONNX Runtime's GPU memory arena, in bytes.
+    /// Cap on ONNX Runtime's CUDA memory arena, in bytes (and TensorRT's build workspace); the
+    /// memory TensorRT's engines themselves take is not capped.
     pub max_memory: Option<u64>,
 }
 
@@ -145,6 +146,9 @@ pub fn is_out_of_memory(e: &crate::EngineError) -> bool {
         "cudaerrormemoryallocation",
         "failed to allocate memory",
         "cudnn_status_alloc_failed",
+        "cublas_status_alloc_failed",
+        "could not be allocated",
+        "insufficient memory",
         "bad_alloc",
     ]
     .iter()
@@ -169,7 +173,8 @@ pub(crate) fn attempt(device: Device, support: Support) -> Attempt {
     }
 }
 
-/// What the loaded ONNX Runtime library was built with.
+/// What the loaded ONNX Runtime library was built with. Call after [`crate::model::environment`]:
+/// before it, `ort` would load a library of its own choosing.
 pub(crate) fn support() -> Support {
     use ort::ep::ExecutionProvider;
     Support {

@@ -115,17 +115,11 @@ pub fn run(
         for _ in 0..workers {
             let (job_rx, prep_tx, done_tx) = (job_rx.clone(), prep_tx.clone(), done_tx.clone());
             let size_cap = &size_cap;
-            s.spawn(move || {
-                yield_to_model();
-                decode_worker(job_rx, prep_tx, done_tx, settings, size, size_cap)
-            });
+            s.spawn(move || decode_worker(job_rx, prep_tx, done_tx, settings, size, size_cap));
         }
         for _ in 0..workers {
             let (col_rx, done_tx) = (col_rx.clone(), done_tx.clone());
-            s.spawn(move || {
-                yield_to_model();
-                encode_worker(col_rx, done_tx, settings)
-            });
+            s.spawn(move || encode_worker(col_rx, done_tx, settings));
         }
         drop((prep_tx, col_rx));
         let model_done_tx = done_tx.clone();
@@ -256,22 +250,6 @@ fn run_model(
         model
             .run(&padded, batch, ab)
             .map(|_| ab.truncate(2 * size * size))
-    }
-}
-
-/// Puts the calling reader or writer thread under SCHED_IDLE: it runs only on cores the model
-/// leaves free. ONNX Runtime splits each operator evenly over its threads, so a reader that
-/// preempts one of them stalls all of them at the next barrier; on 2 cores that cost the
-/// batch 7 % of its time (35.3 s against 33.5 s for 35 photos whose model calls take 31.4 s,
-/// `make bench`). The readers still get their turn: the model thread blocks while it waits
-/// for input, and ONNX Runtime's threads sleep between calls.
-fn yield_to_model() {
-    #[cfg(target_os = "linux")]
-    {
-        let param = libc::sched_param { sched_priority: 0 };
-        // SAFETY: a system call on the calling thread (pid 0) with a valid parameter block.
-        // Failure (a restricted container) only leaves the normal priority.
-        let _ = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
     }
 }
 

@@ -189,7 +189,7 @@ struct ModelArgs {
     /// Folder where TensorRT keeps the engines it builds (building one takes minutes).
     #[arg(long, value_name = "DIR")]
     engine_cache: Option<PathBuf>,
-    /// Cap on ONNX Runtime's GPU memory, in MiB.
+    /// Cap on ONNX Runtime's CUDA memory arena (and TensorRT's build workspace), in MiB.
     #[arg(long, value_name = "MIB")]
     max_gpu_memory: Option<u64>,
 }
@@ -200,7 +200,7 @@ impl ModelArgs {
             device_id: 0,
             fp16: self.fp16,
             engine_cache: self.engine_cache.clone(),
-            max_memory: self.max_gpu_memory.map(|m| m << 20),
+            max_memory: self.max_gpu_memory.map(|m| m.saturating_mul(1 << 20)),
         }
     }
 }

@@ -223,6 +223,8 @@ struct State {
     frames: u64,
     /// The workflow changes lightness: `keep-luma` cannot apply.
     luma_changed: bool,
+    /// Largest S after running out of memory: new caps do not raise it again.
+    size_cap: usize,
 }
 
 #[derive(Default)]
@@ -398,6 +400,7 @@ impl Ddcolorize {
                 s = smaller;
                 (n_in, n_out) = (3 * s * s, 2 * s * s);
                 state.size = s;
+                state.size_cap = s;
                 state.input = vec![0.0; places * n_in];
                 for i in first..filled {
                     model_input(
@@ -691,7 +694,11 @@ impl ObjectImpl for Ddcolorize {
                 glib::ParamSpecUInt64::builder("max-gpu-memory")
                     .mutable_ready()
                     .nick("Max GPU memory")
-                    .blurb("Cap on ONNX Runtime's GPU memory, in MiB; 0 = no cap. Set in NULL or READY.")
+                    .blurb(
+                        "Cap on ONNX Runtime's CUDA memory arena (and TensorRT's build workspace), in MiB; \
+                         0 = no cap. Set in NULL or READY.",
+                    )
+                    .maximum(1 << 30)
                     .default_value(0)
                     .build(),
                 glib::ParamSpecBoolean::builder("keep-luma")
@@ -966,7 +973,8 @@ impl BaseTransformImpl for Ddcolorize {
                 device_id: 0,
                 fp16: settings.fp16,
                 engine_cache: settings.engine_cache.as_ref().map(Into::into),
-                max_memory: (settings.max_gpu_memory > 0).then_some(settings.max_gpu_memory << 20),
+                max_memory: (settings.max_gpu_memory > 0)
+                    .then_some(settings.max_gpu_memory.saturating_mul(1 << 20)),
             },
         };
         let mut model = Model::load(&chosen.path, &options)
@@ -1021,16 +1029,18 @@ impl BaseTransformImpl for Ddcolorize {
         );
         // `auto` that stayed on the CPU says why once; the same line reaches the bus as an
         // info message, so `gst-launch-1.0 -m` and applications see it.
-        if let Placement::Cpu { why: Some(why) } = model.placement() {
-            gst::info!(CAT, imp = self, "device auto: running on the CPU: {why}");
+        let said = match model.placement() {
+            Placement::Cpu { why: Some(why) } => Some(format!("ddcolorize runs on the CPU: {why}")),
+            gpu @ Placement::Cuda { .. } => Some(format!("ddcolorize runs on the {gpu}")),
+            Placement::Cpu { why: None } => None,
+        };
+        if let Some(text) = said {
+            gst::info!(CAT, imp = self, "{text}");
             self.obj()
                 .post_message(
-                    gst::message::Info::builder(
-                        gst::CoreError::Failed,
-                        &format!("ddcolorize runs on the CPU: {why}"),
-                    )
-                    .src(&*self.obj())
-                    .build(),
+                    gst::message::Info::builder(gst::CoreError::Failed, &text)
+                        .src(&*self.obj())
+                        .build(),
                 )
                 .ok();
         }
@@ -1061,6 +1071,7 @@ impl BaseTransformImpl for Ddcolorize {
             auto_size: auto,
             frames: 0,
             luma_changed,
+            size_cap: usize::MAX,
         });
         Ok(())
     }
@@ -1230,7 +1241,8 @@ impl VideoFilterImpl for Ddcolorize {
         }
         // A workflow's `size: "auto"`: S from the frame size, chosen before the first frame.
         if state.auto_size && state.filled == 0 {
-            let s = auto_size(in_info.width() as usize, in_info.height() as usize);
+            let s =
+                auto_size(in_info.width() as usize, in_info.height() as usize).min(state.size_cap);
             if s != state.size {
                 state
                     .model
