@@ -1526,3 +1526,90 @@ fn device_choice_and_fallback() {
     );
     assert!(!refused.exists());
 }
+
+/// Running out of memory at a large S steps down 1280 -> 960 -> 768 -> 512, says so, finishes
+/// every photo and records the S used (the device's memory is simulated as full above 512).
+#[test]
+fn out_of_memory_steps_the_input_size_down() {
+    let dir = TempDir::new().unwrap();
+    let inputs: Vec<PathBuf> = (0..2)
+        .map(|i| {
+            let p = dir.path().join(format!("in{i}.png"));
+            GrayImage::from_fn(64, 48, |x, y| {
+                Luma([((x * 3 + y * 5 + i * 40) % 256) as u8])
+            })
+            .save(&p)
+            .unwrap();
+            p
+        })
+        .collect();
+    let out = dir.path().join("out");
+    let big = model("test-dynamic");
+    let r = run_env(
+        args![
+            "photo",
+            inputs[0],
+            inputs[1],
+            "-o",
+            out,
+            "--model",
+            big,
+            "--input-size",
+            "1280"
+        ],
+        &[("DDCOLOR_SIMULATE_OOM_ABOVE", OsStr::new("512"))],
+    );
+    r.assert_ok();
+    let notes: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.contains("out of memory"))
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            "note: out of memory at input size 1280: continuing at 960",
+            "note: out of memory at input size 960: continuing at 768",
+            "note: out of memory at input size 768: continuing at 512",
+        ],
+        "{}",
+        r.stderr
+    );
+    // Both results equal a plain run at 512.
+    let plain = dir.path().join("plain");
+    run(args![
+        "photo",
+        inputs[0],
+        inputs[1],
+        "-o",
+        plain,
+        "--model",
+        model("test-dynamic"),
+        "--input-size",
+        "512"
+    ])
+    .assert_ok();
+    for i in 0..2 {
+        let name = format!("in{i}.png");
+        let a = image::open(out.join(&name)).unwrap().to_rgb8();
+        let b = image::open(plain.join(&name)).unwrap().to_rgb8();
+        assert_eq!(a, b, "{name}");
+    }
+    // Nothing smaller than 512 is tried: at 512 the error stands.
+    let r = run_env(
+        args![
+            "photo",
+            inputs[0],
+            "-o",
+            dir.path().join("x.png"),
+            "--model",
+            model("test-dynamic"),
+            "--input-size",
+            "512"
+        ],
+        &[("DDCOLOR_SIMULATE_OOM_ABOVE", OsStr::new("256"))],
+    );
+    assert_eq!(r.code(), Some(1), "{}", r.stderr);
+    assert!(r.stderr.contains("out of memory"), "{}", r.stderr);
+    assert!(!dir.path().join("x.png").exists());
+}

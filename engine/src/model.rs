@@ -17,6 +17,18 @@ use ort::value::{TensorElementType, TensorRef, ValueType};
 use crate::device::{self, Attempt, Device, GpuOptions, Placement};
 use crate::error::{EngineError, Result};
 
+/// `DDCOLOR_SIMULATE_OOM_ABOVE=S`: every model call above S fails as if the device ran out of
+/// memory. The out-of-memory step-down can then be tested on machines without a GPU (and
+/// without exhausting their memory for real).
+fn simulated_memory_limit() -> Option<usize> {
+    static LIMIT: OnceLock<Option<usize>> = OnceLock::new();
+    *LIMIT.get_or_init(|| {
+        std::env::var("DDCOLOR_SIMULATE_OOM_ABOVE")
+            .ok()
+            .and_then(|v| v.parse().ok())
+    })
+}
+
 /// Input size used for models with dynamic H/W when the caller does not choose one.
 pub const DEFAULT_INPUT_SIZE: usize = 512;
 
@@ -330,6 +342,12 @@ impl Model {
     /// (planar `[n, 2, S, S]`) into `output`.
     pub fn run(&mut self, input: &[f32], n: usize, output: &mut Vec<f32>) -> Result<()> {
         let s = self.size;
+        if simulated_memory_limit().is_some_and(|limit| s > limit) {
+            return Err(EngineError::Inference(format!(
+                "out of memory (simulated above S={}: DDCOLOR_SIMULATE_OOM_ABOVE)",
+                simulated_memory_limit().unwrap_or_default()
+            )));
+        }
         if input.len() != n * 3 * s * s {
             return Err(EngineError::Inference(format!(
                 "expected {} input values, got {}",

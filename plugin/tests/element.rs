@@ -1833,6 +1833,39 @@ impl PluginEnv {
     }
 }
 
+/// Running out of memory at a large S (simulated above 512) steps it down with a WARNING per
+/// step, and the stream still ends normally with every frame.
+#[test]
+fn out_of_memory_steps_the_input_size_down() {
+    let _w = watchdog("out_of_memory_steps_the_input_size_down", 90);
+    let env = PluginEnv::new("oom");
+    let frames = env.dir.0.join("frames");
+    std::fs::create_dir_all(&frames).unwrap();
+    let mut cmd = env.command("gst-launch-1.0");
+    cmd.env("DDCOLOR_SIMULATE_OOM_ABOVE", "512")
+        .args(["videotestsrc", "num-buffers=3", "!"])
+        .args(["video/x-raw,format=GRAY8,width=64,height=48", "!"])
+        .args([
+            "ddcolorize",
+            &format!("model={DYNAMIC}"),
+            "input-size=1280",
+            "batch-size=2",
+            "!",
+        ])
+        .args(["videoconvert", "!", "pngenc", "!", "multifilesink"])
+        .arg(format!("location={}/f%d.png", frames.display()));
+    let (status, out, err) = env.run(cmd, Duration::from_secs(60));
+    let all = format!("{out}\n{err}");
+    assert!(status.success(), "gst-launch-1.0 failed ({status}):\n{all}");
+    for s in [960, 768, 512] {
+        assert!(
+            all.contains(&format!("out of memory; continuing at input size {s}")),
+            "no step to {s}:\n{all}"
+        );
+    }
+    assert_eq!(std::fs::read_dir(&frames).unwrap().count(), 3, "{all}");
+}
+
 #[test]
 fn gst_launch_writes_colour_pngs() {
     let _w = watchdog("gst_launch_writes_colour_pngs", 90);
