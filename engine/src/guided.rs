@@ -8,70 +8,12 @@
 
 use rayon::prelude::*;
 
-/// Mean over a (2r+1) x (2r+1) window, clamped at the borders (divided by the pixels inside).
+/// Mean over a (2r+1) x (2r+1) window, divided by the pixels inside at the borders: the
+/// post-processing box filter, the one implementation of it.
 fn box_mean(src: &[f32], w: usize, h: usize, r: usize) -> Vec<f32> {
-    // Rows, then columns, with running sums.
-    let mut tmp = vec![0f32; w * h];
-    tmp.par_chunks_mut(w).enumerate().for_each(|(y, out)| {
-        let row = &src[y * w..(y + 1) * w];
-        let mut sum = 0f64;
-        let mut lo = 0usize;
-        let mut hi = 0usize; // window is row[lo..hi]
-        for (x, o) in out.iter_mut().enumerate() {
-            let want_hi = (x + r + 1).min(w);
-            while hi < want_hi {
-                sum += row[hi] as f64;
-                hi += 1;
-            }
-            let want_lo = x.saturating_sub(r);
-            while lo < want_lo {
-                sum -= row[lo] as f64;
-                lo += 1;
-            }
-            *o = (sum / (hi - lo) as f64) as f32;
-        }
-    });
-    let mut out = vec![0f32; w * h];
-    // Columns: process in strips of columns for cache friendliness.
-    const STRIP: usize = 64;
-    let strips: Vec<(usize, Vec<f32>)> = (0..w.div_ceil(STRIP))
-        .into_par_iter()
-        .map(|s| {
-            let x0 = s * STRIP;
-            let x1 = (x0 + STRIP).min(w);
-            let sw = x1 - x0;
-            let mut col = vec![0f32; sw * h];
-            let mut sum = vec![0f64; sw];
-            let (mut lo, mut hi) = (0usize, 0usize);
-            for y in 0..h {
-                let want_hi = (y + r + 1).min(h);
-                while hi < want_hi {
-                    for (i, s) in sum.iter_mut().enumerate() {
-                        *s += tmp[hi * w + x0 + i] as f64;
-                    }
-                    hi += 1;
-                }
-                let want_lo = y.saturating_sub(r);
-                while lo < want_lo {
-                    for (i, s) in sum.iter_mut().enumerate() {
-                        *s -= tmp[lo * w + x0 + i] as f64;
-                    }
-                    lo += 1;
-                }
-                let n = (hi - lo) as f64;
-                for i in 0..sw {
-                    col[y * sw + i] = (sum[i] / n) as f32;
-                }
-            }
-            (x0, col)
-        })
-        .collect();
-    for (x0, col) in strips {
-        let sw = col.len() / h;
-        for y in 0..h {
-            out[y * w + x0..y * w + x0 + sw].copy_from_slice(&col[y * sw..(y + 1) * sw]);
-        }
-    }
+    let mut out = vec![0f32; src.len()];
+    let mut scratch = vec![0f32; src.len()];
+    crate::post::detail::box_filter_into(src, w, h, r, &mut scratch, &mut out);
     out
 }
 
@@ -227,25 +169,6 @@ pub fn joint_bilateral_upsample(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn box_mean_matches_a_direct_sum() {
-        let (w, h, r) = (13usize, 9usize, 2usize);
-        let src: Vec<f32> = (0..w * h).map(|i| ((i * 37) % 11) as f32).collect();
-        let got = box_mean(&src, w, h, r);
-        for y in 0..h {
-            for x in 0..w {
-                let (mut s, mut n) = (0f32, 0f32);
-                for yy in y.saturating_sub(r)..(y + r + 1).min(h) {
-                    for xx in x.saturating_sub(r)..(x + r + 1).min(w) {
-                        s += src[yy * w + xx];
-                        n += 1.0;
-                    }
-                }
-                assert!((got[y * w + x] - s / n).abs() < 1e-4, "({x},{y})");
-            }
-        }
-    }
 
     #[test]
     fn chroma_snaps_to_the_guide_edge() {

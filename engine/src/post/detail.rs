@@ -314,7 +314,7 @@ fn apply_upsampled(
 /// `out`, with `scratch` (same size) for the horizontal pass. Running sums in f64: rows, then
 /// bands of rows with a running sum per column (contiguous memory, so the vertical pass streams
 /// instead of striding).
-fn box_filter_into(
+pub(crate) fn box_filter_into(
     src: &[f32],
     w: usize,
     h: usize,
