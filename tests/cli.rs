@@ -142,6 +142,51 @@ fn run_env(args: Vec<OsString>, env: &[(&str, &OsStr)]) -> Run {
     }
 }
 
+/// [`run_env`], killed and failed after `limit`: for runs whose failure mode is a hang.
+fn run_env_within(args: Vec<OsString>, env: &[(&str, &OsStr)], limit: Duration) -> Run {
+    let mut cmd = Command::new(BIN);
+    cmd.args(&args)
+        .env_remove("DDCOLOR_MODEL")
+        .env_remove("DDCOLOR_MODELS_DIR")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("{BIN}: cannot run: {e}"));
+    let drain = |mut r: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = r.read_to_string(&mut s);
+            s
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().expect("piped stdout")));
+    let err = drain(Box::new(child.stderr.take().expect("piped stderr")));
+    let deadline = std::time::Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "ddcolor {args:?} still running after {limit:?}; stderr:\n{}",
+                err.join().unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Run {
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    }
+}
+
 fn run(args: Vec<OsString>) -> Run {
     run_env(args, &[])
 }
@@ -1114,6 +1159,114 @@ fn batch_goes_on_after_a_bad_file() {
         "summary line: {:?}",
         listed[0]
     );
+}
+
+/// Readers and writers run at idle priority; when other programs starve them, the model's
+/// thread does their work. `DDCOLOR_TEST_STALL_WORKERS` stops every worker for good once it has
+/// taken a job: the batch must still finish, with the same files and the same failure.
+#[test]
+fn batch_finishes_when_its_workers_are_starved() {
+    let dir = TempDir::new().unwrap();
+    let input = dir.path().join("in");
+    make_tree(&input);
+    save_grey(&input.join("d.png"), 64, 40);
+    save_grey(&input.join("sub/e.jpg"), 30, 50);
+    let bad = input.join("sub/bad.png");
+    fs::write(&bad, "a letter, not a picture").unwrap();
+    let expected = [
+        "a.png",
+        "d.png",
+        "sub/b.jpg",
+        "sub/deeper/c.tif",
+        "sub/e.jpg",
+    ];
+    let mut outputs = Vec::new();
+    for (name, stall) in [("normal", "0"), ("starved", "1")] {
+        let out = dir.path().join(name);
+        let mut args = args!["batch", &input, &out, "--jobs", "2"];
+        args.extend(args![
+            "--model",
+            model("test-dynamic"),
+            "--input-size",
+            "64"
+        ]);
+        let r = run_env_within(
+            args,
+            &[("DDCOLOR_TEST_STALL_WORKERS", OsStr::new(stall))],
+            Duration::from_secs(120),
+        );
+        assert_eq!(r.code(), Some(1), "{name}: stderr:\n{}", r.stderr);
+        // The hook engaged: the model's thread read all 6 files and encoded the 5 photos.
+        let taken_back = r.stderr.lines().find(|l| l.starts_with("test: "));
+        let expected_line =
+            (stall == "1").then_some("test: 6 read and 5 encoded on the model's thread");
+        assert_eq!(taken_back, expected_line, "{name}: stderr:\n{}", r.stderr);
+        assert!(
+            r.stderr
+                .contains("done: 5 colorized, 0 skipped (already done), 1 failed"),
+            "{name}: stderr:\n{}",
+            r.stderr
+        );
+        assert!(
+            r.stderr
+                .contains(&format!("{}: not a readable image", bad.display())),
+            "{name}: stderr:\n{}",
+            r.stderr
+        );
+        // No temporary file left behind by a worker that never finished.
+        assert_files(&out, &expected);
+        outputs.push(out);
+    }
+    for f in expected {
+        assert!(
+            fs::read(outputs[0].join(f)).unwrap() == fs::read(outputs[1].join(f)).unwrap(),
+            "{f}: a starved run wrote other bytes"
+        );
+    }
+}
+
+/// The same for `photo`, with a workflow (its steps run on the idle pool, or on the model's
+/// thread when the workers are starved).
+#[test]
+fn photo_with_a_workflow_finishes_when_its_workers_are_starved() {
+    let dir = TempDir::new().unwrap();
+    let inputs = [dir.path().join("p1.png"), dir.path().join("p2.jpg")];
+    save_grey(&inputs[0], 70, 50);
+    save_grey(&inputs[1], 40, 64);
+    let mut outputs = Vec::new();
+    for (name, stall) in [("normal", "0"), ("starved", "1")] {
+        let out = dir.path().join(name);
+        let mut args = args!["photo", &inputs[0], &inputs[1], "-o", &out];
+        args.extend(args![
+            "--workflow",
+            "portrait",
+            "--model",
+            model("test-dynamic")
+        ]);
+        args.extend(args!["--input-size", "64"]);
+        let r = run_env_within(
+            args,
+            &[("DDCOLOR_TEST_STALL_WORKERS", OsStr::new(stall))],
+            Duration::from_secs(120),
+        );
+        r.assert_ok();
+        if stall == "1" {
+            assert!(
+                r.stderr
+                    .contains("test: 2 read and 2 encoded on the model's thread"),
+                "stderr:\n{}",
+                r.stderr
+            );
+        }
+        assert_files(&out, &["p1.png", "p2.jpg"]);
+        outputs.push(out);
+    }
+    for f in ["p1.png", "p2.jpg"] {
+        assert!(
+            fs::read(outputs[0].join(f)).unwrap() == fs::read(outputs[1].join(f)).unwrap(),
+            "{f}: a starved run wrote other bytes"
+        );
+    }
 }
 
 #[test]

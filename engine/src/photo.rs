@@ -81,7 +81,7 @@ impl Sample for u8 {
     /// `(v * 255).round()` with numpy's half-to-even rounding, as the reference does.
     #[inline(always)]
     fn from_unit(v: f32) -> Self {
-        (v * 255.0).round_ties_even() as u8
+        crate::lab::round_ties_even_small(v * 255.0) as u8
     }
     fn tables() -> &'static SampleTables {
         static T: std::sync::OnceLock<SampleTables> = std::sync::OnceLock::new();
@@ -97,7 +97,7 @@ impl Sample for u16 {
     }
     #[inline(always)]
     fn from_unit(v: f32) -> Self {
-        (v * 65535.0).round_ties_even() as u16
+        crate::lab::round_ties_even_small(v * 65535.0) as u16
     }
     fn tables() -> &'static SampleTables {
         static T: std::sync::OnceLock<SampleTables> = std::sync::OnceLock::new();

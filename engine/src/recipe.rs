@@ -8,11 +8,21 @@
 
 use rayon::prelude::*;
 
-use crate::lab::{LabToRgb, l_from_coords, lab_coord};
+use crate::lab::{GammaEncode, LabToRgb, grey_from_coords, l_from_coords, lab_coord};
 use crate::photo::{Photo, Sample, Samples};
 use std::cell::RefCell;
 
 use crate::resize::{Upsample, linear_taps, nearest_indices, resize_to_model_into};
+
+/// Builds the colour tables now, on the calling thread, instead of on first use: a pipeline
+/// whose workers run at idle priority calls it first, so that no thread ever waits for a
+/// starved one to finish building them.
+pub fn build_tables() {
+    let _ = LabToRgb::new();
+    let _ = grey_from_coords(0, 0, 0);
+    let _ = <u8 as Sample>::tables();
+    let _ = <u16 as Sample>::tables();
+}
 
 /// Writes the model input for `photo` at size `size` into `out` (`3 * size * size` floats,
 /// planes R, G, B).
@@ -33,14 +43,12 @@ pub fn model_input(photo: &Photo, size: usize, out: &mut [f32]) {
 }
 
 fn grey_model_input(small: &[f32], size: usize, out: &mut [f32]) {
-    let lab2rgb = LabToRgb::new();
     let plane = size * size;
     let (r_plane, rest) = out.split_at_mut(plane);
     let (g_plane, b_plane) = rest.split_at_mut(plane);
     for i in 0..plane {
         let px = &small[i * 3..i * 3 + 3];
-        let l = l_from_coords(lab_coord(px[0]), lab_coord(px[1]), lab_coord(px[2]));
-        let [r, g, b] = lab2rgb.convert(l, 0.0, 0.0);
+        let [r, g, b] = grey_from_coords(lab_coord(px[0]), lab_coord(px[1]), lab_coord(px[2]));
         r_plane[i] = r;
         g_plane[i] = g;
         b_plane[i] = b;
@@ -113,12 +121,15 @@ impl RowSource {
         }
     }
 
-    /// Row `y` of the upsampled chroma planes.
+    /// Row `y` of the upsampled chroma planes. `cache` holds the last model rows scaled to the
+    /// photo's width: going up from S to the photo's height, about H/S output rows in a row
+    /// share them (OpenCV's resize keeps them the same way).
     pub(crate) fn fill(
         &self,
         y: usize,
         (a_plane, b_plane): (&[f32], &[f32]),
         size: usize,
+        cache: &mut RowCache,
         row_a: &mut [f32],
         row_b: &mut [f32],
     ) {
@@ -132,19 +143,52 @@ impl RowSource {
             }
             Self::Bilinear(xt, yt) => {
                 let t = yt[y];
-                let (r0, r1) = (t.i0 * size, t.i1 * size);
+                let horizontal = |r: usize, ra: &mut [f32], rb: &mut [f32]| {
+                    let (pa, pb) = (&a_plane[r * size..], &b_plane[r * size..]);
+                    for ((oa, ob), tx) in ra.iter_mut().zip(rb.iter_mut()).zip(xt) {
+                        *oa = pa[tx.i0] * (1.0 - tx.w) + pa[tx.i1] * tx.w;
+                        *ob = pb[tx.i0] * (1.0 - tx.w) + pb[tx.i1] * tx.w;
+                    }
+                };
+                let s0 = cache.slot(t.i0, t.i1, row_a.len(), horizontal);
+                let s1 = cache.slot(t.i1, t.i0, row_a.len(), horizontal);
+                let (a0, a1, b0, b1) = (&cache.a[s0], &cache.a[s1], &cache.b[s0], &cache.b[s1]);
                 for x in 0..row_a.len() {
-                    let tx = xt[x];
-                    let lerp = |p: &[f32]| {
-                        let top = p[r0 + tx.i0] * (1.0 - tx.w) + p[r0 + tx.i1] * tx.w;
-                        let bot = p[r1 + tx.i0] * (1.0 - tx.w) + p[r1 + tx.i1] * tx.w;
-                        top * (1.0 - t.w) + bot * t.w
-                    };
-                    row_a[x] = lerp(a_plane);
-                    row_b[x] = lerp(b_plane);
+                    row_a[x] = a0[x] * (1.0 - t.w) + a1[x] * t.w;
+                    row_b[x] = b0[x] * (1.0 - t.w) + b1[x] * t.w;
                 }
             }
         }
+    }
+}
+
+/// Two model rows of chroma scaled to the photo's width, keyed by model row.
+#[derive(Default)]
+pub(crate) struct RowCache {
+    key: [Option<usize>; 2],
+    a: [Vec<f32>; 2],
+    b: [Vec<f32>; 2],
+}
+
+impl RowCache {
+    /// The slot holding model row `r`, computed by `scale` unless already there; the slot of
+    /// row `keep` is not reused.
+    fn slot(
+        &mut self,
+        r: usize,
+        keep: usize,
+        width: usize,
+        scale: impl Fn(usize, &mut [f32], &mut [f32]),
+    ) -> usize {
+        if let Some(s) = self.key.iter().position(|&k| k == Some(r)) {
+            return s;
+        }
+        let s = usize::from(self.key[0] == Some(keep));
+        self.a[s].resize(width, 0.0);
+        self.b[s].resize(width, 0.0);
+        scale(r, &mut self.a[s], &mut self.b[s]);
+        self.key[s] = Some(r);
+        s
     }
 }
 
@@ -165,7 +209,7 @@ pub(crate) fn pixel_l<T: Sample>(px: &[T], tables: &crate::photo::SampleTables) 
     }
 }
 
-fn recombine_impl<T: Sample>(
+fn recombine_impl<T: Sample + GammaEncode>(
     data: &[T],
     photo: &Photo,
     ab: &[f32],
@@ -179,24 +223,83 @@ fn recombine_impl<T: Sample>(
     let source = RowSource::new(upsample, size, w, h);
     let planes = ab.split_at(size * size);
     let lab2rgb = LabToRgb::new();
-    let row_buffers = || (vec![0f32; w], vec![0f32; w]);
+    let row_buffers = || {
+        (
+            vec![0f32; w],
+            vec![0f32; w],
+            vec![0f32; w],
+            RowCache::default(),
+        )
+    };
     out.par_chunks_mut(w * out_c).enumerate().for_each_init(
         row_buffers,
-        |(row_a, row_b), (y, out_row)| {
+        |(row_l, row_a, row_b, cache), (y, out_row)| {
             let in_row = &data[y * w * c..(y + 1) * w * c];
-            source.fill(y, planes, size, row_a, row_b);
-            for x in 0..w {
-                let px = &in_row[x * c..x * c + c];
-                let l = pixel_l(px, tables);
-                let rgb = lab2rgb.convert(l, row_a[x], row_b[x]);
-                let o = &mut out_row[x * out_c..x * out_c + out_c];
-                o[0] = T::from_unit(rgb[0]);
-                o[1] = T::from_unit(rgb[1]);
-                o[2] = T::from_unit(rgb[2]);
-                if out_c == 4 {
+            source.fill(y, planes, size, cache, row_a, row_b);
+            for (l, px) in row_l.iter_mut().zip(in_row.chunks_exact(c)) {
+                *l = pixel_l(px, tables);
+            }
+            lab2rgb.row_into(row_l, row_a, row_b, out_row, out_c);
+            if out_c == 4 {
+                for (o, px) in out_row.chunks_exact_mut(4).zip(in_row.chunks_exact(c)) {
                     o[3] = px[c - 1];
                 }
             }
         },
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The chroma rows scaled from cached model rows equal the bilinear formula evaluated for
+    /// each pixel on its own, whatever order the rows come in and whenever the cache is new.
+    #[test]
+    fn cached_rows_equal_the_per_pixel_formula() {
+        let size = 7;
+        let (w, h) = (23, 31);
+        let ab: Vec<f32> = (0..2 * size * size)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.73)
+            .collect();
+        let planes = ab.split_at(size * size);
+        let (xt, yt) = (linear_taps(size, w), linear_taps(size, h));
+        let expect = |x: usize, y: usize, p: &[f32]| {
+            let (tx, ty) = (xt[x], yt[y]);
+            let top = p[ty.i0 * size + tx.i0] * (1.0 - tx.w) + p[ty.i0 * size + tx.i1] * tx.w;
+            let bot = p[ty.i1 * size + tx.i0] * (1.0 - tx.w) + p[ty.i1 * size + tx.i1] * tx.w;
+            top * (1.0 - ty.w) + bot * ty.w
+        };
+        let source = RowSource::new(Upsample::Bilinear, size, w, h);
+        let ascending: Vec<usize> = (0..h).collect();
+        let descending: Vec<usize> = (0..h).rev().collect();
+        let scattered: Vec<usize> = (0..h).map(|i| i * 13 % h).collect();
+        for (order, fresh_every) in [
+            (&ascending, h),
+            (&ascending, 5),
+            (&descending, h),
+            (&scattered, 3),
+        ] {
+            let mut cache = RowCache::default();
+            let (mut row_a, mut row_b) = (vec![0f32; w], vec![0f32; w]);
+            for (n, &y) in order.iter().enumerate() {
+                if n % fresh_every == 0 {
+                    cache = RowCache::default();
+                }
+                source.fill(y, planes, size, &mut cache, &mut row_a, &mut row_b);
+                for x in 0..w {
+                    assert_eq!(
+                        row_a[x].to_bits(),
+                        expect(x, y, planes.0).to_bits(),
+                        "a {x},{y}"
+                    );
+                    assert_eq!(
+                        row_b[x].to_bits(),
+                        expect(x, y, planes.1).to_bits(),
+                        "b {x},{y}"
+                    );
+                }
+            }
+        }
+    }
 }

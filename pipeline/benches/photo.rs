@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use ddcolor_engine::io::{WriteOptions, read_photo, write_photo};
+use ddcolor_engine::io::{WriteOptions, chroma_is_coarse, read_photo, write_photo};
 use ddcolor_engine::{Model, ModelOptions, Upsample, model_input, recombine};
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
@@ -93,7 +93,12 @@ fn main() {
             let t3 = Instant::now();
             let color = recombine(&photo, &ab, size, Upsample::Bilinear);
             let t4 = Instant::now();
-            write_photo(&color, &out, WriteOptions::default()).expect("encode");
+            // As `ddcolor batch` writes it: 4:2:0 JPEG when the chroma is coarse enough.
+            let write = WriteOptions {
+                jpeg_half_chroma: chroma_is_coarse(photo.width, photo.height, size, false),
+                ..WriteOptions::default()
+            };
+            write_photo(&color, &out, write).expect("encode");
             let t5 = Instant::now();
             dec.push(t1 - t);
             pre.push(t2 - t1);

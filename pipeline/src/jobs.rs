@@ -1,18 +1,25 @@
 //! The photo pipeline shared by `ddcolor photo` and `ddcolor batch`: decode and pre-processing on
-//! worker threads, the model on one thread, post-processing and encoding on worker threads, joined
-//! by bounded crossbeam channels, so the model never waits for the disk or the colour maths.
+//! worker threads, the model on one thread, post-processing and encoding on worker threads, the
+//! files written by one more, joined by bounded crossbeam channels, so the model never waits for
+//! the disk or the colour maths. The workers run at idle priority so they do not slow the model
+//! down either (see [`crate::idle`]).
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
+use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, Sender, bounded, unbounded};
 use ddcolor_engine::device::{is_out_of_memory, smaller_size};
-use ddcolor_engine::io::{OutputFormat, WriteOptions, read_photo, write_photo};
+use ddcolor_engine::io::{
+    OutputFormat, WriteOptions, chroma_is_coarse, encode_photo, read_photo, write_encoded,
+};
 use ddcolor_engine::workflow::{Workflow, auto_size};
 use ddcolor_engine::{LabImage, Model, Photo, Upsample, model_input, recombine};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::idle::{self, InFlight, Patience, Ticket};
 
 /// One photo to colorize.
 #[derive(Clone, Debug)]
@@ -30,8 +37,10 @@ pub struct Settings {
     /// Pick S per photo from its resolution (a workflow's `size: "auto"`, dynamic models only).
     pub auto_size: bool,
     pub write: WriteOptions,
-    /// Decode and encode threads (each).
+    /// Reading threads, and as many encoding threads, at idle priority.
     pub workers: usize,
+    /// Largest photos first (a batch), rather than in the given order (`photo`).
+    pub largest_first: bool,
     /// Print "input -> output" for each photo written.
     pub list_outputs: bool,
 }
@@ -63,9 +72,21 @@ struct Colored {
     size: usize,
 }
 
-enum Done {
-    Ok(Job),
+/// A reader's result, with the ticket the model's thread accepts (or drops, when it took the
+/// job back).
+type Read = (Arc<Ticket<Job>>, Result<Prepared, String>);
+
+/// What reaches the writer for each photo: its encoded file, or why there is none.
+enum Outcome {
+    Encoded { job: Job, bytes: Vec<u8> },
     Failed(String),
+}
+
+/// An outcome on its way to the writer: from an encoder, with the ticket the writer accepts
+/// (or drops, when the model's thread took the job back), or from the model's thread.
+struct Delivery {
+    ticket: Option<Arc<Ticket<Colored>>>,
+    outcome: Outcome,
 }
 
 fn progress_bar(len: u64) -> ProgressBar {
@@ -80,8 +101,30 @@ fn progress_bar(len: u64) -> ProgressBar {
     pb
 }
 
+/// What the readers, the model's thread, the encoders and the writer share.
+struct Shared {
+    settings: Settings,
+    /// The model's S (0 without a model).
+    model_size: usize,
+    /// Largest S after running out of memory (see `device::STEP_DOWN_SIZES`); readers make
+    /// their inputs no larger.
+    size_cap: AtomicUsize,
+    reading: InFlight<Job>,
+    encoding: InFlight<Colored>,
+    /// Outcomes the writer has taken so far; the run ends when every photo has one.
+    accepted: AtomicUsize,
+    /// Workers at idle priority: unless other programs were busy when the run started.
+    idle_priority: bool,
+}
+
 /// Runs `jobs` through `model` (`None`: a workflow of post-processing only). Failures are
 /// collected per photo; one bad file never stops the rest.
+///
+/// Reading (decode, pre-processing) and encoding run on worker threads at idle priority (see
+/// [`crate::idle`]); the model runs here and takes their work back whenever it would wait for
+/// them. Files are written by a normal-priority thread, so a starved worker never holds one
+/// half-written. Workers still stuck in a job when the run ends are left behind (their results
+/// are dropped); they end with the process.
 pub fn run(
     mut model: Option<&mut Model>,
     jobs: Vec<Job>,
@@ -89,109 +132,93 @@ pub fn run(
     already_skipped: usize,
 ) -> Summary {
     let start = Instant::now();
-    let size = model.as_ref().map_or(0, |m| m.input_size());
+    let total = jobs.len();
     let workers = settings.workers.max(1);
-    let pb = progress_bar(jobs.len() as u64);
+    let pb = progress_bar(total as u64);
+    // Built here, at normal priority: a starved worker building them would hold up every
+    // thread that needs them.
+    ddcolor_engine::recipe::build_tables();
+    let shared = Arc::new(Shared {
+        settings: settings.clone(),
+        model_size: model.as_ref().map_or(0, |m| m.input_size()),
+        size_cap: AtomicUsize::new(usize::MAX),
+        reading: InFlight::default(),
+        encoding: InFlight::default(),
+        accepted: AtomicUsize::new(0),
+        idle_priority: idle::cpu_is_free(),
+    });
 
-    // Largest S after running out of memory (see `device::STEP_DOWN_SIZES`); readers make their
-    // inputs no larger.
-    let size_cap = AtomicUsize::new(usize::MAX);
-    let (job_tx, job_rx) = unbounded::<Job>();
+    let jobs = if settings.largest_first {
+        processing_order(jobs)
+    } else {
+        jobs
+    };
+    let (job_tx, job_rx) = unbounded::<Arc<Ticket<Job>>>();
     for j in jobs {
         // The receiver lives until the end of this function.
-        let _ = job_tx.send(j);
+        let _ = job_tx.send(shared.reading.register(j));
     }
     drop(job_tx);
     // Small bounds: enough to keep the model fed, little memory held in flight.
-    let (prep_tx, prep_rx) = bounded::<Prepared>(2);
-    let (col_tx, col_rx) = bounded::<Colored>(2);
-    let (done_tx, done_rx) = unbounded::<Done>();
+    let (prep_tx, prep_rx) = bounded::<Read>(2);
+    let (col_tx, col_rx) = bounded::<Arc<Ticket<Colored>>>(2);
+    let (out_tx, out_rx) = bounded::<Delivery>(2 * workers + 2);
+
+    let pool = shared
+        .idle_priority
+        .then(idle::idle_pool)
+        .flatten()
+        .map(Arc::new);
+    for _ in 0..workers {
+        let (job_rx, prep_tx, sh) = (job_rx.clone(), prep_tx.clone(), Arc::clone(&shared));
+        std::thread::spawn(move || read_worker(&job_rx, &prep_tx, &sh));
+        let (col_rx, out_tx, sh) = (col_rx.clone(), out_tx.clone(), Arc::clone(&shared));
+        let pool = pool.clone();
+        std::thread::spawn(move || encode_worker(&col_rx, &out_tx, &sh, pool.as_deref()));
+    }
+    drop((prep_tx, col_rx));
 
     let mut summary = Summary {
         skipped: already_skipped,
         ..Summary::default()
     };
     std::thread::scope(|s| {
-        for _ in 0..workers {
-            let (job_rx, prep_tx, done_tx) = (job_rx.clone(), prep_tx.clone(), done_tx.clone());
-            let size_cap = &size_cap;
-            s.spawn(move || decode_worker(job_rx, prep_tx, done_tx, settings, size, size_cap));
-        }
-        for _ in 0..workers {
-            let (col_rx, done_tx) = (col_rx.clone(), done_tx.clone());
-            s.spawn(move || encode_worker(col_rx, done_tx, settings));
-        }
-        drop((prep_tx, col_rx));
-        let model_done_tx = done_tx.clone();
-        drop(done_tx);
-
-        let collector = s.spawn(|| {
-            let mut done = 0;
-            let mut failed = Vec::new();
-            for d in done_rx {
-                match d {
-                    Done::Ok(job) => {
-                        done += 1;
-                        if settings.list_outputs {
-                            pb.suspend(|| {
-                                println!("{} -> {}", job.input.display(), job.output.display())
-                            });
-                        }
-                        pb.set_message(
-                            job.input
-                                .file_name()
-                                .map(|n| n.to_string_lossy().into_owned())
-                                .unwrap_or_default(),
-                        );
-                    }
-                    Done::Failed(msg) => {
-                        pb.suspend(|| eprintln!("error: {msg}"));
-                        failed.push(msg);
-                    }
-                }
-                pb.inc(1);
-            }
-            (done, failed)
-        });
+        let writer = s.spawn(|| write_outcomes(&out_rx, total, &shared, &pb));
+        let deliver = |outcome: Outcome| {
+            // The writer takes every outcome until it has `total` of them.
+            let _ = out_tx.send(Delivery {
+                ticket: None,
+                outcome,
+            });
+        };
 
         // The model runs here, on the calling thread.
-        let size_cap = &size_cap;
         let mut ab = Vec::new();
         let mut model_time = Duration::ZERO;
         let batch = model.as_ref().and_then(|m| m.max_batch()).unwrap_or(1);
-        for mut p in prep_rx {
+        let (mut read_patience, mut encode_patience) = (Patience::default(), Patience::default());
+        for i in 0..total {
+            let Some(next) = next_prepared(&prep_rx, &shared, &mut read_patience) else {
+                // Cannot happen (readers catch their panics); never wait forever if it does.
+                for _ in i..total {
+                    deliver(Outcome::Failed(
+                        "a photo was lost by a reading thread".into(),
+                    ));
+                }
+                break;
+            };
+            let mut p = match next {
+                Ok(p) => p,
+                Err(msg) => {
+                    deliver(Outcome::Failed(msg));
+                    continue;
+                }
+            };
             let t = Instant::now();
             let result = match model.as_deref_mut() {
-                Some(model) if !p.input.is_empty() => loop {
-                    // An earlier photo ran out of memory: this one is made no larger.
-                    let cap = size_cap.load(Ordering::Relaxed);
-                    if p.size > cap {
-                        p.size = cap;
-                        p.input.resize(3 * cap * cap, 0.0);
-                        model_input(&p.photo, cap, &mut p.input);
-                    }
-                    let run = model
-                        .set_input_size(p.size)
-                        .and_then(|()| run_model(model, &p.input, batch, p.size, &mut ab));
-                    match run {
-                        // Out of (GPU) memory at this S: step down and say so once.
-                        Err(e) if is_out_of_memory(&e) && model.has_dynamic_size() => {
-                            match smaller_size(p.size) {
-                                Some(smaller) => {
-                                    pb.suspend(|| {
-                                        eprintln!(
-                                            "note: out of memory at input size {}: continuing at {smaller}",
-                                            p.size
-                                        )
-                                    });
-                                    size_cap.store(smaller, Ordering::Relaxed);
-                                }
-                                None => break Err(e),
-                            }
-                        }
-                        other => break other,
-                    }
-                },
+                Some(model) if !p.input.is_empty() => {
+                    colorize(model, &mut p, batch, &shared.size_cap, &pb, &mut ab)
+                }
                 // A workflow without a model step.
                 _ => {
                     ab.clear();
@@ -201,32 +228,148 @@ pub fn run(
             model_time += t.elapsed();
             match result {
                 Ok(()) => {
-                    let colored = Colored {
+                    let ticket = shared.encoding.register(Colored {
                         job: p.job,
                         photo: p.photo,
                         ab: std::mem::take(&mut ab),
                         size: p.size,
-                    };
-                    if col_tx.send(colored).is_err() {
-                        break;
+                    });
+                    match col_tx.send_timeout(Arc::clone(&ticket), encode_patience.wait()) {
+                        Ok(()) => encode_patience.kept(),
+                        // Encoders starved or behind: encode it here rather than wait.
+                        Err(SendTimeoutError::Timeout(_) | SendTimeoutError::Disconnected(_)) => {
+                            encode_patience.ran_out();
+                            if shared.encoding.withdraw(&ticket) {
+                                deliver(encode(&ticket.work, settings));
+                            }
+                        }
                     }
                 }
-                Err(e) => {
-                    let _ =
-                        model_done_tx.send(Done::Failed(format!("{}: {e}", p.job.input.display())));
-                }
+                Err(e) => deliver(Outcome::Failed(format!("{}: {e}", p.job.input.display()))),
             }
         }
         drop(col_tx);
-        drop(model_done_tx);
+        // Encodings still queued or held by starved encoders: do them here.
+        while shared.accepted.load(Ordering::Acquire) < total && !writer.is_finished() {
+            match shared.encoding.take_back() {
+                Some(t) => deliver(encode(&t.work, settings)),
+                None => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+        drop(out_tx);
         summary.model_time = model_time;
-        let (done, failed) = collector.join().unwrap_or_default();
-        summary.done = done;
-        summary.failed = failed;
+        match writer.join() {
+            Ok((done, failed)) => {
+                summary.done = done;
+                summary.failed = failed;
+            }
+            Err(_) => summary
+                .failed
+                .push("internal error: the thread writing the results stopped".into()),
+        }
     });
     pb.finish_and_clear();
+    if idle::stalling_for_tests() {
+        eprintln!(
+            "test: {} read and {} encoded on the model's thread",
+            shared.reading.taken_back(),
+            shared.encoding.taken_back()
+        );
+    }
+    summary.failed.sort();
     summary.elapsed = start.elapsed();
     summary
+}
+
+/// The order the photos go through the model: the smallest file first, so that the model
+/// starts at once, then the rest largest first, so that the big scans' reading and encoding
+/// is spread over the run instead of following the last model call (on 2 cores, the 18 MP
+/// scan among the historical photos, last but four in name order, added about half a second
+/// after the model had finished).
+fn processing_order(jobs: Vec<Job>) -> Vec<Job> {
+    let mut sized: Vec<(u64, Job)> = jobs
+        .into_iter()
+        .map(|j| (std::fs::metadata(&j.input).map_or(0, |m| m.len()), j))
+        .collect();
+    sized.sort_by_key(|(len, _)| std::cmp::Reverse(*len));
+    if let Some(smallest) = sized.pop() {
+        sized.insert(0, smallest);
+    }
+    sized.into_iter().map(|(_, j)| j).collect()
+}
+
+/// The next photo ready for the model: from the readers, or read here when none is ready in
+/// time. `None` only if every reader died and nothing is left to read.
+fn next_prepared(
+    prep_rx: &Receiver<Read>,
+    shared: &Shared,
+    patience: &mut Patience,
+) -> Option<Result<Prepared, String>> {
+    loop {
+        let readers_gone = match prep_rx.recv_timeout(patience.wait()) {
+            Ok((ticket, prepared)) => {
+                patience.kept();
+                // Else taken back and done here already: drop the late copy.
+                if shared.reading.accept(&ticket) {
+                    return Some(prepared);
+                }
+                continue;
+            }
+            Err(RecvTimeoutError::Timeout) => false,
+            Err(RecvTimeoutError::Disconnected) => true,
+        };
+        patience.ran_out();
+        if let Some(t) = shared.reading.take_back() {
+            return Some(prepare(&t.work, shared));
+        }
+        if readers_gone && shared.reading.is_empty() {
+            return None;
+        }
+        if readers_gone {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+/// One photo through the model, stepping S down after running out of memory.
+fn colorize(
+    model: &mut Model,
+    p: &mut Prepared,
+    batch: usize,
+    size_cap: &AtomicUsize,
+    pb: &ProgressBar,
+    ab: &mut Vec<f32>,
+) -> ddcolor_engine::Result<()> {
+    loop {
+        // An earlier photo ran out of memory: this one is made no larger.
+        let cap = size_cap.load(Ordering::Relaxed);
+        if p.size > cap {
+            p.size = cap;
+            p.input.resize(3 * cap * cap, 0.0);
+            model_input(&p.photo, cap, &mut p.input);
+        }
+        let run = model
+            .set_input_size(p.size)
+            .and_then(|()| run_model(model, &p.input, batch, p.size, ab));
+        match run {
+            // Out of (GPU) memory at this S: step down and say so once.
+            Err(e) if is_out_of_memory(&e) && model.has_dynamic_size() => {
+                match smaller_size(p.size) {
+                    Some(smaller) => {
+                        pb.suspend(|| {
+                            eprintln!(
+                                "note: out of memory at input size {}: continuing at {smaller}",
+                                p.size
+                            )
+                        });
+                        size_cap.store(smaller, Ordering::Relaxed);
+                    }
+                    None => return Err(e),
+                }
+            }
+            other => return other,
+        }
+    }
 }
 
 /// One photo through the model; a fixed-batch export gets the batch filled with copies and
@@ -253,47 +396,89 @@ fn run_model(
     }
 }
 
-fn decode_worker(
-    jobs: Receiver<Job>,
-    out: Sender<Prepared>,
-    done: Sender<Done>,
-    settings: &Settings,
-    model_size: usize,
-    size_cap: &AtomicUsize,
-) {
+fn read_worker(jobs: &Receiver<Arc<Ticket<Job>>>, out: &Sender<Read>, shared: &Shared) {
+    if shared.idle_priority {
+        idle::lower_priority();
+    }
+    for ticket in jobs {
+        if !shared.reading.begin(&ticket) {
+            continue;
+        }
+        idle::stall_for_tests();
+        let prepared = prepare(&ticket.work, shared);
+        if out.send((ticket, prepared)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Decode and pre-processing of one photo. A decoder that panics on a malformed file fails
+/// that photo, not the batch.
+fn prepare(job: &Job, shared: &Shared) -> Result<Prepared, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        prepare_unguarded(job, shared)
+    }))
+    .unwrap_or_else(|_| {
+        Err(format!(
+            "{}: could not be read (decoder error)",
+            job.input.display()
+        ))
+    })
+}
+
+fn prepare_unguarded(job: &Job, shared: &Shared) -> Result<Prepared, String> {
+    let settings = &shared.settings;
+    let photo = read_photo(&job.input, settings.max_pixels).map_err(|e| e.to_string())?;
     let colorize = settings
         .workflow
         .as_ref()
         .is_none_or(|w| w.colorize.is_some());
-    for job in jobs {
-        match read_photo(&job.input, settings.max_pixels) {
-            Ok(photo) => {
-                let (input, size) = if colorize {
-                    let size = if settings.auto_size {
-                        auto_size(photo.width, photo.height)
-                    } else {
-                        model_size
-                    }
-                    .min(size_cap.load(Ordering::Relaxed));
-                    let mut input = vec![0f32; 3 * size * size];
-                    model_input(&photo, size, &mut input);
-                    (input, size)
-                } else {
-                    (Vec::new(), 0)
-                };
-                let prepared = Prepared {
-                    job,
-                    photo,
-                    input,
-                    size,
-                };
-                if out.send(prepared).is_err() {
-                    return;
-                }
-            }
-            Err(e) => {
-                let _ = done.send(Done::Failed(e.to_string()));
-            }
+    let (input, size) = if colorize {
+        let size = if settings.auto_size {
+            auto_size(photo.width, photo.height)
+        } else {
+            shared.model_size
+        }
+        .min(shared.size_cap.load(Ordering::Relaxed));
+        let mut input = vec![0f32; 3 * size * size];
+        model_input(&photo, size, &mut input);
+        (input, size)
+    } else {
+        (Vec::new(), 0)
+    };
+    Ok(Prepared {
+        job: job.clone(),
+        photo,
+        input,
+        size,
+    })
+}
+
+fn encode_worker(
+    items: &Receiver<Arc<Ticket<Colored>>>,
+    out: &Sender<Delivery>,
+    shared: &Shared,
+    pool: Option<&rayon::ThreadPool>,
+) {
+    if shared.idle_priority {
+        idle::lower_priority();
+    }
+    for ticket in items {
+        if !shared.encoding.begin(&ticket) {
+            continue;
+        }
+        idle::stall_for_tests();
+        let settings = &shared.settings;
+        let outcome = match pool {
+            Some(pool) => pool.install(|| encode(&ticket.work, settings)),
+            None => encode(&ticket.work, settings),
+        };
+        let delivery = Delivery {
+            ticket: Some(ticket),
+            outcome,
+        };
+        if out.send(delivery).is_err() {
+            return;
         }
     }
 }
@@ -312,56 +497,166 @@ fn finish(item: &Colored, settings: &Settings) -> Photo {
     lab.to_photo()
 }
 
-fn encode_worker(items: Receiver<Colored>, done: Sender<Done>, settings: &Settings) {
-    for item in items {
-        let result = (|| -> Result<(), String> {
-            let color = finish(&item, settings);
-            if let Some(dir) = item.job.output.parent()
-                && !dir.as_os_str().is_empty()
-            {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| format!("{}: cannot create folder: {e}", dir.display()))?;
-            }
-            // The provenance names this photo's input as the source, and the S it got when
-            // each photo picks its own.
-            let mut write = settings.write.for_input(&item.job.input);
-            let jpeg = matches!(
-                OutputFormat::from_path(&item.job.output),
-                Ok(OutputFormat::Jpeg)
-            );
-            let recorded_size = item.size.to_string();
-            let size_differs = write.provenance.as_ref().is_some_and(|p| {
-                p.settings
-                    .iter()
-                    .any(|(k, v)| k == "input_size" && *v != recorded_size)
-            });
-            if let Some(p) = write.provenance.as_mut()
-                && (size_differs || !jpeg)
-            {
-                let p = std::sync::Arc::make_mut(p);
-                // The JPEG quality says nothing about a PNG, TIFF or WebP result.
-                if !jpeg {
-                    p.settings.retain(|(k, _)| k != "jpeg_quality");
+/// The colour photo, encoded for its output file (written later, by the writer).
+fn encode(item: &Colored, settings: &Settings) -> Outcome {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        encode_unguarded(item, settings)
+    }))
+    .unwrap_or_else(|_| {
+        Outcome::Failed(format!(
+            "{}: could not be encoded (encoder error)",
+            item.job.output.display()
+        ))
+    })
+}
+
+fn encode_unguarded(item: &Colored, settings: &Settings) -> Outcome {
+    let color = finish(item, settings);
+    // The provenance names this photo's input as the source, and the S it got when each
+    // photo picks its own.
+    let mut write = settings.write.for_input(&item.job.input);
+    // The plain recipe's chroma is the model's S x S scaled up: 4:2:0 JPEG keeps all of it.
+    write.jpeg_half_chroma = settings.workflow.is_none()
+        && chroma_is_coarse(
+            item.photo.width,
+            item.photo.height,
+            item.size,
+            settings.upsample == Upsample::EdgeAware,
+        );
+    let jpeg = matches!(
+        OutputFormat::from_path(&item.job.output),
+        Ok(OutputFormat::Jpeg)
+    );
+    let recorded_size = item.size.to_string();
+    let size_differs = write.provenance.as_ref().is_some_and(|p| {
+        p.settings
+            .iter()
+            .any(|(k, v)| k == "input_size" && *v != recorded_size)
+    });
+    if let Some(p) = write.provenance.as_mut()
+        && (size_differs || !jpeg)
+    {
+        let p = std::sync::Arc::make_mut(p);
+        // The JPEG quality says nothing about a PNG, TIFF or WebP result.
+        if !jpeg {
+            p.settings.retain(|(k, _)| k != "jpeg_quality");
+        }
+        // The S this photo got: chosen per photo (auto), or stepped down after running out
+        // of memory.
+        if size_differs {
+            for (k, v) in &mut p.settings {
+                if k == "input_size" {
+                    *v = if settings.auto_size {
+                        format!("{} (auto)", item.size)
+                    } else {
+                        recorded_size.clone()
+                    };
                 }
-                // The S this photo got: chosen per photo (auto), or stepped down after running
-                // out of memory.
-                if size_differs {
-                    for (k, v) in &mut p.settings {
-                        if k == "input_size" {
-                            *v = if settings.auto_size {
-                                format!("{} (auto)", item.size)
-                            } else {
-                                recorded_size.clone()
-                            };
-                        }
-                    }
-                }
             }
-            write_photo(&color, &item.job.output, write).map_err(|e| e.to_string())
-        })();
-        let _ = done.send(match result {
-            Ok(()) => Done::Ok(item.job),
-            Err(msg) => Done::Failed(msg),
-        });
+        }
+    }
+    match encode_photo(&color, &item.job.output, write) {
+        Ok(bytes) => Outcome::Encoded {
+            job: item.job.clone(),
+            bytes,
+        },
+        Err(e) => Outcome::Failed(e.to_string()),
+    }
+}
+
+/// Writes the encoded photos as they come (normal priority: a file is never left half-written
+/// by a starved thread), reports each one, and returns how many were written and the failures
+/// once every photo has an outcome.
+fn write_outcomes(
+    deliveries: &Receiver<Delivery>,
+    total: usize,
+    shared: &Shared,
+    pb: &ProgressBar,
+) -> (usize, Vec<String>) {
+    let mut done = 0;
+    let mut failed = Vec::new();
+    if total == 0 {
+        return (done, failed);
+    }
+    for delivery in deliveries {
+        // An encoder's late copy of a photo the model's thread encoded itself.
+        if let Some(t) = &delivery.ticket
+            && !shared.encoding.accept(t)
+        {
+            continue;
+        }
+        let written = match delivery.outcome {
+            Outcome::Encoded { job, bytes } => write_one(&job, &bytes).map(|()| job),
+            Outcome::Failed(msg) => Err(msg),
+        };
+        match written {
+            Ok(job) => {
+                done += 1;
+                if shared.settings.list_outputs {
+                    // Not `println!`: a closed pipe (`| head`) must not stop the writing.
+                    pb.suspend(|| {
+                        let _ = writeln!(
+                            std::io::stdout().lock(),
+                            "{} -> {}",
+                            job.input.display(),
+                            job.output.display()
+                        );
+                    });
+                }
+                pb.set_message(
+                    job.input
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                );
+            }
+            Err(msg) => {
+                pb.suspend(|| {
+                    let _ = writeln!(std::io::stderr().lock(), "error: {msg}");
+                });
+                failed.push(msg);
+            }
+        }
+        pb.inc(1);
+        if shared.accepted.fetch_add(1, Ordering::AcqRel) + 1 == total {
+            break;
+        }
+    }
+    (done, failed)
+}
+
+fn write_one(job: &Job, bytes: &[u8]) -> Result<(), String> {
+    if let Some(dir) = job.output.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("{}: cannot create folder: {e}", dir.display()))?;
+    }
+    write_encoded(bytes, &job.output).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smallest_photo_first_then_largest_first() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let jobs: Vec<Job> = [("a", 300), ("b", 10), ("c", 2000), ("d", 700)]
+            .iter()
+            .map(|(name, len)| {
+                let input = dir.path().join(name);
+                std::fs::write(&input, vec![0u8; *len]).expect("write");
+                Job {
+                    input,
+                    output: dir.path().join(format!("{name}.png")),
+                }
+            })
+            .collect();
+        let order: Vec<String> = processing_order(jobs)
+            .iter()
+            .map(|j| j.input.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(order, ["b", "c", "d", "a"]);
     }
 }

@@ -2,6 +2,7 @@
 
 mod error_watch;
 mod film;
+mod idle;
 mod jobs;
 mod metrics;
 mod progress;
@@ -75,7 +76,8 @@ enum Command {
         /// Redo photos whose result already exists.
         #[arg(long)]
         overwrite: bool,
-        /// Threads that read and write photos (each), alongside the model.
+        /// Threads that read photos, and as many that encode them, alongside the model (at
+        /// idle priority: they use what the model leaves free).
         #[arg(long, value_name = "N", default_value_t = 2)]
         jobs: usize,
         #[command(flatten)]
@@ -358,6 +360,8 @@ fn parse_format(s: &str) -> Result<String, String> {
 }
 
 fn main() -> ExitCode {
+    // Before anything of ours runs: `batch` looks at what other programs did meanwhile.
+    idle::start_load_probe();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
@@ -642,8 +646,12 @@ fn settings(common: &Common, plan: &Plan, workers: usize, list_outputs: bool) ->
             quality: common.quality,
             provenance: photo_provenance(common, plan)?,
             mark: common.output.mark,
+            // Decided per photo (see `jobs`).
+            jpeg_half_chroma: false,
         },
         workers,
+        // A batch goes largest first; `photo` keeps the order it was given.
+        largest_first: !list_outputs,
         list_outputs,
     })
 }

@@ -14,9 +14,9 @@ pub use ops::PostOp;
 
 use rayon::prelude::*;
 
-use crate::lab::{LabToRgb, l_from_coords, lab_coord, rgb_to_lab};
+use crate::lab::{GammaEncode, LabToRgb, l_from_coords, lab_coord, rgb_to_lab};
 use crate::photo::{Photo, Sample, Samples};
-use crate::recipe::{RowSource, pixel_l};
+use crate::recipe::{RowCache, RowSource, pixel_l};
 use crate::resize::{Upsample, resize_to_model};
 
 /// Range sigma (L in [0, 1]) of the edge-aware upsampling; chosen on the Kodak set (see the
@@ -75,7 +75,9 @@ impl LabImage {
                     .par_chunks_mut(w)
                     .zip(img.b.par_chunks_mut(w))
                     .enumerate()
-                    .for_each(|(y, (ra, rb))| source.fill(y, planes, size, ra, rb));
+                    .for_each_init(RowCache::default, |cache, (y, (ra, rb))| {
+                        source.fill(y, planes, size, cache, ra, rb)
+                    });
             }
         }
         img
@@ -181,21 +183,23 @@ impl LabImage {
         out.channels = out_c;
     }
 
-    fn write_rgb<T: Sample + AlphaSample>(&self, out: &mut [T], out_c: usize) {
+    fn write_rgb<T: Sample + AlphaSample + GammaEncode>(&self, out: &mut [T], out_c: usize) {
         let w = self.width;
         let lab2rgb = LabToRgb::new();
         out.par_chunks_mut(w * out_c)
             .enumerate()
             .for_each(|(y, row)| {
-                for x in 0..w {
-                    let i = y * w + x;
-                    let rgb = lab2rgb.convert(self.l[i], self.a[i], self.b[i]);
-                    let o = &mut row[x * out_c..x * out_c + out_c];
-                    o[0] = T::from_unit(rgb[0]);
-                    o[1] = T::from_unit(rgb[1]);
-                    o[2] = T::from_unit(rgb[2]);
-                    if out_c == 4 {
-                        o[3] = T::alpha_at(self.alpha.as_ref(), i);
+                let r = y * w..(y + 1) * w;
+                lab2rgb.row_into(
+                    &self.l[r.clone()],
+                    &self.a[r.clone()],
+                    &self.b[r],
+                    row,
+                    out_c,
+                );
+                if out_c == 4 {
+                    for (x, o) in row.chunks_exact_mut(4).enumerate() {
+                        o[3] = T::alpha_at(self.alpha.as_ref(), y * w + x);
                     }
                 }
             });
