@@ -245,7 +245,9 @@ pub struct WriteOptions {
 
 /// Whether a result's chroma is at most half as detailed as the photo in both directions: the
 /// model's S x S chroma scaled up (bilinear or nearest, not edge-aware) to a photo at least 2S
-/// on its shorter side, with no post-processing. Then 4:2:0 JPEG loses nothing of it.
+/// on its shorter side, with no post-processing. Then 4:2:0 JPEG keeps what the model gave (the
+/// encoder's chroma still mixes in some full-resolution lightness, a small loss at quality 95),
+/// as `cv2.imwrite` does for the official code.
 pub fn chroma_is_coarse(width: usize, height: usize, size: usize, edge_aware: bool) -> bool {
     size > 0 && !edge_aware && width.min(height) >= 2 * size
 }

@@ -1,7 +1,7 @@
-//! Reading and writing photos at idle priority, with a way back when other programs keep the
+//! Reading and encoding photos at idle priority, with a way back when other programs keep the
 //! CPU busy.
 //!
-//! ONNX Runtime splits each operator evenly over its threads, so a reader or writer that
+//! ONNX Runtime splits each operator evenly over its threads, so a reader or encoder that
 //! preempts one of them stalls all of them at the next barrier: on 2 cores that cost a batch
 //! 6 to 10 % of its time. Under `SCHED_IDLE` the readers and encoders run only on cycles the
 //! model leaves free. But an idle thread gets almost nothing while other programs keep the
@@ -13,6 +13,10 @@
 //! Each job is a [`Ticket`], registered before it is handed over and accepted by whoever
 //! consumes the results; a result is used once, whoever finishes first, and a job is never
 //! out of sight between the hand-over and its acceptance.
+//!
+//! When other programs are already busy as the run starts ([`cpu_is_free`]), the workers stay
+//! at normal priority: idle threads would get almost nothing, and a process whose idle threads
+//! still hold large buffers can take seconds to exit.
 
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -124,20 +128,26 @@ impl LoadProbe {
     }
 }
 
-/// A rayon pool at idle priority, one thread per core, for the parallel parts of encoding
-/// (putting the colour back together, the workflow's steps). `None` if it cannot be made: the
-/// encoders then use the global pool, at normal priority.
-pub fn idle_pool() -> Option<rayon::ThreadPool> {
+/// The rayon pool the encoders run in: each encoder's loop on a pool thread of its own, plus
+/// one thread per core for the parallel parts of encoding (putting the colour back together,
+/// the workflow's steps), at idle priority or not. An encoder's loop runs on a pool thread so
+/// that its thread's CPU clock shows the work done for it (a thread outside the pool would
+/// sleep while the pool works, and look starved). `None` if the pool cannot be made.
+pub fn worker_pool(encoders: usize, idle: bool) -> Option<rayon::ThreadPool> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     rayon::ThreadPoolBuilder::new()
-        .num_threads(cores)
-        .thread_name(|i| format!("ddcolor-idle-{i}"))
-        .start_handler(|_| lower_priority())
+        .num_threads(cores + encoders)
+        .thread_name(|i| format!("ddcolor-encode-{i}"))
+        .start_handler(move |_| {
+            if idle {
+                lower_priority()
+            }
+        })
         .build()
         .ok()
 }
 
-/// Test hook: `DDCOLOR_TEST_STALL_WORKERS=1` makes every idle worker stop for good once it has
+/// Test hook: `DDCOLOR_TEST_STALL_WORKERS=1` makes every worker stop for good once it has
 /// started a job, as if other programs starved it; the run must still finish, through the
 /// model's thread.
 pub fn stall_for_tests() {
@@ -172,7 +182,7 @@ impl Patience {
         self.starved = true;
     }
 
-    /// A worker delivered within the wait.
+    /// Something came within the wait.
     pub fn kept(&mut self) {
         self.starved = false;
     }
@@ -180,14 +190,17 @@ impl Patience {
 
 const QUEUED: u8 = 0;
 const STARTED: u8 = 1;
-const ACCEPTED: u8 = 2;
-const TAKEN_BACK: u8 = 3;
+/// The worker has stored its result and is handing the ticket over.
+const DONE: u8 = 2;
+const ACCEPTED: u8 = 3;
+const TAKEN_BACK: u8 = 4;
 
 /// One job, from its hand-over to a worker until its result is accepted or it is taken back.
-pub struct Ticket<T> {
+pub struct Ticket<T, R> {
     pub work: T,
     state: AtomicU8,
     worker: Mutex<Option<Worker>>,
+    result: Mutex<Option<R>>,
 }
 
 /// The worker thread holding a started job, to tell a starved one from a slow one.
@@ -199,12 +212,12 @@ struct Worker {
 }
 
 /// The jobs handed to workers and not yet accepted or taken back, in hand-over order.
-pub struct InFlight<T> {
-    tickets: Mutex<Vec<Arc<Ticket<T>>>>,
+pub struct InFlight<T, R> {
+    tickets: Mutex<Vec<Arc<Ticket<T, R>>>>,
     taken_back: AtomicUsize,
 }
 
-impl<T> Default for InFlight<T> {
+impl<T, R> Default for InFlight<T, R> {
     fn default() -> Self {
         Self {
             tickets: Mutex::new(Vec::new()),
@@ -213,61 +226,92 @@ impl<T> Default for InFlight<T> {
     }
 }
 
-impl<T> InFlight<T> {
-    fn lock(&self) -> MutexGuard<'_, Vec<Arc<Ticket<T>>>> {
+impl<T, R> InFlight<T, R> {
+    fn lock(&self) -> MutexGuard<'_, Vec<Arc<Ticket<T, R>>>> {
         // Each change is a single push or remove: a panic elsewhere leaves the list consistent.
         self.tickets.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn forget(&self, ticket: &Arc<Ticket<T, R>>) {
+        let mut tickets = self.lock();
+        if let Some(i) = tickets.iter().position(|t| Arc::ptr_eq(t, ticket)) {
+            tickets.remove(i);
+        }
+    }
+
     /// Registers `work` before it is handed to the workers.
-    pub fn register(&self, work: T) -> Arc<Ticket<T>> {
+    pub fn register(&self, work: T) -> Arc<Ticket<T, R>> {
         let ticket = Arc::new(Ticket {
             work,
             state: AtomicU8::new(QUEUED),
             worker: Mutex::new(None),
+            result: Mutex::new(None),
         });
         self.lock().push(Arc::clone(&ticket));
         ticket
     }
 
     /// A worker starts the job: false if it was taken back meanwhile (skip it).
-    pub fn begin(&self, ticket: &Ticket<T>) -> bool {
-        if !transition(&ticket.state, QUEUED, STARTED) {
-            return false;
-        }
+    pub fn begin(&self, ticket: &Ticket<T, R>) -> bool {
+        // Recorded before the job counts as started, so that it can be judged at once.
         *ticket.worker.lock().unwrap_or_else(|e| e.into_inner()) = Some(Worker {
             started: Instant::now(),
             clock: ThreadClock::current(),
             sample: None,
         });
-        true
+        transition(&ticket.state, QUEUED, STARTED)
     }
 
-    /// The consumer receives a worker's result: true if it is to be used, false if the job
-    /// was taken back (the result is then dropped).
-    pub fn accept(&self, ticket: &Arc<Ticket<T>>) -> bool {
-        let accepted = transition(&ticket.state, STARTED, ACCEPTED);
-        if accepted {
-            self.lock().retain(|t| !Arc::ptr_eq(t, ticket));
+    /// The worker stores its result before handing the ticket over: from here on the job is
+    /// not taken back, and the result can be taken from the ticket even if the hand-over
+    /// stalls. False if the job was taken back meanwhile (drop the result).
+    pub fn finish(&self, ticket: &Ticket<T, R>, result: R) -> bool {
+        *ticket.result.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+        transition(&ticket.state, STARTED, DONE)
+    }
+
+    /// The consumer receives a handed-over ticket: its result, or `None` if the job was taken
+    /// back or its result was already used.
+    pub fn accept(&self, ticket: &Arc<Ticket<T, R>>) -> Option<R> {
+        if !transition(&ticket.state, DONE, ACCEPTED) {
+            return None;
         }
-        accepted
+        self.forget(ticket);
+        ticket
+            .result
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
     }
 
     /// Takes back a job that was registered but could not be handed over.
-    pub fn withdraw(&self, ticket: &Arc<Ticket<T>>) -> bool {
+    pub fn withdraw(&self, ticket: &Arc<Ticket<T, R>>) -> bool {
         let withdrawn = transition(&ticket.state, QUEUED, TAKEN_BACK);
         if withdrawn {
-            self.lock().retain(|t| !Arc::ptr_eq(t, ticket));
+            self.forget(ticket);
             self.taken_back.fetch_add(1, Ordering::Relaxed);
         }
         withdrawn
     }
 
-    /// Takes back the first job no worker has started, or else the first one whose worker is
-    /// starved. The caller then does it and uses its result.
-    pub fn take_back(&self) -> Option<Arc<Ticket<T>>> {
+    /// What the model's thread can do instead of waiting: the result of a finished job whose
+    /// hand-over stalls, else the first job no worker has started, else the first one whose
+    /// worker is starved.
+    pub fn take_back(&self) -> Option<TakenBack<T, R>> {
         let now = Instant::now();
         let mut tickets = self.lock();
+        let stalled_hand_over = tickets.iter().position(|t| {
+            t.state.load(Ordering::Acquire) == DONE
+                && t.worker_starved(now)
+                && transition(&t.state, DONE, ACCEPTED)
+        });
+        if let Some(i) = stalled_hand_over {
+            let t = tickets.remove(i);
+            let result = t.result.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(r) = result {
+                return Some(TakenBack::Result(r));
+            }
+        }
         let i = tickets
             .iter()
             .position(|t| transition(&t.state, QUEUED, TAKEN_BACK))
@@ -279,7 +323,7 @@ impl<T> InFlight<T> {
                 })
             })?;
         self.taken_back.fetch_add(1, Ordering::Relaxed);
-        Some(tickets.remove(i))
+        Some(TakenBack::Work(tickets.remove(i)))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -292,9 +336,16 @@ impl<T> InFlight<T> {
     }
 }
 
-impl<T> Ticket<T> {
-    /// Whether the worker holding this job got less than a quarter of a core over the last
-    /// [`PROGRESS_WINDOW`] (measured between calls).
+/// What [`InFlight::take_back`] hands the model's thread.
+pub enum TakenBack<T, R> {
+    /// A job to do.
+    Work(Arc<Ticket<T, R>>),
+    /// A finished job's result, whose worker is starved before handing it over.
+    Result(R),
+}
+
+impl<T, R> Ticket<T, R> {
+    /// Whether the worker holding this ticket got less than a quarter of a core lately.
     fn worker_starved(&self, now: Instant) -> bool {
         // The worker may be inside `begin` (and starved there): never wait for it.
         let Ok(mut guard) = self.worker.try_lock() else {
@@ -307,21 +358,38 @@ impl<T> Ticket<T> {
         let Some(clock) = &w.clock else {
             return now.duration_since(w.started) >= TAKE_BACK_AFTER;
         };
-        // A thread that is gone (its clock unreadable) will not finish the job.
+        // A thread that is gone will not finish the job (or hand it over).
         let Some(cpu) = clock.read() else {
             return true;
         };
-        match w.sample {
-            Some((then, cpu_then)) if now.duration_since(then) >= PROGRESS_WINDOW => {
-                w.sample = Some((now, cpu));
-                cpu.saturating_sub(cpu_then) < now.duration_since(then) / 4
-            }
-            Some(_) => false,
-            None => {
-                w.sample = Some((now, cpu));
-                false
+        let (starved, sample) = judge(w.sample, now, cpu);
+        w.sample = Some(sample);
+        starved
+    }
+}
+
+/// The starvation rule, from the previous look at a worker (`None`: the first) and the
+/// present one: starved when it got less than a quarter of a core over at least
+/// [`PROGRESS_WINDOW`]. A look older than two windows starts a new window instead (the model's
+/// thread looks only while it waits; a window spanning its model runs, when idle workers get
+/// nothing by design, says nothing). Returns the verdict and the look to keep.
+fn judge(
+    previous: Option<(Instant, Duration)>,
+    now: Instant,
+    cpu: Duration,
+) -> (bool, (Instant, Duration)) {
+    match previous {
+        Some((then, cpu_then)) => {
+            let wall = now.duration_since(then);
+            if wall < PROGRESS_WINDOW {
+                (false, (then, cpu_then))
+            } else if wall > 2 * PROGRESS_WINDOW {
+                (false, (now, cpu))
+            } else {
+                (cpu.saturating_sub(cpu_then) < wall / 4, (now, cpu))
             }
         }
+        None => (false, (now, cpu)),
     }
 }
 
@@ -369,17 +437,26 @@ impl ThreadClock {
 mod tests {
     use super::*;
 
+    fn work<T: Copy, R>(t: TakenBack<T, R>) -> T {
+        match t {
+            TakenBack::Work(t) => t.work,
+            TakenBack::Result(_) => panic!("a result, not work"),
+        }
+    }
+
     #[test]
     fn a_result_is_used_once_whoever_finishes_first() {
-        let inflight = InFlight::default();
+        let inflight = InFlight::<&str, u32>::default();
         // The worker's result arrives first: nothing is left to take back.
         let a = inflight.register("a");
         assert!(inflight.begin(&a));
-        assert!(inflight.accept(&a));
+        assert!(inflight.finish(&a, 1));
+        assert_eq!(inflight.accept(&a), Some(1));
+        assert_eq!(inflight.accept(&a), None);
         assert!(inflight.take_back().is_none());
         // Taken back before any worker started it: the worker skips it.
         let b = inflight.register("b");
-        assert_eq!(inflight.take_back().map(|t| t.work), Some("b"));
+        assert_eq!(inflight.take_back().map(work), Some("b"));
         assert!(!inflight.begin(&b));
         // A job that could not be handed over is withdrawn.
         let c = inflight.register("c");
@@ -389,35 +466,54 @@ mod tests {
     }
 
     #[test]
-    fn a_busy_worker_keeps_its_job_and_a_stalled_one_loses_it() {
-        let inflight = Arc::new(InFlight::default());
-        let busy = inflight.register("busy");
+    fn the_starvation_rule() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        // The first look only starts a window.
+        assert_eq!(judge(None, t0, ms(5)), (false, (t0, ms(5))));
+        // Too soon to judge: the window goes on.
+        assert!(!judge(Some((t0, ms(5))), t0 + ms(100), ms(5)).0);
+        // 250 ms with 10 ms of CPU: starved. With 100 ms: working.
+        assert!(judge(Some((t0, ms(5))), t0 + ms(250), ms(15)).0);
+        assert!(!judge(Some((t0, ms(5))), t0 + ms(250), ms(105)).0);
+        // A look from long ago (the model ran meanwhile) starts over instead.
+        let (starved, kept) = judge(Some((t0, ms(5))), t0 + ms(900), ms(5));
+        assert!(!starved);
+        assert_eq!(kept, (t0 + ms(900), ms(5)));
+    }
+
+    #[test]
+    fn a_stalled_worker_loses_its_job_and_a_finished_one_keeps_it() {
+        let inflight = Arc::new(InFlight::<&str, u32>::default());
+        let finished = inflight.register("finished");
         let stalled = inflight.register("stalled");
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let workers: Vec<_> = [(Arc::clone(&busy), true), (Arc::clone(&stalled), false)]
-            .into_iter()
-            .map(|(ticket, spin)| {
-                let (inflight, stop) = (Arc::clone(&inflight), Arc::clone(&stop));
-                std::thread::spawn(move || {
-                    assert!(inflight.begin(&ticket));
-                    while !stop.load(Ordering::Relaxed) {
-                        if spin {
-                            std::hint::black_box((0..1000u64).sum::<u64>());
-                        } else {
-                            std::thread::sleep(Duration::from_millis(5));
-                        }
-                    }
-                })
+        // One worker finishes and hands over (its thread then ends); one stalls for good.
+        let done = {
+            let (inflight, t) = (Arc::clone(&inflight), Arc::clone(&finished));
+            std::thread::spawn(move || {
+                assert!(inflight.begin(&t));
+                assert!(inflight.finish(&t, 7));
             })
-            .collect();
-        // Both have started; look at them over several progress windows.
-        while busy.worker.lock().unwrap().is_none() || stalled.worker.lock().unwrap().is_none() {
+        };
+        done.join().unwrap();
+        let (inflight2, t) = (Arc::clone(&inflight), Arc::clone(&stalled));
+        let _sleeper = std::thread::spawn(move || {
+            assert!(inflight2.begin(&t));
+            loop {
+                std::thread::sleep(Duration::from_secs(3600));
+            }
+        });
+        while stalled.state.load(Ordering::Acquire) != STARTED {
             std::thread::sleep(Duration::from_millis(1));
         }
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + Duration::from_secs(10);
         let taken = loop {
-            if let Some(t) = inflight.take_back() {
-                break t;
+            match inflight.take_back() {
+                Some(TakenBack::Work(t)) => break t,
+                // The finished worker's thread is gone before the hand-over was accepted:
+                // its stored result comes back, once.
+                Some(TakenBack::Result(r)) => assert_eq!(r, 7),
+                None => {}
             }
             assert!(
                 Instant::now() < deadline,
@@ -426,20 +522,16 @@ mod tests {
             std::thread::sleep(Duration::from_millis(20));
         };
         assert_eq!(taken.work, "stalled");
-        // The spinning worker is still making progress: its job stays with it.
-        std::thread::sleep(PROGRESS_WINDOW * 2);
-        assert!(inflight.take_back().is_none());
-        stop.store(true, Ordering::Relaxed);
-        for w in workers {
-            w.join().unwrap();
-        }
-        assert!(inflight.accept(&busy));
-        assert!(!inflight.accept(&stalled));
+        assert_eq!(
+            inflight.accept(&finished),
+            None,
+            "its result was used already"
+        );
     }
 
     #[test]
     fn racing_workers_and_take_backs_use_each_result_once() {
-        let inflight = Arc::new(InFlight::default());
+        let inflight = Arc::new(InFlight::<u32, u32>::default());
         let tickets: Vec<_> = (0..2000).map(|i| inflight.register(i)).collect();
         let (tx, rx) = crossbeam_channel::unbounded();
         let used = Arc::new(Mutex::new(Vec::new()));
@@ -447,7 +539,7 @@ mod tests {
             let (inflight, tickets, tx) = (Arc::clone(&inflight), tickets.clone(), tx.clone());
             std::thread::spawn(move || {
                 for t in tickets {
-                    if inflight.begin(&t) {
+                    if inflight.begin(&t) && inflight.finish(&t, t.work) {
                         let _ = tx.send(t);
                     }
                 }
@@ -458,17 +550,19 @@ mod tests {
             let (inflight, used) = (Arc::clone(&inflight), Arc::clone(&used));
             std::thread::spawn(move || {
                 for t in rx {
-                    if inflight.accept(&t) {
-                        used.lock().unwrap().push(t.work);
+                    if let Some(r) = inflight.accept(&t) {
+                        used.lock().unwrap().push(r);
                     }
                 }
             })
         };
-        // Meanwhile, take back whatever is not started yet.
+        // Meanwhile, take back whatever can be.
         let mut mine = Vec::new();
         while !worker.is_finished() {
-            if let Some(t) = inflight.take_back() {
-                mine.push(t.work);
+            match inflight.take_back() {
+                Some(TakenBack::Work(t)) => mine.push(t.work),
+                Some(TakenBack::Result(r)) => mine.push(r),
+                None => {}
             }
         }
         worker.join().unwrap();

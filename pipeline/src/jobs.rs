@@ -1,8 +1,8 @@
 //! The photo pipeline shared by `ddcolor photo` and `ddcolor batch`: decode and pre-processing on
 //! worker threads, the model on one thread, post-processing and encoding on worker threads, the
 //! files written by one more, joined by bounded crossbeam channels, so the model never waits for
-//! the disk or the colour maths. The workers run at idle priority so they do not slow the model
-//! down either (see [`crate::idle`]).
+//! the disk or the colour maths. The workers run at idle priority when the CPU is otherwise free,
+//! so they do not slow the model down either (see [`crate::idle`]).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -19,7 +19,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::idle::{self, InFlight, Patience, Ticket};
+use crate::idle::{self, InFlight, Patience, TakenBack, Ticket};
 
 /// One photo to colorize.
 #[derive(Clone, Debug)]
@@ -37,9 +37,10 @@ pub struct Settings {
     /// Pick S per photo from its resolution (a workflow's `size: "auto"`, dynamic models only).
     pub auto_size: bool,
     pub write: WriteOptions,
-    /// Reading threads, and as many encoding threads, at idle priority.
+    /// Reading threads, and as many encoding threads (at idle priority when the CPU is free).
     pub workers: usize,
-    /// Largest photos first (a batch), rather than in the given order (`photo`).
+    /// Largest photos first (a batch), rather than in the given order (`photo`, whose listing
+    /// may still come out of order when work is taken back).
     pub largest_first: bool,
     /// Print "input -> output" for each photo written.
     pub list_outputs: bool,
@@ -72,9 +73,10 @@ struct Colored {
     size: usize,
 }
 
-/// A reader's result, with the ticket the model's thread accepts (or drops, when it took the
-/// job back).
-type Read = (Arc<Ticket<Job>>, Result<Prepared, String>);
+/// A reader's job: a photo to read, and what reading it gave.
+type ReadTicket = Ticket<Job, Result<Prepared, String>>;
+/// An encoder's job: a colorized photo to encode, and its outcome.
+type EncodeTicket = Ticket<Colored, Outcome>;
 
 /// What reaches the writer for each photo: its encoded file, or why there is none.
 enum Outcome {
@@ -82,11 +84,13 @@ enum Outcome {
     Failed(String),
 }
 
-/// An outcome on its way to the writer: from an encoder, with the ticket the writer accepts
-/// (or drops, when the model's thread took the job back), or from the model's thread.
-struct Delivery {
-    ticket: Option<Arc<Ticket<Colored>>>,
-    outcome: Outcome,
+/// An outcome on its way to the writer.
+enum Delivery {
+    /// From an encoder: the writer accepts the ticket's outcome, unless the model's thread
+    /// took the job back (or used the outcome already).
+    Encoder(Arc<EncodeTicket>),
+    /// From the model's thread.
+    Direct(Outcome),
 }
 
 fn progress_bar(len: u64) -> ProgressBar {
@@ -109,8 +113,8 @@ struct Shared {
     /// Largest S after running out of memory (see `device::STEP_DOWN_SIZES`); readers make
     /// their inputs no larger.
     size_cap: AtomicUsize,
-    reading: InFlight<Job>,
-    encoding: InFlight<Colored>,
+    reading: InFlight<Job, Result<Prepared, String>>,
+    encoding: InFlight<Colored, Outcome>,
     /// Outcomes the writer has taken so far; the run ends when every photo has one.
     accepted: AtomicUsize,
     /// Workers at idle priority: unless other programs were busy when the run started.
@@ -120,9 +124,9 @@ struct Shared {
 /// Runs `jobs` through `model` (`None`: a workflow of post-processing only). Failures are
 /// collected per photo; one bad file never stops the rest.
 ///
-/// Reading (decode, pre-processing) and encoding run on worker threads at idle priority (see
-/// [`crate::idle`]); the model runs here and takes their work back whenever it would wait for
-/// them. Files are written by a normal-priority thread, so a starved worker never holds one
+/// Reading (decode, pre-processing) and encoding run on worker threads, at idle priority when
+/// other programs left the CPU free (see [`crate::idle`]); the model runs here and takes their
+/// work back whenever it would wait for them. Files are written by a normal-priority thread, so a starved worker never holds one
 /// half-written. Workers still stuck in a job when the run ends are left behind (their results
 /// are dropped); they end with the process.
 pub fn run(
@@ -153,28 +157,27 @@ pub fn run(
     } else {
         jobs
     };
-    let (job_tx, job_rx) = unbounded::<Arc<Ticket<Job>>>();
+    let (job_tx, job_rx) = unbounded::<Arc<ReadTicket>>();
     for j in jobs {
         // The receiver lives until the end of this function.
         let _ = job_tx.send(shared.reading.register(j));
     }
     drop(job_tx);
     // Small bounds: enough to keep the model fed, little memory held in flight.
-    let (prep_tx, prep_rx) = bounded::<Read>(2);
-    let (col_tx, col_rx) = bounded::<Arc<Ticket<Colored>>>(2);
+    let (prep_tx, prep_rx) = bounded::<Arc<ReadTicket>>(2);
+    let (col_tx, col_rx) = bounded::<Arc<EncodeTicket>>(2);
     let (out_tx, out_rx) = bounded::<Delivery>(2 * workers + 2);
 
-    let pool = shared
-        .idle_priority
-        .then(idle::idle_pool)
-        .flatten()
-        .map(Arc::new);
+    let pool = idle::worker_pool(workers, shared.idle_priority);
     for _ in 0..workers {
         let (job_rx, prep_tx, sh) = (job_rx.clone(), prep_tx.clone(), Arc::clone(&shared));
         std::thread::spawn(move || read_worker(&job_rx, &prep_tx, &sh));
         let (col_rx, out_tx, sh) = (col_rx.clone(), out_tx.clone(), Arc::clone(&shared));
-        let pool = pool.clone();
-        std::thread::spawn(move || encode_worker(&col_rx, &out_tx, &sh, pool.as_deref()));
+        let encoder = move || encode_worker(&col_rx, &out_tx, &sh);
+        match &pool {
+            Some(pool) => pool.spawn(encoder),
+            None => drop(std::thread::spawn(encoder)),
+        }
     }
     drop((prep_tx, col_rx));
 
@@ -183,13 +186,14 @@ pub fn run(
         ..Summary::default()
     };
     std::thread::scope(|s| {
-        let writer = s.spawn(|| write_outcomes(&out_rx, total, &shared, &pb));
+        // The writer owns the receiver: if it died, sending fails instead of blocking.
+        let writer = {
+            let (shared, pb) = (Arc::clone(&shared), pb.clone());
+            s.spawn(move || write_outcomes(&out_rx, total, &shared, &pb))
+        };
         let deliver = |outcome: Outcome| {
             // The writer takes every outcome until it has `total` of them.
-            let _ = out_tx.send(Delivery {
-                ticket: None,
-                outcome,
-            });
+            let _ = out_tx.send(Delivery::Direct(outcome));
         };
 
         // The model runs here, on the calling thread.
@@ -252,7 +256,8 @@ pub fn run(
         // Encodings still queued or held by starved encoders: do them here.
         while shared.accepted.load(Ordering::Acquire) < total && !writer.is_finished() {
             match shared.encoding.take_back() {
-                Some(t) => deliver(encode(&t.work, settings)),
+                Some(TakenBack::Work(t)) => deliver(encode(&t.work, settings)),
+                Some(TakenBack::Result(outcome)) => deliver(outcome),
                 None => std::thread::sleep(Duration::from_millis(5)),
             }
         }
@@ -301,16 +306,16 @@ fn processing_order(jobs: Vec<Job>) -> Vec<Job> {
 /// The next photo ready for the model: from the readers, or read here when none is ready in
 /// time. `None` only if every reader died and nothing is left to read.
 fn next_prepared(
-    prep_rx: &Receiver<Read>,
+    prep_rx: &Receiver<Arc<ReadTicket>>,
     shared: &Shared,
     patience: &mut Patience,
 ) -> Option<Result<Prepared, String>> {
     loop {
         let readers_gone = match prep_rx.recv_timeout(patience.wait()) {
-            Ok((ticket, prepared)) => {
+            Ok(ticket) => {
                 patience.kept();
                 // Else taken back and done here already: drop the late copy.
-                if shared.reading.accept(&ticket) {
+                if let Some(prepared) = shared.reading.accept(&ticket) {
                     return Some(prepared);
                 }
                 continue;
@@ -319,8 +324,10 @@ fn next_prepared(
             Err(RecvTimeoutError::Disconnected) => true,
         };
         patience.ran_out();
-        if let Some(t) = shared.reading.take_back() {
-            return Some(prepare(&t.work, shared));
+        match shared.reading.take_back() {
+            Some(TakenBack::Work(t)) => return Some(prepare(&t.work, shared)),
+            Some(TakenBack::Result(prepared)) => return Some(prepared),
+            None => {}
         }
         if readers_gone && shared.reading.is_empty() {
             return None;
@@ -396,7 +403,7 @@ fn run_model(
     }
 }
 
-fn read_worker(jobs: &Receiver<Arc<Ticket<Job>>>, out: &Sender<Read>, shared: &Shared) {
+fn read_worker(jobs: &Receiver<Arc<ReadTicket>>, out: &Sender<Arc<ReadTicket>>, shared: &Shared) {
     if shared.idle_priority {
         idle::lower_priority();
     }
@@ -406,7 +413,7 @@ fn read_worker(jobs: &Receiver<Arc<Ticket<Job>>>, out: &Sender<Read>, shared: &S
         }
         idle::stall_for_tests();
         let prepared = prepare(&ticket.work, shared);
-        if out.send((ticket, prepared)).is_err() {
+        if shared.reading.finish(&ticket, prepared) && out.send(ticket).is_err() {
             return;
         }
     }
@@ -454,12 +461,9 @@ fn prepare_unguarded(job: &Job, shared: &Shared) -> Result<Prepared, String> {
     })
 }
 
-fn encode_worker(
-    items: &Receiver<Arc<Ticket<Colored>>>,
-    out: &Sender<Delivery>,
-    shared: &Shared,
-    pool: Option<&rayon::ThreadPool>,
-) {
+/// An encoder's loop. It runs on a thread of the encoders' pool (see [`idle::worker_pool`]),
+/// so the parallel parts of `encode` run in that pool, at its priority.
+fn encode_worker(items: &Receiver<Arc<EncodeTicket>>, out: &Sender<Delivery>, shared: &Shared) {
     if shared.idle_priority {
         idle::lower_priority();
     }
@@ -468,16 +472,9 @@ fn encode_worker(
             continue;
         }
         idle::stall_for_tests();
-        let settings = &shared.settings;
-        let outcome = match pool {
-            Some(pool) => pool.install(|| encode(&ticket.work, settings)),
-            None => encode(&ticket.work, settings),
-        };
-        let delivery = Delivery {
-            ticket: Some(ticket),
-            outcome,
-        };
-        if out.send(delivery).is_err() {
+        let outcome = encode(&ticket.work, &shared.settings);
+        if shared.encoding.finish(&ticket, outcome) && out.send(Delivery::Encoder(ticket)).is_err()
+        {
             return;
         }
     }
@@ -516,7 +513,9 @@ fn encode_unguarded(item: &Colored, settings: &Settings) -> Outcome {
     // photo picks its own.
     let mut write = settings.write.for_input(&item.job.input);
     // The plain recipe's chroma is the model's S x S scaled up: 4:2:0 JPEG keeps all of it.
+    // Not with the visible mark: its crisp text would get colour fringes.
     write.jpeg_half_chroma = settings.workflow.is_none()
+        && !write.mark
         && chroma_is_coarse(
             item.photo.width,
             item.photo.height,
@@ -579,13 +578,15 @@ fn write_outcomes(
         return (done, failed);
     }
     for delivery in deliveries {
-        // An encoder's late copy of a photo the model's thread encoded itself.
-        if let Some(t) = &delivery.ticket
-            && !shared.encoding.accept(t)
-        {
-            continue;
-        }
-        let written = match delivery.outcome {
+        let outcome = match delivery {
+            Delivery::Direct(outcome) => outcome,
+            Delivery::Encoder(t) => match shared.encoding.accept(&t) {
+                Some(outcome) => outcome,
+                // An encoder's late copy of a photo the model's thread encoded itself.
+                None => continue,
+            },
+        };
+        let written = match outcome {
             Outcome::Encoded { job, bytes } => write_one(&job, &bytes).map(|()| job),
             Outcome::Failed(msg) => Err(msg),
         };

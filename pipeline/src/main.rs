@@ -77,7 +77,8 @@ enum Command {
         #[arg(long)]
         overwrite: bool,
         /// Threads that read photos, and as many that encode them, alongside the model (at
-        /// idle priority: they use what the model leaves free).
+        /// idle priority when other programs leave the CPU free: they use what the model
+        /// leaves).
         #[arg(long, value_name = "N", default_value_t = 2)]
         jobs: usize,
         #[command(flatten)]
