@@ -124,25 +124,12 @@ impl Run {
 }
 
 /// Runs `ddcolor` with `args`, with no model chosen by the environment unless `env` sets one.
+/// Killed, and the test failed, if it runs past 10 minutes.
 fn run_env(args: Vec<OsString>, env: &[(&str, &OsStr)]) -> Run {
-    let mut cmd = Command::new(BIN);
-    cmd.args(&args)
-        .env_remove("DDCOLOR_MODEL")
-        .env_remove("DDCOLOR_MODELS_DIR");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{BIN}: cannot run: {e}"));
-    Run {
-        status: out.status,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    run_env_within(args, env, Duration::from_secs(600))
 }
 
-/// [`run_env`], killed and failed after `limit`: for runs whose failure mode is a hang.
+/// [`run_env`], killed and failed after `limit`.
 fn run_env_within(args: Vec<OsString>, env: &[(&str, &OsStr)], limit: Duration) -> Run {
     let mut cmd = Command::new(BIN);
     cmd.args(&args)
@@ -1180,26 +1167,22 @@ fn batch_finishes_when_its_workers_are_starved() {
         "sub/deeper/c.tif",
         "sub/e.jpg",
     ];
-    let mut outputs = Vec::new();
-    for (name, stall) in [("normal", "0"), ("starved", "1")] {
-        let out = dir.path().join(name);
-        let mut args = args!["batch", &input, &out, "--jobs", "2"];
+    let runs = normal_and_starved(dir.path(), |out| {
+        let mut args = args!["batch", &input, out, "--jobs", "2"];
         args.extend(args![
             "--model",
             model("test-dynamic"),
             "--input-size",
             "64"
         ]);
-        let r = run_env_within(
-            args,
-            &[("DDCOLOR_TEST_STALL_WORKERS", OsStr::new(stall))],
-            Duration::from_secs(120),
-        );
+        args
+    });
+    for (name, r, out) in &runs {
         assert_eq!(r.code(), Some(1), "{name}: stderr:\n{}", r.stderr);
         // The hook engaged: the model's thread read all 6 files and encoded the 5 photos.
         let taken_back = r.stderr.lines().find(|l| l.starts_with("test: "));
         let expected_line =
-            (stall == "1").then_some("test: 6 read and 5 encoded on the model's thread");
+            (*name == "starved").then_some("test: 6 read and 5 encoded on the model's thread");
         assert_eq!(taken_back, expected_line, "{name}: stderr:\n{}", r.stderr);
         assert!(
             r.stderr
@@ -1214,15 +1197,9 @@ fn batch_finishes_when_its_workers_are_starved() {
             r.stderr
         );
         // No temporary file left behind by a worker that never finished.
-        assert_files(&out, &expected);
-        outputs.push(out);
+        assert_files(out, &expected);
     }
-    for f in expected {
-        assert!(
-            fs::read(outputs[0].join(f)).unwrap() == fs::read(outputs[1].join(f)).unwrap(),
-            "{f}: a starved run wrote other bytes"
-        );
-    }
+    assert_same_bytes(&runs[0].2, &runs[1].2, &expected);
 }
 
 /// The same for `photo`, with a workflow (its steps run on the idle pool, or on the model's
@@ -1233,10 +1210,8 @@ fn photo_with_a_workflow_finishes_when_its_workers_are_starved() {
     let inputs = [dir.path().join("p1.png"), dir.path().join("p2.jpg")];
     save_grey(&inputs[0], 70, 50);
     save_grey(&inputs[1], 40, 64);
-    let mut outputs = Vec::new();
-    for (name, stall) in [("normal", "0"), ("starved", "1")] {
-        let out = dir.path().join(name);
-        let mut args = args!["photo", &inputs[0], &inputs[1], "-o", &out];
+    let runs = normal_and_starved(dir.path(), |out| {
+        let mut args = args!["photo", &inputs[0], &inputs[1], "-o", out];
         args.extend(args![
             "--workflow",
             "portrait",
@@ -1244,13 +1219,12 @@ fn photo_with_a_workflow_finishes_when_its_workers_are_starved() {
             model("test-dynamic")
         ]);
         args.extend(args!["--input-size", "64"]);
-        let r = run_env_within(
-            args,
-            &[("DDCOLOR_TEST_STALL_WORKERS", OsStr::new(stall))],
-            Duration::from_secs(120),
-        );
+        args
+    });
+    let expected = ["p1.png", "p2.jpg"];
+    for (name, r, out) in &runs {
         r.assert_ok();
-        if stall == "1" {
+        if *name == "starved" {
             assert!(
                 r.stderr
                     .contains("test: 2 read and 2 encoded on the model's thread"),
@@ -1258,13 +1232,39 @@ fn photo_with_a_workflow_finishes_when_its_workers_are_starved() {
                 r.stderr
             );
         }
-        assert_files(&out, &["p1.png", "p2.jpg"]);
-        outputs.push(out);
+        assert_files(out, &expected);
     }
-    for f in ["p1.png", "p2.jpg"] {
+    assert_same_bytes(&runs[0].2, &runs[1].2, &expected);
+}
+
+/// Runs `ddcolor` twice, into `dir/normal` and then into `dir/starved` with every worker
+/// stalled for good once it has a job (`DDCOLOR_TEST_STALL_WORKERS`), each killed and failed
+/// if it hangs: the name, the run and the output folder of each.
+fn normal_and_starved(
+    dir: &Path,
+    args: impl Fn(&Path) -> Vec<OsString>,
+) -> Vec<(&'static str, Run, PathBuf)> {
+    [("normal", "0"), ("starved", "1")]
+        .into_iter()
+        .map(|(name, stall)| {
+            let out = dir.join(name);
+            let r = run_env_within(
+                args(&out),
+                &[("DDCOLOR_TEST_STALL_WORKERS", OsStr::new(stall))],
+                Duration::from_secs(120),
+            );
+            (name, r, out)
+        })
+        .collect()
+}
+
+fn assert_same_bytes(a: &Path, b: &Path, files: &[&str]) {
+    for f in files {
         assert!(
-            fs::read(outputs[0].join(f)).unwrap() == fs::read(outputs[1].join(f)).unwrap(),
-            "{f}: a starved run wrote other bytes"
+            fs::read(a.join(f)).unwrap() == fs::read(b.join(f)).unwrap(),
+            "{f}: {} and {} differ",
+            a.display(),
+            b.display()
         );
     }
 }

@@ -165,9 +165,9 @@ fn cv_round(v: f32) -> i32 {
 /// baseline) `round_ties_even` is a call to `rintf`, which cost 4 % of a batch. Adding and
 /// subtracting 1.5 * 2^23 leaves the value rounded to an integer by the FPU's default
 /// round-half-to-even mode. Beyond 2^22 it is not exact; the callers' saturating casts to
-/// u8, u16 or i32 give the same result there anyway (NaN and infinities included).
+/// u16 or i32 give the same result there anyway (NaN and infinities included).
 #[inline(always)]
-pub(crate) fn round_ties_even_small(v: f32) -> f32 {
+fn round_ties_even_small(v: f32) -> f32 {
     const MAGIC: f32 = 12_582_912.0;
     (v + MAGIC) - MAGIC
 }

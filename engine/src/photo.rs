@@ -38,7 +38,6 @@ impl Photo {
 pub trait Sample: Copy + Send + Sync + 'static {
     const MAX: u32;
     fn index(self) -> usize;
-    fn from_unit(v: f32) -> Self;
     /// Per-value tables, built once per process (65536 entries for 16-bit).
     fn tables() -> &'static SampleTables;
 }
@@ -78,11 +77,6 @@ impl Sample for u8 {
     fn index(self) -> usize {
         self as usize
     }
-    /// `(v * 255).round()` with numpy's half-to-even rounding, as the reference does.
-    #[inline(always)]
-    fn from_unit(v: f32) -> Self {
-        crate::lab::round_ties_even_small(v * 255.0) as u8
-    }
     fn tables() -> &'static SampleTables {
         static T: std::sync::OnceLock<SampleTables> = std::sync::OnceLock::new();
         T.get_or_init(SampleTables::build::<u8>)
@@ -94,10 +88,6 @@ impl Sample for u16 {
     #[inline(always)]
     fn index(self) -> usize {
         self as usize
-    }
-    #[inline(always)]
-    fn from_unit(v: f32) -> Self {
-        crate::lab::round_ties_even_small(v * 65535.0) as u16
     }
     fn tables() -> &'static SampleTables {
         static T: std::sync::OnceLock<SampleTables> = std::sync::OnceLock::new();

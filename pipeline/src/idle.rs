@@ -150,7 +150,7 @@ pub fn worker_pool(encoders: usize, idle: bool) -> Option<rayon::ThreadPool> {
 /// Test hook: `DDCOLOR_TEST_STALL_WORKERS=1` makes every worker stop for good once it has
 /// started a job, as if other programs starved it; the run must still finish, through the
 /// model's thread.
-pub fn stall_for_tests() {
+fn stall_for_tests() {
     if stalling_for_tests() {
         loop {
             std::thread::sleep(Duration::from_secs(3600));
@@ -160,6 +160,30 @@ pub fn stall_for_tests() {
 
 pub fn stalling_for_tests() -> bool {
     std::env::var_os("DDCOLOR_TEST_STALL_WORKERS").is_some_and(|v| v == "1")
+}
+
+/// A worker's loop: for each ticket not taken back meanwhile, `work` on it, store the result and
+/// `hand_over` the ticket (false: nobody takes results any more, stop).
+pub fn serve<T, R>(
+    tickets: &crossbeam_channel::Receiver<Arc<Ticket<T, R>>>,
+    inflight: &InFlight<T, R>,
+    idle: bool,
+    work: impl Fn(&T) -> R,
+    hand_over: impl Fn(Arc<Ticket<T, R>>) -> bool,
+) {
+    if idle {
+        lower_priority();
+    }
+    for ticket in tickets {
+        if !inflight.begin(&ticket) {
+            continue;
+        }
+        stall_for_tests();
+        let result = work(&ticket.work);
+        if inflight.finish(&ticket, result) && !hand_over(ticket) {
+            return;
+        }
+    }
 }
 
 /// How long the model's thread waits for one kind of worker before taking work back.

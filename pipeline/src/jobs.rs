@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, Sender, bounded, unbounded};
+use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, bounded, unbounded};
 use ddcolor_engine::device::{is_out_of_memory, smaller_size};
 use ddcolor_engine::io::{
     OutputFormat, WriteOptions, chroma_is_coarse, encode_photo, read_photo, write_encoded,
@@ -171,9 +171,21 @@ pub fn run(
     let pool = idle::worker_pool(workers, shared.idle_priority);
     for _ in 0..workers {
         let (job_rx, prep_tx, sh) = (job_rx.clone(), prep_tx.clone(), Arc::clone(&shared));
-        std::thread::spawn(move || read_worker(&job_rx, &prep_tx, &sh));
+        std::thread::spawn(move || {
+            let read = |job: &Job| prepare(job, &sh);
+            idle::serve(&job_rx, &sh.reading, sh.idle_priority, read, |t| {
+                prep_tx.send(t).is_ok()
+            })
+        });
+        // On a thread of the encoders' pool (see `idle::worker_pool`): the parallel parts of
+        // `encode` run in that pool, at its priority.
         let (col_rx, out_tx, sh) = (col_rx.clone(), out_tx.clone(), Arc::clone(&shared));
-        let encoder = move || encode_worker(&col_rx, &out_tx, &sh);
+        let encoder = move || {
+            let work = |c: &Colored| encode(c, &sh.settings);
+            idle::serve(&col_rx, &sh.encoding, sh.idle_priority, work, |t| {
+                out_tx.send(Delivery::Encoder(t)).is_ok()
+            })
+        };
         match &pool {
             Some(pool) => pool.spawn(encoder),
             None => drop(std::thread::spawn(encoder)),
@@ -403,22 +415,6 @@ fn run_model(
     }
 }
 
-fn read_worker(jobs: &Receiver<Arc<ReadTicket>>, out: &Sender<Arc<ReadTicket>>, shared: &Shared) {
-    if shared.idle_priority {
-        idle::lower_priority();
-    }
-    for ticket in jobs {
-        if !shared.reading.begin(&ticket) {
-            continue;
-        }
-        idle::stall_for_tests();
-        let prepared = prepare(&ticket.work, shared);
-        if shared.reading.finish(&ticket, prepared) && out.send(ticket).is_err() {
-            return;
-        }
-    }
-}
-
 /// Decode and pre-processing of one photo. A decoder that panics on a malformed file fails
 /// that photo, not the batch.
 fn prepare(job: &Job, shared: &Shared) -> Result<Prepared, String> {
@@ -459,25 +455,6 @@ fn prepare_unguarded(job: &Job, shared: &Shared) -> Result<Prepared, String> {
         input,
         size,
     })
-}
-
-/// An encoder's loop. It runs on a thread of the encoders' pool (see [`idle::worker_pool`]),
-/// so the parallel parts of `encode` run in that pool, at its priority.
-fn encode_worker(items: &Receiver<Arc<EncodeTicket>>, out: &Sender<Delivery>, shared: &Shared) {
-    if shared.idle_priority {
-        idle::lower_priority();
-    }
-    for ticket in items {
-        if !shared.encoding.begin(&ticket) {
-            continue;
-        }
-        idle::stall_for_tests();
-        let outcome = encode(&ticket.work, &shared.settings);
-        if shared.encoding.finish(&ticket, outcome) && out.send(Delivery::Encoder(ticket)).is_err()
-        {
-            return;
-        }
-    }
 }
 
 /// The colour photo: the recipe's recombination, or the workflow's steps after it.
