@@ -4,12 +4,15 @@
 //! a coat or a sky changes colour from frame to frame. The filter blends each frame's predicted
 //! ab (in model space, SxS, before upsampling) with the previous frame's smoothed ab:
 //!
-//! `ab_t = (1 - w) * pred_t + w * W(ab_{t-1})`, `w = s * exp(-alpha * (L_t - W(L_{t-1}))^2)`
+//! `ab_t = (1 - w) * pred_t + w * W(ab_{t-1})`, `w = s * exp(-alpha * dL^2)`
 //!
 //! where W is the identity (`recursive`) or a warp along the optical flow from this frame to the
-//! previous one (`flow`, with w = 0 where the forward-backward check finds no match). Where the
-//! luma changed (something moved in or out) w falls to zero and the new prediction wins, so a
-//! moving object leaves no smear of old colour. Hue and saturation are blended separately, so a
+//! previous one (`flow`, with w = 0 where the forward-backward check finds no match), and dL the
+//! largest change of the (blurred) luma `L_t - W(L_{t-1})` within two model pixels, less the
+//! frame's median change (old film's exposure breathes from frame to frame). Where the
+//! luma changed nearby (something moved in or out) w falls to zero and the new prediction wins,
+//! so a moving object leaves no smear of old colour, even where it was as bright as what it
+//! uncovers. Hue and saturation are blended separately, so a
 //! model hesitating between neighbouring hues does not fade to grey. A scene cut (the picture's
 //! layout or brightness changes at once) resets the state, so colours change at once at a cut.
 
@@ -83,7 +86,7 @@ impl Default for TemporalSettings {
 }
 
 pub const DEFAULT_STRENGTH: f32 = 0.9;
-pub const DEFAULT_MOTION_SENSITIVITY: f32 = 50.0;
+pub const DEFAULT_MOTION_SENSITIVITY: f32 = 200.0;
 pub const DEFAULT_SCENE_CUT_THRESHOLD: f32 = 0.35;
 /// Flow runs on the model-space luma brought down to at most this size: chroma is smooth, and
 /// the flow at S = 512 would cost more than the filter is allowed to add.
@@ -135,6 +138,8 @@ pub struct Smoother {
     /// One warped plane at a time, before it is copied into `warped`.
     tmp: Vec<f32>,
     scratch: Vec<f32>,
+    /// Per-pixel luma change, see [`luma_change`].
+    change: Vec<f32>,
 }
 
 impl Smoother {
@@ -146,6 +151,7 @@ impl Smoother {
             warped: Vec::new(),
             tmp: Vec::new(),
             scratch: Vec::new(),
+            change: Vec::new(),
         }
     }
 
@@ -224,6 +230,8 @@ impl Smoother {
                     let f = cur_small.width;
                     occluded_share =
                         occluded.iter().filter(|&&o| o).count() as f32 / occluded.len() as f32;
+                    let change = &mut self.change;
+                    luma_change(&blurred, wl, size, change, &mut self.tmp);
                     for y in 0..size {
                         let oy = y * f / size;
                         for x in 0..size {
@@ -231,7 +239,7 @@ impl Smoother {
                             let w = if occluded[oy * f + x * f / size] {
                                 0.0
                             } else {
-                                let d = blurred[i] - wl[i];
+                                let d = change[i];
                                 strength * (-alpha * d * d).exp()
                             };
                             weight_sum += w;
@@ -242,8 +250,10 @@ impl Smoother {
                     }
                 }
                 _ => {
+                    let change = &mut self.change;
+                    luma_change(&blurred, &prev.luma, size, change, &mut self.tmp);
                     for i in 0..plane {
-                        let d = blurred[i] - prev.luma[i];
+                        let d = change[i];
                         let w = strength * (-alpha * d * d).exp();
                         weight_sum += w;
                         let (a, b) = blend(ab[i], ab[plane + i], prev.ab[i], prev.ab[plane + i], w);
@@ -296,6 +306,55 @@ fn blend(a: f32, b: f32, old_a: f32, old_b: f32, w: f32) -> (f32, f32) {
         (va * gain, vb * gain)
     } else {
         (va, vb)
+    }
+}
+
+/// How far the previous frame's weight reaches: a pixel's luma change is the largest within
+/// this many model pixels (a (2R+1) square).
+const CHANGE_RADIUS: usize = 2;
+
+/// The largest luma difference between `cur` and `prev` around each pixel, within
+/// [`CHANGE_RADIUS`], after taking away the frame's typical difference.
+///
+/// - A moving object changes the luma along its edges and where its texture differs from what
+///   it uncovers, but inside an area of the same brightness nothing changes: taken pixel by
+///   pixel, such an object's wake would keep its colour (a ghost). Taking the neighbourhood's
+///   largest change lets the edges' change cover the motion of a frame or two.
+/// - Old film breathes: the exposure of a whole frame goes up and down from one to the next.
+///   That is no motion, and should not stop the blending, so the median difference (over a
+///   sparse grid: cheap, and robust to a large object moving in) is taken away first.
+fn luma_change(cur: &[f32], prev: &[f32], size: usize, out: &mut Vec<f32>, tmp: &mut Vec<f32>) {
+    let r = CHANGE_RADIUS;
+    tmp.clear();
+    let step = (size / 64).max(1);
+    tmp.extend(
+        (0..size)
+            .step_by(step)
+            .flat_map(|y| (0..size).step_by(step).map(move |x| y * size + x))
+            .map(|i| cur[i] - prev[i]),
+    );
+    let mid = tmp.len() / 2;
+    let typical = *tmp.select_nth_unstable_by(mid, f32::total_cmp).1;
+    let typical = if typical.is_finite() { typical } else { 0.0 };
+    tmp.clear();
+    tmp.extend(cur.iter().zip(prev).map(|(a, b)| (a - b - typical).abs()));
+    out.resize(size * size, 0.0);
+    // Separable: the largest along each row, then along each column of that.
+    for y in 0..size {
+        let row = &tmp[y * size..(y + 1) * size];
+        let dst = &mut out[y * size..(y + 1) * size];
+        for (x, d) in dst.iter_mut().enumerate() {
+            *d = row[x.saturating_sub(r)..(x + r + 1).min(size)]
+                .iter()
+                .fold(0f32, |m, &v| m.max(v));
+        }
+    }
+    tmp.copy_from_slice(out);
+    for y in 0..size {
+        let (y0, y1) = (y.saturating_sub(r), (y + r + 1).min(size));
+        for x in 0..size {
+            out[y * size + x] = (y0..y1).fold(0f32, |m, yy| m.max(tmp[yy * size + x]));
+        }
     }
 }
 
@@ -454,6 +513,58 @@ mod tests {
         sm.apply(&l1, &mut next, S);
         assert!((next[S * 8 + 3] - 40.0).abs() < 1.0, "{}", next[S * 8 + 3]);
         assert!(next[S * 8 + S - 4] < 20.0, "{}", next[S * 8 + S - 4]);
+    }
+
+    #[test]
+    fn an_object_as_bright_as_what_it_uncovers_leaves_no_ghost() {
+        // A bar as bright as the background, outlined in white, moves 5 pixels to the right.
+        // Where it was, nothing changed at x = 10 or its 3x3 neighbourhood (bar inside before,
+        // background after, both 0.3); only the outline moved. Taken pixel by pixel, x = 10
+        // would keep 90 % of the bar's colour.
+        let frame = |left: usize| -> (Vec<f32>, Vec<f32>) {
+            let mut l = vec![0.3f32; S * S];
+            let mut ab = vec![0f32; 2 * S * S];
+            for y in 4..S - 4 {
+                for x in left..left + 16 {
+                    if x == left || x == left + 15 || y == 4 || y == S - 5 {
+                        l[y * S + x] = 1.0;
+                    }
+                    ab[y * S + x] = 40.0;
+                }
+            }
+            (l, ab)
+        };
+        let mut sm = Smoother::new(TemporalSettings {
+            scene_cut_threshold: 1.0,
+            ..settings(TemporalMode::Recursive)
+        });
+        let (l0, mut ab0) = frame(8);
+        sm.apply(&l0, &mut ab0, S);
+        let (l1, mut ab1) = frame(13);
+        sm.apply(&l1, &mut ab1, S);
+        let wake = ab1[S * 16 + 10];
+        assert!(wake < 10.0, "the bar's colour stayed behind: a = {wake}");
+        // Inside the bar, away from its moving outline, it still blends with the past.
+        let (l2, mut ab2) = frame(13);
+        ab2[S * 16 + 20] = 0.0;
+        sm.apply(&l2, &mut ab2, S);
+        assert!(ab2[S * 16 + 20] > 30.0, "{}", ab2[S * 16 + 20]);
+    }
+
+    #[test]
+    fn a_frame_wide_change_of_exposure_keeps_blending() {
+        // The whole frame 0.08 brighter (old film's flicker), the picture the same: without
+        // taking the median change away, w would fall to 0.9 * exp(-200 * 0.08^2) = 0.25.
+        let mut sm = Smoother::new(settings(TemporalMode::Recursive));
+        sm.apply(&luma(0.3), &mut ab(10.0, 0.0), S);
+        let mut next = ab(40.0, 0.0);
+        sm.apply(&luma(0.38), &mut next, S);
+        let expect = (1.0 - DEFAULT_STRENGTH) * 40.0 + DEFAULT_STRENGTH * 10.0;
+        assert!(
+            (next[S * 16 + 16] - expect).abs() < 1.0,
+            "{}",
+            next[S * 16 + 16]
+        );
     }
 
     /// Another picture: dark on the left, bright on the right.
