@@ -3,6 +3,7 @@
 #   - Debian packages (only those missing; needs root or sudo on a fresh machine),
 #   - a Python venv with numpy, OpenCV, onnx and onnxruntime (test models, reference checks),
 #   - the ONNX Runtime shared library, taken from the PyPI `onnxruntime` wheel,
+#   - NVRTC (the CUDA kernels' compiler, PyPI `nvidia-cuda-nvrtc`), linked into .deps/nvrtc,
 #   - the small generated test and benchmark models in models/generated/.
 # Safe to run again: each step is skipped when already done.
 set -euo pipefail
@@ -54,6 +55,16 @@ if [ ! -e "$ort_dir/libonnxruntime.so" ]; then
     mkdir -p "$ort_dir"
     cp "$lib" "$ort_dir/"
     ln -sf "$(basename "$lib")" "$ort_dir/libonnxruntime.so"
+fi
+
+# 3b. NVRTC (libnvrtc.so.13), from the PyPI wheel, linked into .deps/nvrtc where the engine
+# looks for it: the tests compile the CUDA kernels with it, which needs no GPU.
+nvrtc_dir=$deps/nvrtc
+if [ ! -e "$nvrtc_dir/libnvrtc.so.13" ]; then
+    lib=$("$deps/venv/bin/python" -c 'import nvidia, os; print(os.path.join(list(nvidia.__path__)[0], "cu13", "lib"))')
+    say "linking NVRTC from $lib into .deps/nvrtc"
+    mkdir -p "$nvrtc_dir"
+    ln -sf "$lib"/libnvrtc* "$nvrtc_dir/"
 fi
 
 # 4. Generated models (deterministic; regenerated when the generator changes).

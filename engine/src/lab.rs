@@ -420,14 +420,41 @@ fn l_fixed_from_coords(cr: i32, cg: i32, cb: i32) -> i32 {
 /// step is a table lookup, built on first use with [`LabToRgb::convert`].
 #[inline(always)]
 pub fn grey_from_coords(cr: i32, cg: i32, cb: i32) -> [f32; 3] {
+    greys()[l_fixed_from_coords(cr, cg, cb).clamp(0, LAB_BASE) as usize]
+}
+
+/// The sRGB grey of each fixed-point L.
+fn greys() -> &'static [[f32; 3]] {
     static GREYS: OnceLock<Vec<[f32; 3]>> = OnceLock::new();
-    let greys = GREYS.get_or_init(|| {
+    GREYS.get_or_init(|| {
         let lab2rgb = LabToRgb::new();
         (0..=LAB_BASE)
             .map(|v| lab2rgb.convert(v as f32 * (100.0 / LAB_BASE as f32), 0.0, 0.0))
             .collect()
-    });
-    greys[l_fixed_from_coords(cr, cg, cb).clamp(0, LAB_BASE) as usize]
+    })
+}
+
+/// The tables the CUDA kernels take (`dd_tables` in cuda/recipe.cu): the GPU path uses the
+/// CPU path's own, so the two agree.
+pub(crate) struct KernelTables {
+    pub lut: &'static [i16],
+    pub weights: &'static [i16],
+    pub grey_rgb: &'static [[f32; 3]],
+    pub xyz2rgb: &'static [f32; 9],
+    pub enc_base: &'static [u8],
+    pub enc_thresholds: &'static [f32; 257],
+}
+
+pub(crate) fn kernel_tables() -> KernelTables {
+    let t = tables();
+    KernelTables {
+        lut: &t.lut,
+        weights: &t.weights,
+        grey_rgb: greys(),
+        xyz2rgb: &t.xyz2rgb,
+        enc_base: &t.u8_encoder.base,
+        enc_thresholds: &t.u8_encoder.thresholds,
+    }
 }
 
 /// OpenCV float RGB -> Lab for one colour with components in [0, 1] (clipped).

@@ -5,6 +5,7 @@
 //! this one implementation of the recipe.
 
 pub mod catalog;
+pub mod cuda;
 pub mod device;
 pub mod error;
 pub mod flow;

@@ -36,8 +36,16 @@ pub const DEFAULT_INPUT_SIZE: usize = 512;
 /// executable (installed layouts), then the copy the project's set-up installs in `.deps/`
 /// (found from the executable's place in the repository, then from where it was built).
 pub fn ort_library_candidates() -> Vec<PathBuf> {
+    library_candidates("ORT_DYLIB_PATH", "libonnxruntime.so", "onnxruntime")
+}
+
+/// Where a shared library the project's set-up installs is looked for, in order: the path in
+/// the environment variable `env` (then nothing else), `file` next to the executable and in
+/// `../lib`, then `.deps/<deps_dir>/file` of the repository the executable was built in
+/// (found from the executable's place, then from where it was built).
+pub(crate) fn library_candidates(env: &str, file: &str, deps_dir: &str) -> Vec<PathBuf> {
     let mut c = Vec::new();
-    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
+    if let Some(p) = std::env::var_os(env) {
         c.push(PathBuf::from(p));
         return c;
     }
@@ -45,15 +53,17 @@ pub fn ort_library_candidates() -> Vec<PathBuf> {
         .ok()
         .and_then(|e| e.parent().map(Path::to_path_buf))
     {
-        c.push(dir.join("libonnxruntime.so"));
-        c.push(dir.join("../lib/libonnxruntime.so"));
+        c.push(dir.join(file));
+        c.push(dir.join("../lib").join(file));
         // target/release/ddcolor inside the repository, wherever the repository was moved.
-        c.push(dir.join("../../.deps/onnxruntime/libonnxruntime.so"));
+        c.push(dir.join("../../.deps").join(deps_dir).join(file));
     }
-    c.push(PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../.deps/onnxruntime/libonnxruntime.so"
-    )));
+    c.push(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../.deps")
+            .join(deps_dir)
+            .join(file),
+    );
     c
 }
 

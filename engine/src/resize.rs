@@ -106,6 +106,27 @@ pub fn linear_taps(input: usize, output: usize) -> Vec<Tap> {
         .collect()
 }
 
+/// The rows the model input's row `dy` mixes, for a photo `input` rows high, and the weight of
+/// the second. Unlike [`linear_taps`], OpenCV does not clamp the weight here, only the rows it
+/// reads.
+pub fn model_rows(input: usize, size: usize) -> Vec<Tap> {
+    let scale_y = 1.0 / (size as f64 / input as f64);
+    let clip = |v: isize| v.clamp(0, input as isize - 1) as usize;
+    (0..size)
+        .map(|dy| {
+            let fy = ((dy as f64 + 0.5) * scale_y - 0.5) as f32;
+            let sy = fy.floor();
+            let w = fy - sy;
+            let sy = sy as isize;
+            Tap {
+                i0: clip(sy),
+                i1: clip(sy + 1),
+                w,
+            }
+        })
+        .collect()
+}
+
 /// Resizes a photo to `size` x `size` float RGB (interleaved, values in [0, 1]) exactly like
 /// `cv2.resize(img.astype(float32) / 255, (size, size))` on the 3-channel image. Alpha is ignored,
 /// grey is replicated, as `cv2.imread(..., IMREAD_COLOR)` gives the reference.
@@ -165,8 +186,7 @@ fn resize_impl<T: Sample>(data: &[T], photo: &Photo, size: usize, out: &mut [f32
     }
 
     let xt = linear_taps(w, size);
-    // Vertical geometry: OpenCV does not clamp the weight here, it clamps the rows it reads.
-    let scale_y = 1.0 / (size as f64 / h as f64);
+    let yt = model_rows(h, size);
     let mut hbuf0 = vec![0f32; size * 3];
     let mut hbuf1 = vec![0f32; size * 3];
     let hpass = |src: &[f32], dst: &mut [f32]| {
@@ -177,13 +197,8 @@ fn resize_impl<T: Sample>(data: &[T], photo: &Photo, size: usize, out: &mut [f32
         }
     };
     let mut cached: (Option<usize>, Option<usize>) = (None, None);
-    for dy in 0..size {
-        let fy = ((dy as f64 + 0.5) * scale_y - 0.5) as f32;
-        let sy = fy.floor();
-        let wy = fy - sy;
-        let sy = sy as isize;
-        let clip = |v: isize| v.clamp(0, h as isize - 1) as usize;
-        let (y0, y1) = (clip(sy), clip(sy + 1));
+    for (dy, t) in yt.iter().enumerate() {
+        let (y0, y1, wy) = (t.i0, t.i1, t.w);
         if cached.0 != Some(y0) {
             if cached.1 == Some(y0) {
                 std::mem::swap(&mut hbuf0, &mut hbuf1);

@@ -1,0 +1,834 @@
+//! The recipe's pre- and post-processing as CUDA kernels, through `cudarc` (NVRTC at run time,
+//! the driver API loaded dynamically: the default build needs no CUDA toolkit, and a machine
+//! without a GPU never loads either library).
+//!
+//! The kernels (`cuda/recipe.cu`) are written so that the same source also compiles as C on the
+//! host; a test runs that host build against the CPU path on real photos and requires equal
+//! bytes, and another has NVRTC compile the kernels (no GPU needed for either). What only a GPU
+//! can check, the launches, is in `gpu_kernels_equal_the_cpu_path`, skipped (and saying so)
+//! where there is none.
+
+use std::sync::Arc;
+
+use cudarc::driver::{
+    CudaContext, CudaFunction, CudaSlice, CudaStream, DeviceRepr, LaunchConfig, PushKernelArg,
+};
+use cudarc::nvrtc::{CompileOptions, compile_ptx_with_opts};
+
+use crate::frame::PixelFormat;
+use crate::resize::{Upsample, linear_taps, model_rows, nearest_indices};
+
+/// The kernels' source, compiled by NVRTC when a [`GpuRecipe`] is made.
+pub const KERNELS: &str = include_str!("cuda/recipe.cu");
+
+/// NVRTC options: no fused multiply-add, so that every float operation rounds as the CPU
+/// path's does (the host build of the same source uses `-ffp-contract=off`).
+pub fn compile_options(arch: Option<&'static str>) -> CompileOptions {
+    CompileOptions {
+        fmad: Some(false),
+        prec_div: Some(true),
+        prec_sqrt: Some(true),
+        ftz: Some(false),
+        arch,
+        name: Some("recipe.cu".into()),
+        ..Default::default()
+    }
+}
+
+/// Why the GPU recipe cannot run, in words a user can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum GpuError {
+    #[error("no CUDA driver library (libcuda.so.1): is the NVIDIA driver installed?")]
+    NoDriver,
+    #[error(
+        "no NVRTC library (libnvrtc.so.13): install PyPI nvidia-cuda-nvrtc or the CUDA toolkit, and set DDCOLOR_NVRTC_PATH to the library"
+    )]
+    NoNvrtc,
+    #[error("CUDA: {0}")]
+    Driver(#[from] cudarc::driver::DriverError),
+    #[error("NVRTC could not compile the kernels: {0}")]
+    Compile(String),
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// Where NVRTC is looked for before the system's search path: `DDCOLOR_NVRTC_PATH`, next to the
+/// executable, then the copy the project's set-up links into `.deps/nvrtc` (PyPI
+/// `nvidia-cuda-nvrtc`, so a machine with only the NVIDIA driver needs no CUDA toolkit).
+pub fn nvrtc_candidates() -> Vec<std::path::PathBuf> {
+    crate::model::library_candidates("DDCOLOR_NVRTC_PATH", "libnvrtc.so.13", "nvrtc")
+}
+
+/// Loads the first NVRTC candidate that exists, once per process. `cudarc` opens NVRTC by name
+/// (`libnvrtc.so.13`), and the dynamic loader answers that with a library of that name already
+/// loaded; without a candidate the system's search path (LD_LIBRARY_PATH, the CUDA toolkit's
+/// ld.so.conf entry) decides.
+fn preload_nvrtc() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        use libloading::os::unix::{Library, RTLD_GLOBAL, RTLD_NOW};
+        for path in nvrtc_candidates().iter().filter(|p| p.is_file()) {
+            // SAFETY: NVRTC's initialisers only set up the library itself.
+            if let Ok(lib) = unsafe { Library::open(Some(path), RTLD_NOW | RTLD_GLOBAL) } {
+                // Kept for the life of the process, as cudarc keeps its own handle.
+                std::mem::forget(lib);
+                return;
+            }
+        }
+    });
+}
+
+/// Whether NVRTC can be loaded (see [`preload_nvrtc`]).
+pub fn nvrtc_present() -> bool {
+    preload_nvrtc();
+    // SAFETY: the probe only tries to dlopen the library.
+    std::panic::catch_unwind(|| unsafe { cudarc::nvrtc::sys::is_culib_present() }).unwrap_or(false)
+}
+
+/// Whether the CUDA driver and NVRTC libraries can be loaded. `cudarc` panics (rather than
+/// return an error) on the first call into a library it cannot find, so this is asked first.
+pub fn libraries_present() -> Result<(), GpuError> {
+    let probe = |f: fn() -> bool| std::panic::catch_unwind(f).unwrap_or(false);
+    // SAFETY: the probes only try to dlopen the libraries.
+    if !probe(|| unsafe { cudarc::driver::sys::is_culib_present() }) {
+        return Err(GpuError::NoDriver);
+    }
+    if !nvrtc_present() {
+        return Err(GpuError::NoNvrtc);
+    }
+    Ok(())
+}
+
+/// The CPU path's tables as the kernels take them (`dd_tables`): device pointers on the GPU,
+/// host pointers in the host check.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Tables {
+    lut: u64,
+    weights: u64,
+    unit: u64,
+    coord: u64,
+    grey_l: u64,
+    grey_rgb: u64,
+    xyz2rgb: u64,
+    enc_base: u64,
+    enc_thresholds: u64,
+}
+
+// SAFETY: plain old data with the layout of `dd_tables`.
+unsafe impl DeviceRepr for Tables {}
+
+/// A packed 8-bit frame as the kernels read it (`dd_frame_in`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct FrameIn {
+    pub data: u64,
+    pub pitch: i32,
+    pub width: i32,
+    pub height: i32,
+    pub layout: Layout,
+}
+
+// SAFETY: plain old data with the layout of `dd_frame_in`.
+unsafe impl DeviceRepr for FrameIn {}
+
+/// A packed 8-bit frame as the kernels write it (`dd_frame_out`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct FrameOut {
+    pub data: u64,
+    pub pitch: i32,
+    pub layout: Layout,
+}
+
+// SAFETY: plain old data with the layout of `dd_frame_out`.
+unsafe impl DeviceRepr for FrameOut {}
+
+/// Where a packed pixel keeps its channels: bytes per pixel and the byte offset of R, G, B and
+/// alpha (-1: none).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layout {
+    pub step: i32,
+    pub r: i32,
+    pub g: i32,
+    pub b: i32,
+    pub a: i32,
+}
+
+impl Layout {
+    /// The packed 8-bit formats the kernels read and write directly; Y'CbCr and 16-bit are not
+    /// among them yet.
+    pub fn of(format: PixelFormat) -> Option<Self> {
+        let l = |step, r, g, b, a| Some(Self { step, r, g, b, a });
+        match format {
+            PixelFormat::Gray8 => l(1, 0, 0, 0, -1),
+            PixelFormat::Rgb => l(3, 0, 1, 2, -1),
+            PixelFormat::Bgr => l(3, 2, 1, 0, -1),
+            PixelFormat::Rgba => l(4, 0, 1, 2, 3),
+            PixelFormat::Bgra => l(4, 2, 1, 0, 3),
+            PixelFormat::Rgbx => l(4, 0, 1, 2, -1),
+            PixelFormat::Bgrx => l(4, 2, 1, 0, -1),
+            PixelFormat::Gray16Le | PixelFormat::I420 | PixelFormat::Nv12 | PixelFormat::Y444 => {
+                None
+            }
+        }
+    }
+}
+
+/// A bilinear tap as the kernels take it (`dd_tap`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Tap {
+    i0: i32,
+    i1: i32,
+    w: f32,
+}
+
+// SAFETY: plain old data with the layout of `dd_tap`.
+unsafe impl DeviceRepr for Tap {}
+
+fn taps(t: &[crate::resize::Tap]) -> Vec<Tap> {
+    t.iter()
+        .map(|t| Tap {
+            i0: t.i0 as i32,
+            i1: t.i1 as i32,
+            w: t.w,
+        })
+        .collect()
+}
+
+/// The model input's geometry for a `width` x `height` frame: horizontal and vertical taps, and
+/// whether OpenCV's exact-2x area path applies instead.
+pub fn input_geometry(width: usize, height: usize, size: usize) -> (Vec<Tap>, Vec<Tap>, bool) {
+    (
+        taps(&linear_taps(width, size)),
+        taps(&model_rows(height, size)),
+        width == 2 * size && height == 2 * size,
+    )
+}
+
+/// The chroma upsampling's geometry: taps from `size` to the frame, and whether it is nearest
+/// (then only `i0` is used). Edge-aware upsampling needs the whole plane and is not a kernel.
+pub fn upsample_geometry(
+    size: usize,
+    width: usize,
+    height: usize,
+    upsample: Upsample,
+) -> Option<(Vec<Tap>, Vec<Tap>, bool)> {
+    let nearest = |n: usize| -> Vec<Tap> {
+        nearest_indices(size, n)
+            .into_iter()
+            .map(|i| Tap {
+                i0: i as i32,
+                i1: i as i32,
+                w: 0.0,
+            })
+            .collect()
+    };
+    match upsample {
+        Upsample::Nearest => Some((nearest(width), nearest(height), true)),
+        Upsample::Bilinear => Some((
+            taps(&linear_taps(size, width)),
+            taps(&linear_taps(size, height)),
+            false,
+        )),
+        Upsample::EdgeAware => None,
+    }
+}
+
+/// The tables' host copies, borrowed from the CPU path.
+struct HostTables {
+    lut: &'static [i16],
+    weights: &'static [i16],
+    unit: &'static [f32],
+    coord: &'static [u16],
+    grey_l: &'static [f32],
+    grey_rgb: &'static [[f32; 3]],
+    xyz2rgb: &'static [f32; 9],
+    enc_base: &'static [u8],
+    enc_thresholds: &'static [f32; 257],
+}
+
+fn host_tables() -> HostTables {
+    let lab = crate::lab::kernel_tables();
+    let sample = <u8 as crate::photo::Sample>::tables();
+    HostTables {
+        lut: lab.lut,
+        weights: lab.weights,
+        unit: &sample.unit,
+        coord: &sample.coord,
+        grey_l: &sample.grey_l,
+        grey_rgb: lab.grey_rgb,
+        xyz2rgb: lab.xyz2rgb,
+        enc_base: lab.enc_base,
+        enc_thresholds: lab.enc_thresholds,
+    }
+}
+
+/// The recipe's kernels on one GPU, with the tables uploaded once and the per-size geometry
+/// kept until the size changes. Everything runs on one stream, the one ONNX Runtime is given.
+pub struct GpuRecipe {
+    ctx: Arc<CudaContext>,
+    stream: Arc<CudaStream>,
+    model_input: CudaFunction,
+    recombine: CudaFunction,
+    tables: Tables,
+    /// Keeps the tables' device memory alive (`tables` points into it).
+    _table_memory: Vec<CudaSlice<u8>>,
+    input_taps: Option<DeviceGeometry<(usize, usize, usize)>>,
+    output_taps: Option<DeviceGeometry<(usize, usize, usize, Upsample)>>,
+}
+
+/// Taps uploaded for one frame size (`key`), kept until the size changes; `flag` is the area
+/// path (model input) or nearest upsampling (recombination).
+struct DeviceGeometry<K> {
+    key: K,
+    taps: [CudaSlice<Tap>; 2],
+    flag: bool,
+}
+
+impl GpuRecipe {
+    /// Compiles the kernels for GPU `device_id` and uploads the tables.
+    pub fn new(device_id: usize) -> Result<Self, GpuError> {
+        libraries_present()?;
+        let ctx = CudaContext::new(device_id)?;
+        let stream = ctx.new_stream()?;
+        let ptx = compile_ptx_with_opts(KERNELS, compile_options(None))
+            .map_err(|e| GpuError::Compile(e.to_string()))?;
+        let module = ctx.load_module(ptx)?;
+        let model_input = module.load_function("dd_model_input")?;
+        let recombine = module.load_function("dd_recombine")?;
+        let host = host_tables();
+        let mut memory = Vec::new();
+        let mut upload = |bytes: &[u8]| -> Result<u64, GpuError> {
+            let slice = stream.clone_htod(bytes)?;
+            let ptr = {
+                use cudarc::driver::DevicePtr;
+                let (p, _sync) = slice.device_ptr(&stream);
+                p
+            };
+            memory.push(slice);
+            Ok(ptr)
+        };
+        let tables = Tables {
+            lut: upload(as_bytes(host.lut))?,
+            weights: upload(as_bytes(host.weights))?,
+            unit: upload(as_bytes(host.unit))?,
+            coord: upload(as_bytes(host.coord))?,
+            grey_l: upload(as_bytes(host.grey_l))?,
+            grey_rgb: upload(as_bytes(host.grey_rgb.as_flattened()))?,
+            xyz2rgb: upload(as_bytes(host.xyz2rgb))?,
+            enc_base: upload(host.enc_base)?,
+            enc_thresholds: upload(as_bytes(host.enc_thresholds))?,
+        };
+        Ok(Self {
+            ctx,
+            stream,
+            model_input,
+            recombine,
+            tables,
+            _table_memory: memory,
+            input_taps: None,
+            output_taps: None,
+        })
+    }
+
+    pub fn context(&self) -> &Arc<CudaContext> {
+        &self.ctx
+    }
+
+    /// The stream every kernel runs on; give it to ONNX Runtime's CUDA provider so the model
+    /// runs in order with them.
+    pub fn stream(&self) -> &Arc<CudaStream> {
+        &self.stream
+    }
+
+    /// Writes the model input (`3 * size * size` floats at device address `out`) for `frame`.
+    ///
+    /// # Safety
+    /// `frame.data` must point to a device frame of the stated shape, and `out` to at least
+    /// `3 * size * size` device floats, both valid until the stream has run the kernel.
+    pub unsafe fn model_input(
+        &mut self,
+        frame: &FrameIn,
+        size: usize,
+        out: u64,
+    ) -> Result<(), GpuError> {
+        let key = (frame.width as usize, frame.height as usize, size);
+        if self.input_taps.as_ref().is_none_or(|g| g.key != key) {
+            let (xt, yt, area) = input_geometry(key.0, key.1, size);
+            let taps = [self.stream.clone_htod(&xt)?, self.stream.clone_htod(&yt)?];
+            self.input_taps = Some(DeviceGeometry {
+                key,
+                taps,
+                flag: area,
+            });
+        }
+        let Some(DeviceGeometry {
+            taps: [xt, yt],
+            flag: area,
+            ..
+        }) = &self.input_taps
+        else {
+            unreachable!("set above")
+        };
+        let (size_i, area_i) = (size as i32, i32::from(*area));
+        let cfg = grid(size, size);
+        let mut launch = self.stream.launch_builder(&self.model_input);
+        launch
+            .arg(&self.tables)
+            .arg(frame)
+            .arg(xt)
+            .arg(yt)
+            .arg(&size_i)
+            .arg(&area_i)
+            .arg(&out);
+        // SAFETY: the arguments match `dd_model_input`'s parameters; the caller vouches for
+        // the frame and output memory.
+        unsafe { launch.launch(cfg) }?;
+        Ok(())
+    }
+
+    /// Writes the colour frame `out` (same width and height as `frame`) from `frame`'s
+    /// lightness and the model's chroma at device address `ab` (`2 * size * size` floats).
+    ///
+    /// # Safety
+    /// As for [`Self::model_input`], for `frame`, `ab` and `out`.
+    pub unsafe fn recombine(
+        &mut self,
+        frame: &FrameIn,
+        ab: u64,
+        size: usize,
+        upsample: Upsample,
+        out: &FrameOut,
+    ) -> Result<(), GpuError> {
+        let key = (frame.width as usize, frame.height as usize, size, upsample);
+        if self.output_taps.as_ref().is_none_or(|g| g.key != key) {
+            let (xt, yt, nearest) =
+                upsample_geometry(size, key.0, key.1, upsample).ok_or_else(|| {
+                    GpuError::Unsupported("edge-aware upsampling has no GPU kernel yet".into())
+                })?;
+            let taps = [self.stream.clone_htod(&xt)?, self.stream.clone_htod(&yt)?];
+            self.output_taps = Some(DeviceGeometry {
+                key,
+                taps,
+                flag: nearest,
+            });
+        }
+        let Some(DeviceGeometry {
+            taps: [xt, yt],
+            flag: nearest,
+            ..
+        }) = &self.output_taps
+        else {
+            unreachable!("set above")
+        };
+        let (size_i, nearest_i) = (size as i32, i32::from(*nearest));
+        let cfg = grid(key.0, key.1);
+        let mut launch = self.stream.launch_builder(&self.recombine);
+        launch
+            .arg(&self.tables)
+            .arg(frame)
+            .arg(&ab)
+            .arg(&size_i)
+            .arg(xt)
+            .arg(yt)
+            .arg(&nearest_i)
+            .arg(out);
+        // SAFETY: as in `model_input`.
+        unsafe { launch.launch(cfg) }?;
+        Ok(())
+    }
+}
+
+/// 16 x 16 threads per block over a `w` x `h` grid of pixels.
+fn grid(w: usize, h: usize) -> LaunchConfig {
+    LaunchConfig {
+        grid_dim: ((w as u32).div_ceil(16), (h as u32).div_ceil(16), 1),
+        block_dim: (16, 16, 1),
+        shared_mem_bytes: 0,
+    }
+}
+
+fn as_bytes<T: Copy>(v: &[T]) -> &[u8] {
+    // SAFETY: the tables are plain numbers (i16, u16, f32): any byte view of them is valid.
+    unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<u8>(), std::mem::size_of_val(v)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::photo::{Photo, Samples};
+
+    unsafe extern "C" {
+        fn dd_host_model_input(
+            t: *const Tables,
+            input: *const FrameIn,
+            xt: *const Tap,
+            yt: *const Tap,
+            size: i32,
+            area2x: i32,
+            out: *mut f32,
+        );
+        fn dd_host_recombine(
+            t: *const Tables,
+            input: *const FrameIn,
+            ab: *const f32,
+            size: i32,
+            xt: *const Tap,
+            yt: *const Tap,
+            nearest: i32,
+            out: *const FrameOut,
+        );
+    }
+
+    fn host_pointer_tables() -> Tables {
+        let h = host_tables();
+        let p = |s: &[u8]| s.as_ptr() as u64;
+        Tables {
+            lut: p(as_bytes(h.lut)),
+            weights: p(as_bytes(h.weights)),
+            unit: p(as_bytes(h.unit)),
+            coord: p(as_bytes(h.coord)),
+            grey_l: p(as_bytes(h.grey_l)),
+            grey_rgb: p(as_bytes(h.grey_rgb.as_flattened())),
+            xyz2rgb: p(as_bytes(h.xyz2rgb)),
+            enc_base: p(h.enc_base),
+            enc_thresholds: p(as_bytes(h.enc_thresholds)),
+        }
+    }
+
+    /// A photo in a packed format: the photo's RGB(A) bytes moved to the layout's offsets,
+    /// rows padded to a pitch that is not the row size (as GPU frames are).
+    fn packed(photo: &Photo, layout: Layout) -> (Vec<u8>, i32) {
+        let Samples::U8(data) = &photo.samples else {
+            panic!("8-bit photos only")
+        };
+        let pitch = photo.width * layout.step as usize + 13;
+        let mut out = vec![0xa5u8; pitch * photo.height];
+        let c = photo.channels;
+        for y in 0..photo.height {
+            for x in 0..photo.width {
+                let px = &data[(y * photo.width + x) * c..][..c];
+                let o = &mut out[y * pitch + x * layout.step as usize..];
+                if c >= 3 {
+                    o[layout.r as usize] = px[0];
+                    o[layout.g as usize] = px[1];
+                    o[layout.b as usize] = px[2];
+                } else {
+                    o[0] = px[0];
+                }
+                if layout.a >= 0 {
+                    o[layout.a as usize] = if c == 4 { px[3] } else { 255 };
+                }
+            }
+        }
+        (out, pitch as i32)
+    }
+
+    fn photos() -> Vec<(String, Photo)> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/media/photos/kodak");
+        let mut out = Vec::new();
+        for name in ["kodim03.png", "kodim23.png"] {
+            let p = crate::io::read_photo(&dir.join(name), u64::MAX).expect("test photo");
+            out.push((name.to_string(), p));
+        }
+        // A grey photo, one with alpha, and one exactly twice the model size (OpenCV's area path).
+        let base = out[0].1.clone();
+        let Samples::U8(d) = &base.samples else {
+            unreachable!()
+        };
+        let grey: Vec<u8> = d.chunks_exact(3).map(|p| p[1]).collect();
+        out.push((
+            "grey".into(),
+            Photo {
+                width: base.width,
+                height: base.height,
+                channels: 1,
+                samples: Samples::U8(grey),
+            },
+        ));
+        let rgba: Vec<u8> = d
+            .chunks_exact(3)
+            .enumerate()
+            .flat_map(|(i, p)| [p[0], p[1], p[2], (i * 7) as u8])
+            .collect();
+        out.push((
+            "rgba".into(),
+            Photo {
+                width: base.width,
+                height: base.height,
+                channels: 4,
+                samples: Samples::U8(rgba),
+            },
+        ));
+        let twice: Vec<u8> = d[..128 * base.width * 3]
+            .chunks_exact(base.width * 3)
+            .flat_map(|row| row[..128 * 3].to_vec())
+            .collect();
+        out.push((
+            "128x128".into(),
+            Photo {
+                width: 128,
+                height: 128,
+                channels: 3,
+                samples: Samples::U8(twice),
+            },
+        ));
+        out
+    }
+
+    fn layout_for(photo: &Photo) -> Vec<(&'static str, Layout)> {
+        let all = [
+            ("RGB", PixelFormat::Rgb),
+            ("BGRx", PixelFormat::Bgrx),
+            ("RGBA", PixelFormat::Rgba),
+            ("BGRA", PixelFormat::Bgra),
+        ];
+        match photo.channels {
+            1 => vec![("GRAY8", Layout::of(PixelFormat::Gray8).unwrap())],
+            4 => vec![
+                ("RGBA", Layout::of(PixelFormat::Rgba).unwrap()),
+                ("BGRA", Layout::of(PixelFormat::Bgra).unwrap()),
+            ],
+            _ => all
+                .iter()
+                .filter(|(_, f)| !f.has_alpha())
+                .map(|&(n, f)| (n, Layout::of(f).unwrap()))
+                .collect(),
+        }
+    }
+
+    /// The kernels' code, built for the host, gives the CPU path's model input bit for bit, for
+    /// every packed layout, grey, alpha and the exact-2x case.
+    #[test]
+    fn kernel_model_input_equals_the_cpu_path() {
+        let tables = host_pointer_tables();
+        for (name, photo) in photos() {
+            for size in [64, 256] {
+                let mut want = vec![0f32; 3 * size * size];
+                crate::recipe::model_input(&photo, size, &mut want);
+                for (lname, layout) in layout_for(&photo) {
+                    let (bytes, pitch) = packed(&photo, layout);
+                    let frame = FrameIn {
+                        data: bytes.as_ptr() as u64,
+                        pitch,
+                        width: photo.width as i32,
+                        height: photo.height as i32,
+                        layout,
+                    };
+                    let (xt, yt, area) = input_geometry(photo.width, photo.height, size);
+                    let mut got = vec![0f32; 3 * size * size];
+                    // SAFETY: host pointers to live buffers of the stated shapes.
+                    unsafe {
+                        dd_host_model_input(
+                            &tables,
+                            &frame,
+                            xt.as_ptr(),
+                            yt.as_ptr(),
+                            size as i32,
+                            area as i32,
+                            got.as_mut_ptr(),
+                        )
+                    };
+                    let diff = want
+                        .iter()
+                        .zip(&got)
+                        .filter(|(a, b)| a.to_bits() != b.to_bits())
+                        .count();
+                    assert_eq!(
+                        diff, 0,
+                        "{name} as {lname} at S={size}: {diff} values differ"
+                    );
+                }
+            }
+        }
+    }
+
+    /// The same for the recombination, bilinear and nearest, with chroma that covers the gamut
+    /// and beyond (so clipping is exercised).
+    #[test]
+    fn kernel_recombine_equals_the_cpu_path() {
+        let tables = host_pointer_tables();
+        let size = 48;
+        let plane = size * size;
+        let ab: Vec<f32> = (0..2 * plane)
+            .map(|i| {
+                let (k, j) = (i / plane, i % plane);
+                let (x, y) = ((j % size) as f32, (j / size) as f32);
+                if k == 0 {
+                    110.0 * (x * 0.31 + y * 0.07).sin()
+                } else {
+                    110.0 * (y * 0.23 - x * 0.11).cos()
+                }
+            })
+            .collect();
+        for (name, photo) in photos() {
+            for upsample in [Upsample::Bilinear, Upsample::Nearest] {
+                let want = crate::recipe::recombine(&photo, &ab, size, upsample);
+                let Samples::U8(want_bytes) = &want.samples else {
+                    unreachable!()
+                };
+                for (lname, layout) in layout_for(&photo) {
+                    let (bytes, pitch) = packed(&photo, layout);
+                    let frame = FrameIn {
+                        data: bytes.as_ptr() as u64,
+                        pitch,
+                        width: photo.width as i32,
+                        height: photo.height as i32,
+                        layout,
+                    };
+                    // Out: RGB(A) in the photo's own order, so it compares with `want` as is.
+                    let out_layout = Layout {
+                        step: want.channels as i32,
+                        r: 0,
+                        g: 1,
+                        b: 2,
+                        a: if want.channels == 4 { 3 } else { -1 },
+                    };
+                    let mut got = vec![0u8; want_bytes.len()];
+                    let out = FrameOut {
+                        data: got.as_mut_ptr() as u64,
+                        pitch: (photo.width * want.channels) as i32,
+                        layout: out_layout,
+                    };
+                    let (xt, yt, nearest) =
+                        upsample_geometry(size, photo.width, photo.height, upsample).unwrap();
+                    // SAFETY: host pointers to live buffers of the stated shapes.
+                    unsafe {
+                        dd_host_recombine(
+                            &tables,
+                            &frame,
+                            ab.as_ptr(),
+                            size as i32,
+                            xt.as_ptr(),
+                            yt.as_ptr(),
+                            nearest as i32,
+                            &out,
+                        )
+                    };
+                    let diff = want_bytes.iter().zip(&got).filter(|(a, b)| a != b).count();
+                    assert_eq!(
+                        diff, 0,
+                        "{name} as {lname}, {upsample:?}: {diff} bytes differ"
+                    );
+                }
+            }
+        }
+    }
+
+    /// NVRTC accepts the kernels (no GPU needed). `make test` installs NVRTC (PyPI
+    /// nvidia-cuda-nvrtc) and sets DDCOLOR_REQUIRE_NVRTC, so there this cannot be skipped.
+    #[test]
+    fn nvrtc_compiles_the_kernels() {
+        if !nvrtc_present() {
+            assert!(
+                std::env::var_os("DDCOLOR_REQUIRE_NVRTC").is_none(),
+                "DDCOLOR_REQUIRE_NVRTC is set but libnvrtc.so.13 cannot be loaded (looked in {:?} and the system's search path)",
+                nvrtc_candidates()
+            );
+            eprintln!(
+                "SKIPPED nvrtc_compiles_the_kernels: no libnvrtc (install PyPI nvidia-cuda-nvrtc, see Makefile)"
+            );
+            return;
+        }
+        for arch in ["compute_75", "compute_90"] {
+            let ptx = compile_ptx_with_opts(KERNELS, compile_options(Some(arch)))
+                .unwrap_or_else(|e| panic!("{arch}: {e}"));
+            let src = ptx.to_src();
+            for entry in ["dd_model_input", "dd_recombine"] {
+                assert!(
+                    src.contains(&format!(".entry {entry}")),
+                    "{arch}: no entry {entry}"
+                );
+            }
+            // No fused multiply-add may appear: the CPU path rounds every product.
+            assert!(
+                !src.contains("fma.rn.f32"),
+                "{arch}: the PTX fuses multiply-adds"
+            );
+        }
+    }
+
+    /// The launches on a real GPU against the CPU path. Skipped, visibly, without one.
+    #[test]
+    fn gpu_kernels_equal_the_cpu_path() {
+        let mut gpu = match GpuRecipe::new(0) {
+            Ok(g) => g,
+            Err(e) => {
+                eprintln!("SKIPPED gpu_kernels_equal_the_cpu_path: {e}");
+                return;
+            }
+        };
+        let size = 256;
+        for (name, photo) in photos() {
+            let layout = layout_for(&photo)[0].1;
+            let (bytes, pitch) = packed(&photo, layout);
+            let stream = gpu.stream().clone();
+            let dev_frame = stream.clone_htod(&bytes).expect("upload");
+            let mut dev_input = stream.alloc_zeros::<f32>(3 * size * size).expect("alloc");
+            let frame_ptr = {
+                use cudarc::driver::DevicePtr;
+                dev_frame.device_ptr(&stream).0
+            };
+            let input_ptr = {
+                use cudarc::driver::DevicePtrMut;
+                dev_input.device_ptr_mut(&stream).0
+            };
+            let frame = FrameIn {
+                data: frame_ptr,
+                pitch,
+                width: photo.width as i32,
+                height: photo.height as i32,
+                layout,
+            };
+            // SAFETY: device buffers of the stated shapes, alive until the synchronisation.
+            unsafe { gpu.model_input(&frame, size, input_ptr) }.expect("model input kernel");
+            let got = stream.clone_dtoh(&dev_input).expect("download");
+            let mut want = vec![0f32; 3 * size * size];
+            crate::recipe::model_input(&photo, size, &mut want);
+            assert_eq!(got, want, "{name}: model input");
+
+            let ab: Vec<f32> = want
+                .iter()
+                .take(2 * size * size)
+                .map(|v| 80.0 * (v * 7.0).sin())
+                .collect();
+            let dev_ab = stream.clone_htod(&ab).expect("upload");
+            let out_c = if photo.channels == 4 { 4 } else { 3 };
+            let mut dev_out = stream
+                .alloc_zeros::<u8>(photo.width * photo.height * out_c)
+                .expect("alloc");
+            let ab_ptr = {
+                use cudarc::driver::DevicePtr;
+                dev_ab.device_ptr(&stream).0
+            };
+            let out_ptr = {
+                use cudarc::driver::DevicePtrMut;
+                dev_out.device_ptr_mut(&stream).0
+            };
+            let out = FrameOut {
+                data: out_ptr,
+                pitch: (photo.width * out_c) as i32,
+                layout: Layout {
+                    step: out_c as i32,
+                    r: 0,
+                    g: 1,
+                    b: 2,
+                    a: if out_c == 4 { 3 } else { -1 },
+                },
+            };
+            // SAFETY: as above.
+            unsafe { gpu.recombine(&frame, ab_ptr, size, Upsample::Bilinear, &out) }
+                .expect("recombine kernel");
+            let got = stream.clone_dtoh(&dev_out).expect("download");
+            let want = crate::recipe::recombine(&photo, &ab, size, Upsample::Bilinear);
+            let Samples::U8(want) = want.samples else {
+                unreachable!()
+            };
+            assert_eq!(got, want, "{name}: recombination");
+        }
+    }
+}

@@ -1,0 +1,238 @@
+/*
+ * The DDColor recipe's per-pixel steps as CUDA kernels: the model input (resize to S x S,
+ * lightness, grey) and the recombination (the photo's lightness with the model's chroma scaled
+ * up, Lab -> sRGB, 8-bit). engine/src/cuda.rs compiles this file at run time with NVRTC.
+ *
+ * Why one file for two compilers: the same source is also compiled as C on the host
+ * (engine/build.rs, engine/src/cuda/host_check.c) and a test compares it with the Rust CPU
+ * path on real photos, bit for bit. So the maths of the GPU path is checked on every machine,
+ * with or without a GPU; only the launch itself needs one. The rules that make it exact:
+ *   - the tables are the CPU path's own (engine/src/lab.rs, photo.rs), uploaded once;
+ *   - every float expression is written in the CPU code's order, and neither compiler may
+ *     fuse a multiply and an add (NVRTC --fmad=false, cc -ffp-contract=off);
+ *   - no transcendental functions (their last bit differs between libdevice and libm);
+ *   - geometry that the CPU computes in f64 (resize taps) is computed on the host and passed.
+ */
+
+#ifdef __CUDACC_RTC__
+#define DD_FN static __device__ __forceinline__
+#else
+#define DD_FN static inline
+#endif
+
+typedef unsigned char dd_u8;
+typedef short dd_i16;
+typedef unsigned short dd_u16;
+
+#define DD_LAB_BASE_SHIFT 14
+#define DD_LAB_BASE (1 << DD_LAB_BASE_SHIFT)
+#define DD_LAB_LUT_SHIFT 5
+#define DD_LAB_LUT_DIM ((1 << DD_LAB_LUT_SHIFT) + 1)
+#define DD_TRILINEAR_SHIFT (8 - DD_LAB_LUT_SHIFT + 1)
+#define DD_TRILINEAR_BASE (1 << DD_TRILINEAR_SHIFT)
+#define DD_U8_BUCKETS 8192
+
+/* The CPU path's tables (device pointers on the GPU). Field order and types match
+ * `Tables` in engine/src/cuda.rs. */
+typedef struct {
+    const dd_i16 *lut;            /* Lab trilinear LUT, DD_LAB_LUT_DIM^3 cells of 24 */
+    const dd_i16 *weights;        /* trilinear weights, DD_TRILINEAR_BASE^3 x 8 */
+    const float *unit;            /* 256: sample value / 255 */
+    const dd_u16 *coord;          /* 256: fixed-point Lab coordinate of unit[v] */
+    const float *grey_l;          /* 256: L of the grey (v, v, v) */
+    const float *grey_rgb;        /* (DD_LAB_BASE + 1) x 3: sRGB of (L, 0, 0) per fixed L */
+    const float *xyz2rgb;         /* 9 */
+    const dd_u8 *enc_base;        /* DD_U8_BUCKETS + 1: 8-bit level at the bucket's start */
+    const float *enc_thresholds;  /* 257: linear light where level k starts */
+} dd_tables;
+
+/* A packed 8-bit frame: `step` bytes per pixel, channel byte offsets r, g, b (all 0 for grey)
+ * and a (-1 when there is none). */
+typedef struct {
+    const dd_u8 *data;
+    int pitch;
+    int width;
+    int height;
+    int step;
+    int r, g, b, a;
+} dd_frame_in;
+
+typedef struct {
+    dd_u8 *data;
+    int pitch;
+    int step;
+    int r, g, b, a;
+} dd_frame_out;
+
+/* Bilinear taps: the two source indices and the weight of the second (engine/src/resize.rs
+ * `Tap`, with i0 and i1 as int). */
+typedef struct {
+    int i0;
+    int i1;
+    float w;
+} dd_tap;
+
+/* Round half to even for |v| < 2^22: the CPU path's `round_ties_even_small`. */
+DD_FN int dd_round(float v)
+{
+    /* IEEE arithmetic, which both compilers keep without fast-math: no folding of the pair. */
+    const float magic = 12582912.0f;
+    float t = v + magic;
+    return (int)(t - magic);
+}
+
+/* `lab_coord`: cvRound(clip(v) * LAB_BASE); NaN gives the top. */
+DD_FN int dd_lab_coord(float v)
+{
+    float c = v < 0.0f ? 0.0f : (v <= 1.0f ? v : 1.0f);
+    return dd_round(c * (float)DD_LAB_BASE);
+}
+
+/* L in fixed point (0..LAB_BASE) from table coordinates: OpenCV's trilinear lookup. */
+DD_FN int dd_l_fixed(const dd_tables *t, int cr, int cg, int cb)
+{
+    const int shift = DD_LAB_BASE_SHIFT - DD_LAB_LUT_SHIFT;
+    const int fshift = DD_LAB_BASE_SHIFT - 8 - 1;
+    const int mask = (1 << DD_TRILINEAR_SHIFT) - 1;
+    const int dim = DD_LAB_LUT_DIM;
+    const int tb = DD_TRILINEAR_BASE;
+    int base = 24 * (cb >> shift) + 24 * dim * (cg >> shift) + 24 * dim * dim * (cr >> shift);
+    int wbase = 8 * ((cb >> fshift) & mask) + 8 * tb * ((cg >> fshift) & mask)
+        + 8 * tb * tb * ((cr >> fshift) & mask);
+    int acc = 0;
+    for (int k = 0; k < 8; k++)
+        acc += (int)t->lut[base + k] * (int)t->weights[wbase + k];
+    return (acc + (1 << (DD_TRILINEAR_SHIFT * 3 - 1))) >> (DD_TRILINEAR_SHIFT * 3);
+}
+
+/* `pixel_l`: L (0..100) of an 8-bit pixel. */
+DD_FN float dd_pixel_l(const dd_tables *t, int r, int g, int b)
+{
+    if (r == g && g == b)
+        return t->grey_l[r];
+    return (float)dd_l_fixed(t, t->coord[r], t->coord[g], t->coord[b]) * (100.0f / (float)DD_LAB_BASE);
+}
+
+/* `LabToRgb::linear`: linear-light RGB clipped to [0, 1] (NaN gives 1). */
+DD_FN void dd_lab_linear(const dd_tables *t, float l, float a, float b, float out[3])
+{
+    const float inv903 = 1.0f / 903.3f;
+    const float f16_116 = 16.0f / 116.0f;
+    const float f_thresh = 6.0f / 29.0f;
+    float y_low = l * inv903;
+    float fy_low = 7.787f * y_low + f16_116;
+    float fy_high = (l + 16.0f) * (1.0f / 116.0f);
+    int low = l <= 8.0f;
+    float y = low ? y_low : fy_high * fy_high * fy_high;
+    float fy = low ? fy_low : fy_high;
+    float fx = a * (1.0f / 500.0f) + fy;
+    float fz = b * (-1.0f / 200.0f) + fy;
+    float x = fx <= f_thresh ? (fx - f16_116) * (1.0f / 7.787f) : fx * fx * fx;
+    float z = fz <= f_thresh ? (fz - f16_116) * (1.0f / 7.787f) : fz * fz * fz;
+    for (int i = 0; i < 3; i++) {
+        const float *c = t->xyz2rgb + 3 * i;
+        float v = c[0] * x + (c[1] * y + c[2] * z);
+        float upper = v <= 1.0f ? v : 1.0f;
+        out[i] = v < 0.0f ? 0.0f : upper;
+    }
+}
+
+/* `U8Encoder::encode`: the 8-bit level of clipped linear light. */
+DD_FN dd_u8 dd_encode_u8(const dd_tables *t, float v)
+{
+    dd_u8 k = t->enc_base[(int)(v * (float)DD_U8_BUCKETS)];
+    return (dd_u8)(k + (v >= t->enc_thresholds[k + 1] ? 1 : 0));
+}
+
+/* The unit-range sample of one channel at (x, y); grey frames replicate. */
+DD_FN float dd_unit_at(const dd_tables *t, const dd_frame_in *in, int x, int y, int channel)
+{
+    return t->unit[in->data[(long)y * in->pitch + (long)x * in->step + channel]];
+}
+
+/* One pixel of the model input: the frame resized to size x size like OpenCV's INTER_LINEAR
+ * (engine/src/resize.rs: an exact 2x shrink on both axes averages 2x2 blocks), then the grey
+ * of its lightness, written to the three planes of `out`. `xt` holds `size` horizontal taps,
+ * `yt` `size` vertical ones (rows clamped, weight not: OpenCV's way). */
+DD_FN void dd_model_input_px(const dd_tables *t, const dd_frame_in *in, const dd_tap *xt,
+                             const dd_tap *yt, int size, int area2x, float *out, int dx, int dy)
+{
+    int ch[3] = {in->r, in->g, in->b};
+    float rgb[3];
+    if (area2x) {
+        for (int k = 0; k < 3; k++) {
+            float s = dd_unit_at(t, in, 2 * dx, 2 * dy, ch[k]) + dd_unit_at(t, in, 2 * dx + 1, 2 * dy, ch[k])
+                + dd_unit_at(t, in, 2 * dx, 2 * dy + 1, ch[k]) + dd_unit_at(t, in, 2 * dx + 1, 2 * dy + 1, ch[k]);
+            rgb[k] = s * 0.25f;
+        }
+    } else {
+        dd_tap tx = xt[dx], ty = yt[dy];
+        for (int k = 0; k < 3; k++) {
+            float h0 = dd_unit_at(t, in, tx.i0, ty.i0, ch[k]) * (1.0f - tx.w) + dd_unit_at(t, in, tx.i1, ty.i0, ch[k]) * tx.w;
+            float h1 = dd_unit_at(t, in, tx.i0, ty.i1, ch[k]) * (1.0f - tx.w) + dd_unit_at(t, in, tx.i1, ty.i1, ch[k]) * tx.w;
+            rgb[k] = h0 * (1.0f - ty.w) + h1 * ty.w;
+        }
+    }
+    int l = dd_l_fixed(t, dd_lab_coord(rgb[0]), dd_lab_coord(rgb[1]), dd_lab_coord(rgb[2]));
+    l = l < 0 ? 0 : (l > DD_LAB_BASE ? DD_LAB_BASE : l);
+    long plane = (long)size * size, i = (long)dy * size + dx;
+    out[i] = t->grey_rgb[3 * l];
+    out[plane + i] = t->grey_rgb[3 * l + 1];
+    out[2 * plane + i] = t->grey_rgb[3 * l + 2];
+}
+
+/* One pixel of the colour frame: the input's own L with the model's ab (planar [2, size, size])
+ * scaled up, bilinear (`xt`, `yt`: taps from size to the frame's width and height) or, with
+ * `nearest`, nearest (the taps' i0), then Lab -> sRGB, 8-bit. Alpha is copied, or opaque
+ * when the input has none. */
+DD_FN void dd_recombine_px(const dd_tables *t, const dd_frame_in *in, const float *ab, int size,
+                           const dd_tap *xt, const dd_tap *yt, int nearest, const dd_frame_out *out,
+                           int x, int y)
+{
+    const dd_u8 *px = in->data + (long)y * in->pitch + (long)x * in->step;
+    float l = dd_pixel_l(t, px[in->r], px[in->g], px[in->b]);
+    const float *pa = ab, *pb = ab + (long)size * size;
+    dd_tap tx = xt[x], ty = yt[y];
+    float a, b;
+    if (nearest) {
+        a = pa[ty.i0 * size + tx.i0];
+        b = pb[ty.i0 * size + tx.i0];
+    } else {
+        long r0 = (long)ty.i0 * size, r1 = (long)ty.i1 * size;
+        float a0 = pa[r0 + tx.i0] * (1.0f - tx.w) + pa[r0 + tx.i1] * tx.w;
+        float a1 = pa[r1 + tx.i0] * (1.0f - tx.w) + pa[r1 + tx.i1] * tx.w;
+        float b0 = pb[r0 + tx.i0] * (1.0f - tx.w) + pb[r0 + tx.i1] * tx.w;
+        float b1 = pb[r1 + tx.i0] * (1.0f - tx.w) + pb[r1 + tx.i1] * tx.w;
+        a = a0 * (1.0f - ty.w) + a1 * ty.w;
+        b = b0 * (1.0f - ty.w) + b1 * ty.w;
+    }
+    float lin[3];
+    dd_lab_linear(t, l, a, b, lin);
+    dd_u8 *o = out->data + (long)y * out->pitch + (long)x * out->step;
+    o[out->r] = dd_encode_u8(t, lin[0]);
+    o[out->g] = dd_encode_u8(t, lin[1]);
+    o[out->b] = dd_encode_u8(t, lin[2]);
+    if (out->a >= 0)
+        o[out->a] = in->a >= 0 ? px[in->a] : 255;
+}
+
+#ifdef __CUDACC_RTC__
+/* One thread per pixel, 2D grid. */
+extern "C" __global__ void dd_model_input(dd_tables t, dd_frame_in in, const dd_tap *xt, const dd_tap *yt,
+                                          int size, int area2x, float *out)
+{
+    int dx = blockIdx.x * blockDim.x + threadIdx.x;
+    int dy = blockIdx.y * blockDim.y + threadIdx.y;
+    if (dx < size && dy < size)
+        dd_model_input_px(&t, &in, xt, yt, size, area2x, out, dx, dy);
+}
+
+extern "C" __global__ void dd_recombine(dd_tables t, dd_frame_in in, const float *ab, int size,
+                                        const dd_tap *xt, const dd_tap *yt, int nearest, dd_frame_out out)
+{
+    int x = blockIdx.x * blockDim.x + threadIdx.x;
+    int y = blockIdx.y * blockDim.y + threadIdx.y;
+    if (x < in.width && y < in.height)
+        dd_recombine_px(&t, &in, ab, size, xt, yt, nearest, &out, x, y);
+}
+#endif
