@@ -50,6 +50,8 @@ pub enum GpuError {
     Compile(String),
     #[error("{0}")]
     Unsupported(String),
+    #[error(transparent)]
+    Engine(#[from] crate::EngineError),
 }
 
 /// Where NVRTC is looked for before the system's search path: `DDCOLOR_NVRTC_PATH`, next to the
@@ -442,6 +444,152 @@ impl GpuRecipe {
     }
 }
 
+/// The whole recipe on the GPU: the model-input kernel writes into the model's bound input, the
+/// model runs, the recombination kernel reads its bound output. Frames already in GPU memory go
+/// through without a host copy of pixel data; [`Self::colorize_photo`] uploads one frame and
+/// downloads one.
+pub struct GpuColorizer {
+    recipe: GpuRecipe,
+    io: crate::model::DeviceIo,
+    upsample: Upsample,
+    /// Host <-> device copies of pixel data so far, for the benchmark's count.
+    pub uploads: u64,
+    pub downloads: u64,
+}
+
+impl GpuColorizer {
+    /// For `model` (placed on GPU `device_id`), `batch` frames per model call.
+    pub fn new(
+        model: &crate::Model,
+        device_id: usize,
+        batch: usize,
+        upsample: Upsample,
+    ) -> Result<Self, GpuError> {
+        if upsample == Upsample::EdgeAware {
+            return Err(GpuError::Unsupported(
+                "edge-aware upsampling has no GPU kernel yet: use bilinear or nearest".into(),
+            ));
+        }
+        let recipe = GpuRecipe::new(device_id)?;
+        let io = model.device_io(batch)?;
+        Ok(Self {
+            recipe,
+            io,
+            upsample,
+            uploads: 0,
+            downloads: 0,
+        })
+    }
+
+    pub fn recipe(&mut self) -> &mut GpuRecipe {
+        &mut self.recipe
+    }
+
+    /// Colorizes up to `batch` device frames into `outs` (same sizes, one each).
+    ///
+    /// # Safety
+    /// Every frame and output must point to device memory of the stated shape, valid until
+    /// this returns (it waits for the GPU).
+    pub unsafe fn colorize_frames(
+        &mut self,
+        model: &mut crate::Model,
+        frames: &[FrameIn],
+        outs: &[FrameOut],
+    ) -> Result<(), GpuError> {
+        let (s, n) = (self.io.size(), frames.len());
+        if n == 0 || n > self.io.batch() || outs.len() != n {
+            return Err(GpuError::Unsupported(format!(
+                "{n} frames for {} outputs and a batch of {}",
+                outs.len(),
+                self.io.batch()
+            )));
+        }
+        let input = self.io.input_ptr();
+        let bytes_in = (3 * s * s * std::mem::size_of::<f32>()) as u64;
+        for (k, f) in frames.iter().enumerate() {
+            // SAFETY: the bound input holds `batch` images; the caller vouches for the frame.
+            unsafe { self.recipe.model_input(f, s, input + k as u64 * bytes_in) }?;
+        }
+        // ONNX Runtime runs on its own stream: the input must be complete first.
+        self.recipe.stream().synchronize()?;
+        model.run_device(&self.io)?;
+        let output = self.io.output_ptr();
+        let bytes_out = (2 * s * s * std::mem::size_of::<f32>()) as u64;
+        for (k, (f, o)) in frames.iter().zip(outs).enumerate() {
+            // SAFETY: as above, for the bound output.
+            unsafe {
+                self.recipe
+                    .recombine(f, output + k as u64 * bytes_out, s, self.upsample, o)
+            }?;
+        }
+        self.recipe.stream().synchronize()?;
+        Ok(())
+    }
+
+    /// Colorizes an 8-bit photo (grey, RGB or RGBA) held in host memory: one upload, the
+    /// recipe on the GPU, one download. The result equals [`crate::colorize`]'s within the
+    /// model's own GPU/CPU difference.
+    pub fn colorize_photo(
+        &mut self,
+        model: &mut crate::Model,
+        photo: &crate::Photo,
+    ) -> Result<crate::Photo, GpuError> {
+        use cudarc::driver::{DevicePtr, DevicePtrMut};
+        let crate::photo::Samples::U8(data) = &photo.samples else {
+            return Err(GpuError::Unsupported(
+                "16-bit photos have no GPU kernel yet".into(),
+            ));
+        };
+        let format = match photo.channels {
+            1 => PixelFormat::Gray8,
+            3 => PixelFormat::Rgb,
+            4 => PixelFormat::Rgba,
+            c => {
+                return Err(GpuError::Unsupported(format!(
+                    "{c}-channel photos have no GPU kernel"
+                )));
+            }
+        };
+        let layout = Layout::of(format).expect("packed 8-bit format");
+        let out_c = if photo.channels == 4 { 4 } else { 3 };
+        let stream = self.recipe.stream().clone();
+        let src = stream.clone_htod(data)?;
+        self.uploads += 1;
+        let mut dst = stream.alloc_zeros::<u8>(photo.width * photo.height * out_c)?;
+        let (src_ptr, _s) = src.device_ptr(&stream);
+        let (dst_ptr, _d) = dst.device_ptr_mut(&stream);
+        let frame = FrameIn {
+            data: src_ptr,
+            pitch: (photo.width * photo.channels) as i32,
+            width: photo.width as i32,
+            height: photo.height as i32,
+            layout,
+        };
+        let out = FrameOut {
+            data: dst_ptr,
+            pitch: (photo.width * out_c) as i32,
+            layout: Layout {
+                step: out_c as i32,
+                r: 0,
+                g: 1,
+                b: 2,
+                a: if out_c == 4 { 3 } else { -1 },
+            },
+        };
+        // SAFETY: both buffers live on this stream until the synchronisation at the end.
+        unsafe { self.colorize_frames(model, &[frame], &[out]) }?;
+        drop((_s, _d));
+        let bytes = stream.clone_dtoh(&dst)?;
+        self.downloads += 1;
+        Ok(crate::Photo {
+            width: photo.width,
+            height: photo.height,
+            channels: out_c,
+            samples: crate::photo::Samples::U8(bytes),
+        })
+    }
+}
+
 /// 16 x 16 threads per block over a `w` x `h` grid of pixels.
 fn grid(w: usize, h: usize) -> LaunchConfig {
     LaunchConfig {
@@ -750,6 +898,70 @@ mod tests {
                 "{arch}: the PTX fuses multiply-adds"
             );
         }
+    }
+
+    fn test_model(device: crate::device::Device) -> crate::Result<crate::Model> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../models/generated/test-dynamic.onnx");
+        crate::Model::load(
+            &path,
+            &crate::ModelOptions {
+                input_size: Some(256),
+                device,
+                ..Default::default()
+            },
+        )
+    }
+
+    #[test]
+    fn a_model_on_the_cpu_has_no_gpu_buffers() {
+        let model = test_model(crate::device::Device::Cpu).expect("test model (make test-data)");
+        let e = model.device_io(1).err().expect("no GPU buffers on the CPU");
+        assert!(e.to_string().contains("runs on the CPU"), "{e}");
+    }
+
+    /// The whole recipe on a real GPU (kernels, bound model input and output) against the CPU
+    /// path: within 1 level (the model itself may round differently on the GPU). Skipped,
+    /// visibly, without a GPU or without the GPU build of ONNX Runtime.
+    #[test]
+    fn gpu_colorizer_equals_the_cpu_path_within_one_level() {
+        if let Err(e) = libraries_present() {
+            eprintln!("SKIPPED gpu_colorizer_equals_the_cpu_path_within_one_level: {e}");
+            return;
+        }
+        let mut gpu_model = match test_model(crate::device::Device::Cuda) {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("SKIPPED gpu_colorizer_equals_the_cpu_path_within_one_level: {e}");
+                return;
+            }
+        };
+        let mut cpu_model = test_model(crate::device::Device::Cpu).expect("test model");
+        let mut gpu =
+            GpuColorizer::new(&gpu_model, 0, 1, Upsample::Bilinear).expect("GPU colorizer");
+        for (name, photo) in photos() {
+            let got = gpu
+                .colorize_photo(&mut gpu_model, &photo)
+                .expect("GPU colorize");
+            let want =
+                crate::colorize(&mut cpu_model, &photo, Upsample::Bilinear).expect("CPU colorize");
+            let (Samples::U8(g), Samples::U8(w)) = (&got.samples, &want.samples) else {
+                unreachable!()
+            };
+            assert_eq!(g.len(), w.len(), "{name}");
+            let worst = g
+                .iter()
+                .zip(w)
+                .map(|(a, b)| a.abs_diff(*b))
+                .max()
+                .unwrap_or(0);
+            assert!(worst <= 1, "{name}: off by {worst} levels");
+        }
+        assert_eq!(
+            (gpu.uploads, gpu.downloads),
+            (5, 5),
+            "one upload and one download per photo"
+        );
     }
 
     /// The launches on a real GPU against the CPU path. Skipped, visibly, without one.

@@ -10,9 +10,11 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use ort::environment::Environment;
+use ort::memory::{AllocationDevice, Allocator, AllocatorType, MemoryInfo, MemoryType};
+use ort::session::IoBinding;
 use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
-use ort::value::{TensorElementType, TensorRef, ValueType};
+use ort::value::{Tensor, TensorElementType, TensorRef, ValueType};
 
 use crate::device::{self, Attempt, Device, GpuOptions, Placement};
 use crate::error::{EngineError, Result};
@@ -348,6 +350,69 @@ impl Model {
         self.fixed_batch
     }
 
+    /// The model's input and output in GPU memory, bound once for `batch` images at the
+    /// current S. Only for a model placed on the GPU.
+    pub fn device_io(&self, batch: usize) -> Result<DeviceIo> {
+        let Placement::Cuda { device_id, .. } = self.placement else {
+            return Err(EngineError::Inference(
+                "the model runs on the CPU: it has no GPU buffers".into(),
+            ));
+        };
+        if let Some(b) = self.fixed_batch
+            && b != batch
+        {
+            return Err(EngineError::Inference(format!(
+                "model takes batches of {b}, not {batch}"
+            )));
+        }
+        let err = |e: ort::Error| EngineError::Inference(e.to_string());
+        let memory = MemoryInfo::new(
+            AllocationDevice::CUDA,
+            device_id as i32,
+            AllocatorType::Device,
+            MemoryType::Default,
+        )
+        .map_err(err)?;
+        let allocator = Allocator::new(&self.session, memory).map_err(err)?;
+        let s = self.size;
+        let input = Tensor::<f32>::new(&allocator, [batch, 3, s, s]).map_err(err)?;
+        let mut output = Tensor::<f32>::new(&allocator, [batch, 2, s, s]).map_err(err)?;
+        let mut binding = self.session.create_binding().map_err(err)?;
+        binding
+            .bind_input(self.session.inputs()[0].name(), &input)
+            .map_err(err)?;
+        binding
+            .bind_output(self.session.outputs()[0].name(), &mut output)
+            .map_err(err)?;
+        Ok(DeviceIo {
+            binding,
+            input,
+            output,
+            batch,
+            size: s,
+        })
+    }
+
+    /// Runs the model on the images already in `io`'s input; the chroma is in its output when
+    /// this returns (ONNX Runtime waits for the GPU at the end of a run).
+    pub fn run_device(&mut self, io: &DeviceIo) -> Result<()> {
+        if io.size != self.size {
+            return Err(EngineError::Inference(format!(
+                "GPU buffers made for S={}, model now at S={}",
+                io.size, self.size
+            )));
+        }
+        if let Some(limit) = simulated_memory_limit().filter(|&l| self.size > l) {
+            return Err(EngineError::Inference(format!(
+                "out of memory (simulated above S={limit}: DDCOLOR_SIMULATE_OOM_ABOVE)"
+            )));
+        }
+        self.session
+            .run_binding(&io.binding)
+            .map_err(|e| EngineError::Inference(e.to_string()))?;
+        Ok(())
+    }
+
     /// Runs the model on `n` images (planar `[n, 3, S, S]` in `input`) and writes the chroma
     /// (planar `[n, 2, S, S]`) into `output`.
     pub fn run(&mut self, input: &[f32], n: usize, output: &mut Vec<f32>) -> Result<()> {
@@ -388,5 +453,37 @@ impl Model {
         output.clear();
         output.extend_from_slice(data);
         Ok(())
+    }
+}
+
+/// The model's input (`[batch, 3, S, S]`) and output (`[batch, 2, S, S]`) in GPU memory, made by
+/// ONNX Runtime's CUDA allocator and bound once: the recipe's kernels write the input and read
+/// the output where they are, so no pixel data goes through the host, and the same binding is
+/// reused for every run (a new one per frame grows GPU memory, DESIGN.md section 6).
+pub struct DeviceIo {
+    binding: IoBinding,
+    input: Tensor<f32>,
+    output: Tensor<f32>,
+    batch: usize,
+    size: usize,
+}
+
+impl DeviceIo {
+    /// Device address of the input, for the model-input kernel.
+    pub fn input_ptr(&mut self) -> u64 {
+        self.input.data_ptr_mut() as u64
+    }
+
+    /// Device address of the output, for the recombination kernel.
+    pub fn output_ptr(&self) -> u64 {
+        self.output.data_ptr() as u64
+    }
+
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+
+    pub fn size(&self) -> usize {
+        self.size
     }
 }
