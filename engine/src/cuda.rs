@@ -444,6 +444,18 @@ impl GpuRecipe {
     }
 }
 
+/// Where one [`GpuColorizer::colorize_frames`] call spent its time (wall clock, the GPU waited
+/// for after each part).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Timing {
+    /// Model-input kernels.
+    pub pre: std::time::Duration,
+    /// The model.
+    pub model: std::time::Duration,
+    /// Recombination kernels.
+    pub post: std::time::Duration,
+}
+
 /// The whole recipe on the GPU: the model-input kernel writes into the model's bound input, the
 /// model runs, the recombination kernel reads its bound output. Frames already in GPU memory go
 /// through without a host copy of pixel data; [`Self::colorize_photo`] uploads one frame and
@@ -485,7 +497,8 @@ impl GpuColorizer {
         &mut self.recipe
     }
 
-    /// Colorizes up to `batch` device frames into `outs` (same sizes, one each).
+    /// Colorizes up to `batch` device frames into `outs` (same sizes, one each), and says how
+    /// long each part took.
     ///
     /// # Safety
     /// Every frame and output must point to device memory of the stated shape, valid until
@@ -495,7 +508,7 @@ impl GpuColorizer {
         model: &mut crate::Model,
         frames: &[FrameIn],
         outs: &[FrameOut],
-    ) -> Result<(), GpuError> {
+    ) -> Result<Timing, GpuError> {
         let (s, n) = (self.io.size(), frames.len());
         if n == 0 || n > self.io.batch() || outs.len() != n {
             return Err(GpuError::Unsupported(format!(
@@ -504,6 +517,7 @@ impl GpuColorizer {
                 self.io.batch()
             )));
         }
+        let start = std::time::Instant::now();
         let input = self.io.input_ptr();
         let bytes_in = (3 * s * s * std::mem::size_of::<f32>()) as u64;
         for (k, f) in frames.iter().enumerate() {
@@ -512,7 +526,9 @@ impl GpuColorizer {
         }
         // ONNX Runtime runs on its own stream: the input must be complete first.
         self.recipe.stream().synchronize()?;
+        let pre = start.elapsed();
         model.run_device(&self.io)?;
+        let model_time = start.elapsed() - pre;
         let output = self.io.output_ptr();
         let bytes_out = (2 * s * s * std::mem::size_of::<f32>()) as u64;
         for (k, (f, o)) in frames.iter().zip(outs).enumerate() {
@@ -523,7 +539,12 @@ impl GpuColorizer {
             }?;
         }
         self.recipe.stream().synchronize()?;
-        Ok(())
+        let total = start.elapsed();
+        Ok(Timing {
+            pre,
+            model: model_time,
+            post: total - pre - model_time,
+        })
     }
 
     /// Colorizes an 8-bit photo (grey, RGB or RGBA) held in host memory: one upload, the

@@ -1,0 +1,220 @@
+//! The GPU path's figures for issue 5, on a machine with an NVIDIA GPU and the GPU build of ONNX
+//! Runtime (`ORT_DYLIB_PATH`). Needs no GStreamer, so it runs on a bare GPU machine:
+//!
+//! ```sh
+//! cargo run --release -p ddcolor-engine --example gpu_bench -- MODEL [--size 512] [--fp16] \
+//!     [--frames 40] [--photo PHOTO] [--compare DIR]
+//! ```
+//!
+//! Prints, for batch 1 and 8 at 1920x1080: frames/s, and per frame the time in the kernels
+//! (model input, recombination) against the model, and the host copies of pixel data (none for
+//! frames already on the GPU). Then the host-memory path (one upload and one download per
+//! frame). With `--compare DIR`, every PNG in DIR is colorized on the GPU and on the CPU and the
+//! largest difference in levels is printed (the CUDA path must be within 1 of the CPU's).
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use cudarc::driver::{DevicePtr, DevicePtrMut};
+use ddcolor_engine::cuda::{FrameIn, FrameOut, GpuColorizer, Layout, Timing};
+use ddcolor_engine::device::{Device, GpuOptions};
+use ddcolor_engine::photo::{Photo, Samples};
+use ddcolor_engine::{Model, ModelOptions, PixelFormat, Upsample};
+
+struct Args {
+    model: PathBuf,
+    size: usize,
+    fp16: bool,
+    frames: usize,
+    photo: PathBuf,
+    compare: Option<PathBuf>,
+}
+
+fn args() -> Args {
+    let mut a = std::env::args().skip(1);
+    let mut out = Args {
+        model: PathBuf::new(),
+        size: 512,
+        fp16: false,
+        frames: 40,
+        photo: PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/media/photos/kodak/kodim23.png"
+        )),
+        compare: None,
+    };
+    while let Some(v) = a.next() {
+        let mut value = || a.next().unwrap_or_else(|| panic!("{v} needs a value"));
+        match v.as_str() {
+            "--size" => out.size = value().parse().expect("--size N"),
+            "--fp16" => out.fp16 = true,
+            "--frames" => out.frames = value().parse().expect("--frames N"),
+            "--photo" => out.photo = value().into(),
+            "--compare" => out.compare = Some(value().into()),
+            m if out.model.as_os_str().is_empty() => out.model = m.into(),
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    assert!(
+        !out.model.as_os_str().is_empty(),
+        "usage: gpu_bench MODEL [options]"
+    );
+    out
+}
+
+fn load(a: &Args, device: Device) -> Model {
+    Model::load(
+        &a.model,
+        &ModelOptions {
+            input_size: Some(a.size),
+            device,
+            gpu: GpuOptions {
+                fp16: a.fp16,
+                engine_cache: Some(std::env::temp_dir().join("ddcolor-trt-cache")),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The photo scaled to 1920x1080, RGBA.
+fn frame_1080p(path: &PathBuf) -> Photo {
+    let img = image::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let img = image::imageops::resize(
+        &img.to_rgba8(),
+        1920,
+        1080,
+        image::imageops::FilterType::Triangle,
+    );
+    Photo {
+        width: 1920,
+        height: 1080,
+        channels: 4,
+        samples: Samples::U8(img.into_raw()),
+    }
+}
+
+fn main() {
+    let a = args();
+    let mut model = load(&a, Device::Cuda);
+    println!(
+        "model {} at S={} on {}",
+        a.model.display(),
+        a.size,
+        model.placement()
+    );
+    let photo = frame_1080p(&a.photo);
+    let Samples::U8(bytes) = &photo.samples else {
+        unreachable!()
+    };
+    let layout = Layout::of(PixelFormat::Rgba).expect("RGBA");
+    for batch in [1usize, 8] {
+        let mut gpu = match GpuColorizer::new(&model, 0, batch, Upsample::Bilinear) {
+            Ok(g) => g,
+            Err(e) => {
+                println!("batch {batch}: {e}");
+                continue;
+            }
+        };
+        let stream = gpu.recipe().stream().clone();
+        // The frames stay on the GPU: uploaded once here, as a decoder would leave them.
+        let src = stream.clone_htod(bytes).expect("upload");
+        let mut dst: Vec<_> = (0..batch)
+            .map(|_| stream.alloc_zeros::<u8>(bytes.len()).expect("alloc"))
+            .collect();
+        let (src_ptr, _g) = src.device_ptr(&stream);
+        let frames: Vec<FrameIn> = (0..batch)
+            .map(|_| FrameIn {
+                data: src_ptr,
+                pitch: 1920 * 4,
+                width: 1920,
+                height: 1080,
+                layout,
+            })
+            .collect();
+        let outs: Vec<FrameOut> = dst
+            .iter_mut()
+            .map(|d| FrameOut {
+                data: d.device_ptr_mut(&stream).0,
+                pitch: 1920 * 4,
+                layout,
+            })
+            .collect();
+        let (up0, down0) = (gpu.uploads, gpu.downloads);
+        let calls = a.frames.div_ceil(batch).max(1);
+        let mut sum = Timing::default();
+        let mut wall = Duration::ZERO;
+        for i in 0..calls + 3 {
+            let t = Instant::now();
+            // SAFETY: `src` and `dst` live until the end of this block; the call waits for the GPU.
+            let timing = unsafe { gpu.colorize_frames(&mut model, &frames, &outs) }
+                .unwrap_or_else(|e| panic!("batch {batch}: {e}"));
+            if i >= 3 {
+                // The first calls build TensorRT engines and warm up the allocator.
+                wall += t.elapsed();
+                sum.pre += timing.pre;
+                sum.model += timing.model;
+                sum.post += timing.post;
+            }
+        }
+        let n = (calls * batch) as f64;
+        let ms = |d: Duration| d.as_secs_f64() * 1e3 / n;
+        println!(
+            "batch {batch}: {:.1} frames/s at 1920x1080; per frame: kernels {:.2} ms (input {:.2}, recombine {:.2}), model {:.2} ms; host copies of pixel data per frame: {} up, {} down",
+            n / wall.as_secs_f64(),
+            ms(sum.pre + sum.post),
+            ms(sum.pre),
+            ms(sum.post),
+            ms(sum.model),
+            (gpu.uploads - up0) as f64 / n,
+            (gpu.downloads - down0) as f64 / n,
+        );
+    }
+
+    let mut gpu = GpuColorizer::new(&model, 0, 1, Upsample::Bilinear).expect("GPU colorizer");
+    let t = Instant::now();
+    let host_frames = a.frames.clamp(1, 20);
+    for _ in 0..host_frames {
+        gpu.colorize_photo(&mut model, &photo).expect("colorize");
+    }
+    println!(
+        "host memory: {:.1} frames/s at 1920x1080 with {} upload(s) and {} download(s) per frame",
+        host_frames as f64 / t.elapsed().as_secs_f64(),
+        gpu.uploads / host_frames as u64,
+        gpu.downloads / host_frames as u64
+    );
+
+    if let Some(dir) = &a.compare {
+        let mut cpu = load(&a, Device::Cpu);
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .expect("--compare DIR")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "png"))
+            .collect();
+        files.sort();
+        let (mut worst, mut differ, mut total) = (0u8, 0u64, 0u64);
+        for f in &files {
+            let p = ddcolor_engine::io::read_photo(f, u64::MAX).unwrap_or_else(|e| panic!("{e}"));
+            let g = gpu.colorize_photo(&mut model, &p).expect("GPU colorize");
+            let c =
+                ddcolor_engine::colorize(&mut cpu, &p, Upsample::Bilinear).expect("CPU colorize");
+            let (Samples::U8(g), Samples::U8(c)) = (&g.samples, &c.samples) else {
+                unreachable!()
+            };
+            for (x, y) in g.iter().zip(c) {
+                let d = x.abs_diff(*y);
+                worst = worst.max(d);
+                differ += u64::from(d > 0);
+                total += 1;
+            }
+        }
+        println!(
+            "GPU vs CPU on {} frames of {}: largest difference {worst} level(s), {:.4}% of samples differ",
+            files.len(),
+            dir.display(),
+            100.0 * differ as f64 / total.max(1) as f64
+        );
+    }
+}
