@@ -178,6 +178,37 @@ impl Layout {
     }
 }
 
+/// A Y'CbCr frame as the kernels take it (`dd_yuv`): planes Y, U, V (NV12: U is the
+/// interleaved CbCr plane, V unused).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct YuvFrame {
+    pub y: u64,
+    pub u: u64,
+    pub v: u64,
+    pub y_pitch: i32,
+    pub u_pitch: i32,
+    pub v_pitch: i32,
+    pub width: i32,
+    pub height: i32,
+    pub format: i32,
+}
+
+// SAFETY: plain old data with the layout of `dd_yuv`.
+unsafe impl DeviceRepr for YuvFrame {}
+// SAFETY: plain old data with the layout of `dd_from_rgb`.
+unsafe impl DeviceRepr for crate::frame::FromRgb {}
+
+/// The kernels' code for a Y'CbCr format (`DD_I420`, `DD_NV12`, `DD_Y444`).
+pub fn yuv_code(format: PixelFormat) -> Option<i32> {
+    match format {
+        PixelFormat::I420 => Some(0),
+        PixelFormat::Nv12 => Some(1),
+        PixelFormat::Y444 => Some(2),
+        _ => None,
+    }
+}
+
 /// A bilinear tap as the kernels take it (`dd_tap`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -275,6 +306,10 @@ pub struct GpuRecipe {
     stream: Arc<CudaStream>,
     model_input: CudaFunction,
     recombine: CudaFunction,
+    yuv_to_rgb: CudaFunction,
+    rgb_to_yuv: CudaFunction,
+    /// Y'CbCr -> R'G'B' tables for the last matrix and range used.
+    to_rgb: Option<(crate::frame::Yuv, CudaSlice<u8>)>,
     tables: Tables,
     /// Keeps the tables' device memory alive (`tables` points into it).
     _table_memory: Vec<CudaSlice<u8>>,
@@ -301,6 +336,8 @@ impl GpuRecipe {
         let module = ctx.load_module(ptx)?;
         let model_input = module.load_function("dd_model_input")?;
         let recombine = module.load_function("dd_recombine")?;
+        let yuv_to_rgb = module.load_function("dd_yuv_to_rgb")?;
+        let rgb_to_yuv = module.load_function("dd_rgb_to_yuv")?;
         let host = host_tables();
         let mut memory = Vec::new();
         let mut upload = |bytes: &[u8]| -> Result<u64, GpuError> {
@@ -329,6 +366,9 @@ impl GpuRecipe {
             stream,
             model_input,
             recombine,
+            yuv_to_rgb,
+            rgb_to_yuv,
+            to_rgb: None,
             tables,
             _table_memory: memory,
             input_taps: None,
@@ -611,6 +651,71 @@ impl GpuColorizer {
     }
 }
 
+impl GpuRecipe {
+    /// Converts a Y'CbCr frame to packed RGB (3 bytes a pixel) at device address `out`, as
+    /// [`crate::frame_to_photo`] does on the CPU.
+    ///
+    /// # Safety
+    /// `frame`'s planes and `out` (`out_pitch * height` bytes) must be device memory valid
+    /// until the stream has run the kernel.
+    pub unsafe fn yuv_to_rgb(
+        &mut self,
+        frame: &YuvFrame,
+        yuv: crate::frame::Yuv,
+        out: u64,
+        out_pitch: usize,
+    ) -> Result<(), GpuError> {
+        if self.to_rgb.as_ref().is_none_or(|(y, _)| *y != yuv) {
+            let t = crate::frame::ToRgb::new(yuv);
+            // SAFETY: `ToRgb` is `repr(C)` floats.
+            let bytes = unsafe {
+                std::slice::from_raw_parts(
+                    (&t as *const crate::frame::ToRgb).cast::<u8>(),
+                    std::mem::size_of_val(&t),
+                )
+            };
+            self.to_rgb = Some((yuv, self.stream.clone_htod(bytes)?));
+        }
+        let Some((_, table)) = &self.to_rgb else {
+            unreachable!("set above")
+        };
+        let pitch = out_pitch as i32;
+        let cfg = grid(frame.width as usize, frame.height as usize);
+        let mut launch = self.stream.launch_builder(&self.yuv_to_rgb);
+        launch.arg(table).arg(frame).arg(&out).arg(&pitch);
+        // SAFETY: the arguments match `dd_yuv_to_rgb`; the caller vouches for the memory.
+        unsafe { launch.launch(cfg) }?;
+        Ok(())
+    }
+
+    /// Writes packed RGB(A) at device address `input` (`step` bytes a pixel, R G B first) into
+    /// a Y'CbCr frame, as [`crate::photo_to_frame`] does on the CPU.
+    ///
+    /// # Safety
+    /// As for [`Self::yuv_to_rgb`].
+    pub unsafe fn rgb_to_yuv(
+        &mut self,
+        input: u64,
+        in_pitch: usize,
+        step: usize,
+        frame: &YuvFrame,
+        yuv: crate::frame::Yuv,
+    ) -> Result<(), GpuError> {
+        let t = crate::frame::FromRgb::new(yuv);
+        let sub = if frame.format == 2 { 1 } else { 2 };
+        let cfg = grid(
+            (frame.width as usize).div_ceil(sub),
+            (frame.height as usize).div_ceil(sub),
+        );
+        let (pitch, step) = (in_pitch as i32, step as i32);
+        let mut launch = self.stream.launch_builder(&self.rgb_to_yuv);
+        launch.arg(&t).arg(&input).arg(&pitch).arg(&step).arg(frame);
+        // SAFETY: the arguments match `dd_rgb_to_yuv`; the caller vouches for the memory.
+        unsafe { launch.launch(cfg) }?;
+        Ok(())
+    }
+}
+
 /// 16 x 16 threads per block over a `w` x `h` grid of pixels.
 fn grid(w: usize, h: usize) -> LaunchConfig {
     LaunchConfig {
@@ -650,6 +755,125 @@ mod tests {
             nearest: i32,
             out: *const FrameOut,
         );
+    }
+
+    unsafe extern "C" {
+        fn dd_host_yuv_to_rgb(
+            t: *const crate::frame::ToRgb,
+            f: *const YuvFrame,
+            out: *mut u8,
+            out_pitch: i32,
+        );
+        fn dd_host_rgb_to_yuv(
+            t: *const crate::frame::FromRgb,
+            input: *const u8,
+            in_pitch: i32,
+            step: i32,
+            f: *const YuvFrame,
+        );
+    }
+
+    /// Y'CbCr frames both ways, in every matrix and range, at odd sizes (the 4:2:0 edges):
+    /// the kernels' code equals the CPU conversions byte for byte.
+    #[test]
+    fn kernel_yuv_conversions_equal_the_cpu_path() {
+        use crate::frame::{Frame, FrameMut, Yuv, YuvMatrix, frame_to_photo, photo_to_frame};
+        let (_, base) = &photos()[0];
+        let Samples::U8(d) = &base.samples else {
+            unreachable!()
+        };
+        // 301 x 199, cut from the photo: odd both ways.
+        let (w, h) = (301usize, 199usize);
+        let rgb: Vec<u8> = (0..h)
+            .flat_map(|y| d[(y * base.width) * 3..][..w * 3].to_vec())
+            .collect();
+        let photo = Photo {
+            width: w,
+            height: h,
+            channels: 3,
+            samples: Samples::U8(rgb.clone()),
+        };
+        for format in [PixelFormat::I420, PixelFormat::Nv12, PixelFormat::Y444] {
+            for matrix in [YuvMatrix::Bt601, YuvMatrix::Bt709, YuvMatrix::Bt2020] {
+                for full_range in [false, true] {
+                    let yuv = Yuv { matrix, full_range };
+                    let (cw, ch) = if format == PixelFormat::Y444 {
+                        (w, h)
+                    } else {
+                        (w.div_ceil(2), h.div_ceil(2))
+                    };
+                    let strides = match format {
+                        PixelFormat::Nv12 => [w + 3, 2 * cw + 5, 0],
+                        _ => [w + 3, cw + 7, cw + 1],
+                    };
+                    let sizes = [strides[0] * h, strides[1] * ch, strides[2] * ch];
+                    // CPU: photo -> frame.
+                    let mut planes: Vec<Vec<u8>> = sizes.iter().map(|&n| vec![0u8; n]).collect();
+                    {
+                        let [p0, p1, p2] = &mut planes[..] else {
+                            unreachable!()
+                        };
+                        let mut f = FrameMut {
+                            format,
+                            width: w,
+                            height: h,
+                            planes: [p0, p1, p2],
+                            strides,
+                            yuv,
+                        };
+                        photo_to_frame(&photo, &mut f, None).expect("photo to frame");
+                    }
+                    // Kernel code: the same photo -> frame.
+                    let mut got: Vec<Vec<u8>> = sizes.iter().map(|&n| vec![0u8; n]).collect();
+                    let out = YuvFrame {
+                        y: got[0].as_mut_ptr() as u64,
+                        u: got[1].as_mut_ptr() as u64,
+                        v: got[2].as_mut_ptr() as u64,
+                        y_pitch: strides[0] as i32,
+                        u_pitch: strides[1] as i32,
+                        v_pitch: strides[2] as i32,
+                        width: w as i32,
+                        height: h as i32,
+                        format: yuv_code(format).unwrap(),
+                    };
+                    let from = crate::frame::FromRgb::new(yuv);
+                    // SAFETY: host buffers of the stated shapes.
+                    unsafe { dd_host_rgb_to_yuv(&from, rgb.as_ptr(), (w * 3) as i32, 3, &out) };
+                    assert!(got == planes, "{format:?} {yuv:?}: RGB -> Y'CbCr differs");
+
+                    // And back: frame -> photo.
+                    let frame = Frame {
+                        format,
+                        width: w,
+                        height: h,
+                        planes: [&planes[0], &planes[1], &planes[2]],
+                        strides,
+                        yuv,
+                    };
+                    let mut want = Photo {
+                        width: 0,
+                        height: 0,
+                        channels: 3,
+                        samples: Samples::U8(Vec::new()),
+                    };
+                    frame_to_photo(&frame, &mut want).expect("frame to photo");
+                    let Samples::U8(want) = want.samples else {
+                        unreachable!()
+                    };
+                    let input = YuvFrame {
+                        y: planes[0].as_ptr() as u64,
+                        u: planes[1].as_ptr() as u64,
+                        v: planes[2].as_ptr() as u64,
+                        ..out
+                    };
+                    let mut back = vec![0u8; w * h * 3];
+                    let to = crate::frame::ToRgb::new(yuv);
+                    // SAFETY: as above.
+                    unsafe { dd_host_yuv_to_rgb(&to, &input, back.as_mut_ptr(), (w * 3) as i32) };
+                    assert!(back == want, "{format:?} {yuv:?}: Y'CbCr -> RGB differs");
+                }
+            }
+        }
     }
 
     fn host_pointer_tables() -> Tables {
@@ -907,7 +1131,12 @@ mod tests {
             let ptx = compile_ptx_with_opts(KERNELS, compile_options(Some(arch)))
                 .unwrap_or_else(|e| panic!("{arch}: {e}"));
             let src = ptx.to_src();
-            for entry in ["dd_model_input", "dd_recombine"] {
+            for entry in [
+                "dd_model_input",
+                "dd_recombine",
+                "dd_yuv_to_rgb",
+                "dd_rgb_to_yuv",
+            ] {
                 assert!(
                     src.contains(&format!(".entry {entry}")),
                     "{arch}: no entry {entry}"

@@ -327,7 +327,9 @@ fn to_u8(v: f32) -> u8 {
 /// Y'CbCr -> R'G'B' as per-code tables (in 0..255 units), built once per frame: the per-pixel
 /// work is then three adds. Every chroma table is exactly 0 at code 128, so a grey pixel gives
 /// R = G = B = Y' bit for bit.
-struct ToRgb {
+/// `repr(C)`: the CUDA kernels take it as it is (`dd_to_rgb` in cuda/recipe.cu).
+#[repr(C)]
+pub(crate) struct ToRgb {
     y: [f32; 256],
     r_cr: [f32; 256],
     g_cb: [f32; 256],
@@ -336,7 +338,7 @@ struct ToRgb {
 }
 
 impl ToRgb {
-    fn new(yuv: Yuv) -> Self {
+    pub(crate) fn new(yuv: Yuv) -> Self {
         let (kr, kb) = yuv.matrix.kr_kb();
         let kg = 1.0 - kr - kb;
         let (y0, y_scale, c_scale) = if yuv.full_range {
@@ -381,8 +383,11 @@ impl ToRgb {
     }
 }
 
-/// R'G'B' (0..255 units) -> Y'CbCr codes, constants folded once per frame.
-struct FromRgb {
+/// R'G'B' (0..255 units) -> Y'CbCr codes, constants folded once per frame. `repr(C)`: the CUDA
+/// kernels take it as it is (`dd_from_rgb` in cuda/recipe.cu).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FromRgb {
     kr: f32,
     kg: f32,
     kb: f32,
@@ -393,7 +398,7 @@ struct FromRgb {
 }
 
 impl FromRgb {
-    fn new(yuv: Yuv) -> Self {
+    pub(crate) fn new(yuv: Yuv) -> Self {
         let (kr, kb) = yuv.matrix.kr_kb();
         let kg = 1.0 - kr - kb;
         let (y_off, y_scale, c_scale) = if yuv.full_range {

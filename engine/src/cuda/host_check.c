@@ -20,3 +20,18 @@ void dd_host_recombine(const dd_tables *t, const dd_frame_in *in, const float *a
         for (int x = 0; x < in->width; x++)
             dd_recombine_px(t, in, ab, size, xt, yt, nearest, out, x, y);
 }
+
+void dd_host_yuv_to_rgb(const dd_to_rgb *t, const dd_yuv *f, dd_u8 *out, int out_pitch)
+{
+    for (int y = 0; y < f->height; y++)
+        for (int x = 0; x < f->width; x++)
+            dd_yuv_to_rgb_px(t, f, out, out_pitch, x, y);
+}
+
+void dd_host_rgb_to_yuv(const dd_from_rgb *t, const dd_u8 *in, int in_pitch, int step, const dd_yuv *f)
+{
+    int sub = f->format == DD_Y444 ? 1 : 2;
+    for (int cy = 0; cy < (f->height + sub - 1) / sub; cy++)
+        for (int cx = 0; cx < (f->width + sub - 1) / sub; cx++)
+            dd_rgb_to_yuv_px(t, in, in_pitch, step, f, cx, cy);
+}

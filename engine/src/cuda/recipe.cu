@@ -216,6 +216,112 @@ DD_FN void dd_recombine_px(const dd_tables *t, const dd_frame_in *in, const floa
         o[out->a] = in->a >= 0 ? px[in->a] : 255;
 }
 
+/* Y'CbCr frames (engine/src/frame.rs): I420, NV12 (u holds the interleaved CbCr plane) and Y444. */
+#define DD_I420 0
+#define DD_NV12 1
+#define DD_Y444 2
+
+typedef struct {
+    dd_u8 *y;
+    dd_u8 *u;
+    dd_u8 *v;
+    int y_pitch, u_pitch, v_pitch;
+    int width;
+    int height;
+    int format;
+} dd_yuv;
+
+/* Y'CbCr -> R'G'B' per-code tables (frame.rs `ToRgb`), 0..255 units. */
+typedef struct {
+    float y[256];
+    float r_cr[256];
+    float g_cb[256];
+    float g_cr[256];
+    float b_cb[256];
+} dd_to_rgb;
+
+/* R'G'B' -> Y'CbCr constants (frame.rs `FromRgb`). */
+typedef struct {
+    float kr, kg, kb, y_off, y_scale, cb_scale, cr_scale;
+} dd_from_rgb;
+
+/* frame.rs `to_u8`: clamp, then round half away from zero. */
+DD_FN dd_u8 dd_to_u8(float v)
+{
+    float c = v < 0.0f ? 0.0f : (v > 255.0f ? 255.0f : v);
+    int t = (int)c;
+    return (dd_u8)(t + ((c - (float)t) >= 0.5f ? 1 : 0));
+}
+
+/* The Cb and Cr codes of pixel (x, y). 4:2:0 chroma is taken as it is for the 2x2 pixels it
+ * covers (frame.rs does the same). */
+DD_FN void dd_yuv_chroma(const dd_yuv *f, int x, int y, int *cb, int *cr)
+{
+    if (f->format == DD_Y444) {
+        *cb = f->u[(long)y * f->u_pitch + x];
+        *cr = f->v[(long)y * f->v_pitch + x];
+    } else if (f->format == DD_NV12) {
+        const dd_u8 *uv = f->u + (long)(y / 2) * f->u_pitch + 2 * (x / 2);
+        *cb = uv[0];
+        *cr = uv[1];
+    } else {
+        *cb = f->u[(long)(y / 2) * f->u_pitch + x / 2];
+        *cr = f->v[(long)(y / 2) * f->v_pitch + x / 2];
+    }
+}
+
+/* One pixel of a Y'CbCr frame to packed RGB (3 bytes a pixel, `out_pitch`). */
+DD_FN void dd_yuv_to_rgb_px(const dd_to_rgb *t, const dd_yuv *f, dd_u8 *out, int out_pitch, int x, int y)
+{
+    int cb, cr;
+    dd_yuv_chroma(f, x, y, &cb, &cr);
+    float l = t->y[f->y[(long)y * f->y_pitch + x]];
+    float c0 = t->r_cr[cr], c1 = -(t->g_cb[cb] + t->g_cr[cr]), c2 = t->b_cb[cb];
+    dd_u8 *o = out + (long)y * out_pitch + 3 * x;
+    o[0] = dd_to_u8(l + c0);
+    o[1] = dd_to_u8(l + c1);
+    o[2] = dd_to_u8(l + c2);
+}
+
+DD_FN float dd_luma(const dd_from_rgb *t, float r, float g, float b)
+{
+    return t->kr * r + t->kg * g + t->kb * b;
+}
+
+/* One chroma sample of packed RGB(A) `in` (bytes per pixel `step`, R G B first) into a Y'CbCr
+ * frame, with the Y' of the pixels it covers: one for Y444, up to 2x2 for 4:2:0, where the
+ * chroma is that of the pixels' mean (frame.rs `encode_420_pair`, summed in its order). */
+DD_FN void dd_rgb_to_yuv_px(const dd_from_rgb *t, const dd_u8 *in, int in_pitch, int step, const dd_yuv *f,
+                            int cx, int cy)
+{
+    int sub = f->format == DD_Y444 ? 1 : 2;
+    float sum[3] = {0.0f, 0.0f, 0.0f};
+    float count = 0.0f;
+    for (int x = sub * cx; x < sub * cx + sub && x < f->width; x++) {
+        for (int y = sub * cy; y < sub * cy + sub && y < f->height; y++) {
+            const dd_u8 *p = in + (long)y * in_pitch + (long)x * step;
+            float r = (float)p[0], g = (float)p[1], b = (float)p[2];
+            f->y[(long)y * f->y_pitch + x] = dd_to_u8(t->y_off + t->y_scale * dd_luma(t, r, g, b));
+            sum[0] = sum[0] + r;
+            sum[1] = sum[1] + g;
+            sum[2] = sum[2] + b;
+            count += 1.0f;
+        }
+    }
+    float m0 = sum[0] / count, m1 = sum[1] / count, m2 = sum[2] / count;
+    float l = dd_luma(t, m0, m1, m2);
+    dd_u8 cb = dd_to_u8(128.0f + t->cb_scale * (m2 - l));
+    dd_u8 cr = dd_to_u8(128.0f + t->cr_scale * (m0 - l));
+    if (f->format == DD_NV12) {
+        dd_u8 *uv = f->u + (long)cy * f->u_pitch + 2 * cx;
+        uv[0] = cb;
+        uv[1] = cr;
+    } else {
+        f->u[(long)cy * f->u_pitch + cx] = cb;
+        f->v[(long)cy * f->v_pitch + cx] = cr;
+    }
+}
+
 #ifdef __CUDACC_RTC__
 /* One thread per pixel, 2D grid. */
 extern "C" __global__ void dd_model_input(dd_tables t, dd_frame_in in, const dd_tap *xt, const dd_tap *yt,
@@ -234,5 +340,23 @@ extern "C" __global__ void dd_recombine(dd_tables t, dd_frame_in in, const float
     int y = blockIdx.y * blockDim.y + threadIdx.y;
     if (x < in.width && y < in.height)
         dd_recombine_px(&t, &in, ab, size, xt, yt, nearest, &out, x, y);
+}
+
+extern "C" __global__ void dd_yuv_to_rgb(const dd_to_rgb *t, dd_yuv f, dd_u8 *out, int out_pitch)
+{
+    int x = blockIdx.x * blockDim.x + threadIdx.x;
+    int y = blockIdx.y * blockDim.y + threadIdx.y;
+    if (x < f.width && y < f.height)
+        dd_yuv_to_rgb_px(t, &f, out, out_pitch, x, y);
+}
+
+/* One thread per chroma sample. */
+extern "C" __global__ void dd_rgb_to_yuv(dd_from_rgb t, const dd_u8 *in, int in_pitch, int step, dd_yuv f)
+{
+    int sub = f.format == DD_Y444 ? 1 : 2;
+    int cx = blockIdx.x * blockDim.x + threadIdx.x;
+    int cy = blockIdx.y * blockDim.y + threadIdx.y;
+    if (cx < (f.width + sub - 1) / sub && cy < (f.height + sub - 1) / sub)
+        dd_rgb_to_yuv_px(&t, in, in_pitch, step, &f, cx, cy);
 }
 #endif
