@@ -3,7 +3,7 @@
 //!
 //! ```sh
 //! cargo run --release -p ddcolor-engine --example gpu_bench -- MODEL [--size 512] [--fp16] \
-//!     [--frames 40] [--photo PHOTO] [--compare DIR]
+//!     [--frames 40] [--photo PHOTO] [--compare DIR] [--temporal off|recursive|flow]
 //! ```
 //!
 //! Prints, for batch 1 and 8 at 1920x1080: frames/s, and per frame the time in the kernels
@@ -19,6 +19,7 @@ use cudarc::driver::{DevicePtr, DevicePtrMut};
 use ddcolor_engine::cuda::{FrameIn, FrameOut, GpuColorizer, Layout, Timing};
 use ddcolor_engine::device::{Device, GpuOptions};
 use ddcolor_engine::photo::{Photo, Samples};
+use ddcolor_engine::temporal::{Smoother, TemporalMode, TemporalSettings};
 use ddcolor_engine::{Model, ModelOptions, PixelFormat, Upsample};
 
 struct Args {
@@ -28,6 +29,7 @@ struct Args {
     frames: usize,
     photo: PathBuf,
     compare: Option<PathBuf>,
+    temporal: TemporalMode,
 }
 
 fn args() -> Args {
@@ -42,6 +44,7 @@ fn args() -> Args {
             "/../../shared/media/photos/kodak/kodim23.png"
         )),
         compare: None,
+        temporal: TemporalMode::default(),
     };
     while let Some(v) = a.next() {
         let mut value = || a.next().unwrap_or_else(|| panic!("{v} needs a value"));
@@ -51,6 +54,7 @@ fn args() -> Args {
             "--frames" => out.frames = value().parse().expect("--frames N"),
             "--photo" => out.photo = value().into(),
             "--compare" => out.compare = Some(value().into()),
+            "--temporal" => out.temporal = value().parse().expect("--temporal off|recursive|flow"),
             m if out.model.as_os_str().is_empty() => out.model = m.into(),
             other => panic!("unknown argument {other}"),
         }
@@ -143,31 +147,42 @@ fn main() {
             })
             .collect();
         let (up0, down0) = (gpu.uploads, gpu.downloads);
+        // Temporal smoothing as `ddcolor film` does it by default (`--temporal off` to leave out).
+        let mut smoother = (a.temporal != TemporalMode::Off).then(|| {
+            Smoother::new(TemporalSettings {
+                mode: a.temporal,
+                ..Default::default()
+            })
+        });
         let calls = a.frames.div_ceil(batch).max(1);
         let mut sum = Timing::default();
         let mut wall = Duration::ZERO;
         for i in 0..calls + 3 {
             let t = Instant::now();
             // SAFETY: `src` and `dst` live until the end of this block; the call waits for the GPU.
-            let timing = unsafe { gpu.colorize_frames(&mut model, &frames, &outs) }
-                .unwrap_or_else(|e| panic!("batch {batch}: {e}"));
+            let timing =
+                unsafe { gpu.colorize_frames(&mut model, &frames, &outs, smoother.as_mut()) }
+                    .unwrap_or_else(|e| panic!("batch {batch}: {e}"));
             if i >= 3 {
                 // The first calls build TensorRT engines and warm up the allocator.
                 wall += t.elapsed();
                 sum.pre += timing.pre;
                 sum.model += timing.model;
+                sum.smooth += timing.smooth;
                 sum.post += timing.post;
             }
         }
         let n = (calls * batch) as f64;
         let ms = |d: Duration| d.as_secs_f64() * 1e3 / n;
         println!(
-            "batch {batch}: {:.1} frames/s at 1920x1080; per frame: kernels {:.2} ms (input {:.2}, recombine {:.2}), model {:.2} ms; host copies of pixel data per frame: {} up, {} down",
+            "batch {batch}: {:.1} frames/s at 1920x1080; per frame: kernels {:.2} ms (input {:.2}, recombine {:.2}), model {:.2} ms, temporal {} {:.2} ms; host copies of pixel data per frame: {} up, {} down",
             n / wall.as_secs_f64(),
             ms(sum.pre + sum.post),
             ms(sum.pre),
             ms(sum.post),
             ms(sum.model),
+            a.temporal,
+            ms(sum.smooth),
             (gpu.uploads - up0) as f64 / n,
             (gpu.downloads - down0) as f64 / n,
         );
@@ -177,7 +192,8 @@ fn main() {
     let t = Instant::now();
     let host_frames = a.frames.clamp(1, 20);
     for _ in 0..host_frames {
-        gpu.colorize_photo(&mut model, &photo).expect("colorize");
+        gpu.colorize_photo(&mut model, &photo, None)
+            .expect("colorize");
     }
     println!(
         "host memory: {:.1} frames/s at 1920x1080 with {} upload(s) and {} download(s) per frame",
@@ -197,7 +213,9 @@ fn main() {
         let (mut worst, mut differ, mut total) = (0u8, 0u64, 0u64);
         for f in &files {
             let p = ddcolor_engine::io::read_photo(f, u64::MAX).unwrap_or_else(|e| panic!("{e}"));
-            let g = gpu.colorize_photo(&mut model, &p).expect("GPU colorize");
+            let g = gpu
+                .colorize_photo(&mut model, &p, None)
+                .expect("GPU colorize");
             let c =
                 ddcolor_engine::colorize(&mut cpu, &p, Upsample::Bilinear).expect("CPU colorize");
             let (Samples::U8(g), Samples::U8(c)) = (&g.samples, &c.samples) else {

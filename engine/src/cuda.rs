@@ -492,6 +492,8 @@ pub struct Timing {
     pub pre: std::time::Duration,
     /// The model.
     pub model: std::time::Duration,
+    /// Temporal smoothing, with its transfers.
+    pub smooth: std::time::Duration,
     /// Recombination kernels.
     pub post: std::time::Duration,
 }
@@ -537,8 +539,13 @@ impl GpuColorizer {
         &mut self.recipe
     }
 
-    /// Colorizes up to `batch` device frames into `outs` (same sizes, one each), and says how
-    /// long each part took.
+    /// Colorizes up to `batch` device frames into `outs` (same sizes, one each), in order, and
+    /// says how long each part took. With `smoother`, each frame's chroma is smoothed against
+    /// the previous frames' (see [`crate::temporal`]) between the model and the recombination.
+    ///
+    /// The smoother runs on the CPU for now: the model-space luma and chroma (3 x S x S floats,
+    /// not the frame's pixels) go to the host and the chroma comes back, so its result is the
+    /// CPU path's bit for bit. Kernels for it are a follow-up.
     ///
     /// # Safety
     /// Every frame and output must point to device memory of the stated shape, valid until
@@ -548,6 +555,7 @@ impl GpuColorizer {
         model: &mut crate::Model,
         frames: &[FrameIn],
         outs: &[FrameOut],
+        smoother: Option<&mut crate::temporal::Smoother>,
     ) -> Result<Timing, GpuError> {
         let (s, n) = (self.io.size(), frames.len());
         if n == 0 || n > self.io.batch() || outs.len() != n {
@@ -571,6 +579,13 @@ impl GpuColorizer {
         let model_time = start.elapsed() - pre;
         let output = self.io.output_ptr();
         let bytes_out = (2 * s * s * std::mem::size_of::<f32>()) as u64;
+        if let Some(sm) = smoother {
+            for k in 0..n as u64 {
+                // SAFETY: inside the bound input and output, which only this object writes.
+                unsafe { self.smooth_on_host(sm, input + k * bytes_in, output + k * bytes_out) }?;
+            }
+        }
+        let smooth_time = start.elapsed() - pre - model_time;
         for (k, (f, o)) in frames.iter().zip(outs).enumerate() {
             // SAFETY: as above, for the bound output.
             unsafe {
@@ -583,8 +598,42 @@ impl GpuColorizer {
         Ok(Timing {
             pre,
             model: model_time,
-            post: total - pre - model_time,
+            smooth: smooth_time,
+            post: total - pre - model_time - smooth_time,
         })
+    }
+
+    /// Smooths one image's chroma at device address `ab` with its model-input luma at `luma`
+    /// (the first plane of the model input), on the CPU.
+    ///
+    /// # Safety
+    /// `luma` must hold `S * S` and `ab` `2 * S * S` device floats.
+    unsafe fn smooth_on_host(
+        &mut self,
+        smoother: &mut crate::temporal::Smoother,
+        luma: u64,
+        ab: u64,
+    ) -> Result<(), GpuError> {
+        let s = self.io.size();
+        let stream = self.recipe.stream().clone();
+        // SAFETY: borrowed views of memory the model's tensors own: leaked below, never freed here.
+        let (l_dev, mut ab_dev) = unsafe {
+            (
+                stream.upgrade_device_ptr::<f32>(luma, s * s),
+                stream.upgrade_device_ptr::<f32>(ab, 2 * s * s),
+            )
+        };
+        let result = (|| -> Result<(), GpuError> {
+            let l = stream.clone_dtoh(&l_dev)?;
+            let mut host_ab = stream.clone_dtoh(&ab_dev)?;
+            smoother.apply(&l, &mut host_ab, s);
+            stream.memcpy_htod(&host_ab, &mut ab_dev)?;
+            stream.synchronize()?;
+            Ok(())
+        })();
+        l_dev.leak();
+        ab_dev.leak();
+        result
     }
 
     /// Colorizes an 8-bit photo (grey, RGB or RGBA) held in host memory: one upload, the
@@ -594,6 +643,7 @@ impl GpuColorizer {
         &mut self,
         model: &mut crate::Model,
         photo: &crate::Photo,
+        smoother: Option<&mut crate::temporal::Smoother>,
     ) -> Result<crate::Photo, GpuError> {
         use cudarc::driver::{DevicePtr, DevicePtrMut};
         let crate::photo::Samples::U8(data) = &photo.samples else {
@@ -638,7 +688,7 @@ impl GpuColorizer {
             },
         };
         // SAFETY: both buffers live on this stream until the synchronisation at the end.
-        unsafe { self.colorize_frames(model, &[frame], &[out]) }?;
+        unsafe { self.colorize_frames(model, &[frame], &[out], smoother) }?;
         drop((_s, _d));
         let bytes = stream.clone_dtoh(&dst)?;
         self.downloads += 1;
@@ -1191,7 +1241,7 @@ mod tests {
             GpuColorizer::new(&gpu_model, 0, 1, Upsample::Bilinear).expect("GPU colorizer");
         for (name, photo) in photos() {
             let got = gpu
-                .colorize_photo(&mut gpu_model, &photo)
+                .colorize_photo(&mut gpu_model, &photo, None)
                 .expect("GPU colorize");
             let want =
                 crate::colorize(&mut cpu_model, &photo, Upsample::Bilinear).expect("CPU colorize");
@@ -1212,6 +1262,71 @@ mod tests {
             (5, 5),
             "one upload and one download per photo"
         );
+    }
+
+    /// Temporal smoothing between the GPU model and the recombination kernel gives the CPU
+    /// path's frames (within 1 level) over a short sequence. Skipped, visibly, without a GPU.
+    #[test]
+    fn gpu_smoothing_equals_the_cpu_path_within_one_level() {
+        use crate::temporal::{Smoother, TemporalMode, TemporalSettings};
+        if let Err(e) = libraries_present() {
+            eprintln!("SKIPPED gpu_smoothing_equals_the_cpu_path_within_one_level: {e}");
+            return;
+        }
+        let mut gpu_model = match test_model(crate::device::Device::Cuda) {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("SKIPPED gpu_smoothing_equals_the_cpu_path_within_one_level: {e}");
+                return;
+            }
+        };
+        let mut cpu_model = test_model(crate::device::Device::Cpu).expect("test model");
+        let mut gpu =
+            GpuColorizer::new(&gpu_model, 0, 1, Upsample::Bilinear).expect("GPU colorizer");
+        let (_, base) = &photos()[0];
+        let Samples::U8(d) = &base.samples else {
+            unreachable!()
+        };
+        for mode in [TemporalMode::Recursive, TemporalMode::Flow] {
+            let settings = TemporalSettings {
+                mode,
+                ..Default::default()
+            };
+            let (mut on_gpu, mut on_cpu) = (Smoother::new(settings), Smoother::new(settings));
+            for shift in 0..4usize {
+                // The photo panning 3 pixels a frame.
+                let w = base.width - 12;
+                let data: Vec<u8> = (0..base.height)
+                    .flat_map(|y| d[(y * base.width + 3 * shift) * 3..][..w * 3].to_vec())
+                    .collect();
+                let frame = Photo {
+                    width: w,
+                    height: base.height,
+                    channels: 3,
+                    samples: Samples::U8(data),
+                };
+                let got = gpu
+                    .colorize_photo(&mut gpu_model, &frame, Some(&mut on_gpu))
+                    .expect("GPU");
+                let s = cpu_model.input_size();
+                let mut input = vec![0f32; 3 * s * s];
+                crate::recipe::model_input(&frame, s, &mut input);
+                let mut ab = Vec::new();
+                cpu_model.run(&input, 1, &mut ab).expect("CPU model");
+                on_cpu.apply(&input[..s * s], &mut ab, s);
+                let want = crate::recipe::recombine(&frame, &ab, s, Upsample::Bilinear);
+                let (Samples::U8(g), Samples::U8(w)) = (&got.samples, &want.samples) else {
+                    unreachable!()
+                };
+                let worst = g
+                    .iter()
+                    .zip(w)
+                    .map(|(a, b)| a.abs_diff(*b))
+                    .max()
+                    .unwrap_or(0);
+                assert!(worst <= 1, "{mode} frame {shift}: off by {worst} levels");
+            }
+        }
     }
 
     /// The launches on a real GPU against the CPU path. Skipped, visibly, without one.
