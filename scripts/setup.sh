@@ -59,10 +59,12 @@ fi
 
 # 3b. NVRTC (libnvrtc.so.13), from the PyPI wheel, linked into .deps/nvrtc where the engine
 # looks for it: the tests compile the CUDA kernels with it, which needs no GPU.
+# Linked again whenever a link is missing or broken (a new wheel renames libnvrtc-builtins).
 nvrtc_dir=$deps/nvrtc
-if [ ! -e "$nvrtc_dir/libnvrtc.so.13" ]; then
+if [ ! -e "$nvrtc_dir/libnvrtc.so.13" ] || [ -n "$(find "$nvrtc_dir" -xtype l 2>/dev/null)" ]; then
     lib=$("$deps/venv/bin/python" -c 'import nvidia, os; print(os.path.join(list(nvidia.__path__)[0], "cu13", "lib"))')
     say "linking NVRTC from $lib into .deps/nvrtc"
+    rm -rf "$nvrtc_dir"
     mkdir -p "$nvrtc_dir"
     ln -sf "$lib"/libnvrtc* "$nvrtc_dir/"
 fi

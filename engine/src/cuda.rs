@@ -300,7 +300,8 @@ fn host_tables() -> HostTables {
 }
 
 /// The recipe's kernels on one GPU, with the tables uploaded once and the per-size geometry
-/// kept until the size changes. Everything runs on one stream, the one ONNX Runtime is given.
+/// kept until the size changes. The kernels run on one stream of their own; ONNX Runtime runs
+/// on its own stream, after a synchronisation (see [`GpuColorizer::colorize_frames`]).
 pub struct GpuRecipe {
     ctx: Arc<CudaContext>,
     stream: Arc<CudaStream>,
@@ -380,8 +381,7 @@ impl GpuRecipe {
         &self.ctx
     }
 
-    /// The stream every kernel runs on; give it to ONNX Runtime's CUDA provider so the model
-    /// runs in order with them.
+    /// The stream every kernel runs on.
     pub fn stream(&self) -> &Arc<CudaStream> {
         &self.stream
     }
@@ -506,25 +506,28 @@ pub struct GpuColorizer {
     recipe: GpuRecipe,
     io: crate::model::DeviceIo,
     upsample: Upsample,
-    /// Host <-> device copies of pixel data so far, for the benchmark's count.
+    /// Host <-> device copies of frame pixels so far, for the benchmark's count.
     pub uploads: u64,
     pub downloads: u64,
+    /// Host <-> device copies of model-space planes (S x S luma and chroma) for the smoother.
+    pub smoothing_copies: u64,
 }
 
 impl GpuColorizer {
-    /// For `model` (placed on GPU `device_id`), `batch` frames per model call.
-    pub fn new(
-        model: &crate::Model,
-        device_id: usize,
-        batch: usize,
-        upsample: Upsample,
-    ) -> Result<Self, GpuError> {
+    /// For `model` (placed on a GPU: the kernels run on the same one), `batch` frames per
+    /// model call.
+    pub fn new(model: &crate::Model, batch: usize, upsample: Upsample) -> Result<Self, GpuError> {
+        let crate::device::Placement::Cuda { device_id, .. } = *model.placement() else {
+            return Err(GpuError::Unsupported(
+                "the model runs on the CPU: load it with device cuda".into(),
+            ));
+        };
         if upsample == Upsample::EdgeAware {
             return Err(GpuError::Unsupported(
                 "edge-aware upsampling has no GPU kernel yet: use bilinear or nearest".into(),
             ));
         }
-        let recipe = GpuRecipe::new(device_id)?;
+        let recipe = GpuRecipe::new(device_id as usize)?;
         let io = model.device_io(batch)?;
         Ok(Self {
             recipe,
@@ -532,6 +535,7 @@ impl GpuColorizer {
             upsample,
             uploads: 0,
             downloads: 0,
+            smoothing_copies: 0,
         })
     }
 
@@ -616,23 +620,26 @@ impl GpuColorizer {
     ) -> Result<(), GpuError> {
         let s = self.io.size();
         let stream = self.recipe.stream().clone();
-        // SAFETY: borrowed views of memory the model's tensors own: leaked below, never freed here.
+        // SAFETY: borrowed views of memory the model's tensors own. `ManuallyDrop`: never freed
+        // here, even if the smoother panics.
         let (l_dev, mut ab_dev) = unsafe {
             (
-                stream.upgrade_device_ptr::<f32>(luma, s * s),
-                stream.upgrade_device_ptr::<f32>(ab, 2 * s * s),
+                std::mem::ManuallyDrop::new(stream.upgrade_device_ptr::<f32>(luma, s * s)),
+                std::mem::ManuallyDrop::new(stream.upgrade_device_ptr::<f32>(ab, 2 * s * s)),
             )
         };
         let result = (|| -> Result<(), GpuError> {
-            let l = stream.clone_dtoh(&l_dev)?;
-            let mut host_ab = stream.clone_dtoh(&ab_dev)?;
+            let l = stream.clone_dtoh(&*l_dev)?;
+            let mut host_ab = stream.clone_dtoh(&*ab_dev)?;
             smoother.apply(&l, &mut host_ab, s);
-            stream.memcpy_htod(&host_ab, &mut ab_dev)?;
+            stream.memcpy_htod(&host_ab, &mut *ab_dev)?;
             stream.synchronize()?;
             Ok(())
         })();
-        l_dev.leak();
-        ab_dev.leak();
+        self.smoothing_copies += 3;
+        // Gives the views up without freeing (waits for their events).
+        std::mem::ManuallyDrop::into_inner(l_dev).leak();
+        std::mem::ManuallyDrop::into_inner(ab_dev).leak();
         result
     }
 
@@ -1172,8 +1179,9 @@ mod tests {
                 "DDCOLOR_REQUIRE_NVRTC is set but libnvrtc.so.13 cannot be loaded (looked in {:?} and the system's search path)",
                 nvrtc_candidates()
             );
-            eprintln!(
-                "SKIPPED nvrtc_compiles_the_kernels: no libnvrtc (install PyPI nvidia-cuda-nvrtc, see Makefile)"
+            skipped(
+                "nvrtc_compiles_the_kernels",
+                &"no libnvrtc (install PyPI nvidia-cuda-nvrtc, see Makefile)",
             );
             return;
         }
@@ -1198,6 +1206,41 @@ mod tests {
                 "{arch}: the PTX fuses multiply-adds"
             );
         }
+    }
+
+    /// Says a test was skipped where `cargo test` shows it: straight to stderr, which libtest
+    /// does not capture (it captures `eprintln!`).
+    fn skipped(test: &str, why: &dyn std::fmt::Display) {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+    }
+
+    /// Whether this machine can run the GPU tests: the libraries load and a GPU is there, and
+    /// the ONNX Runtime library has CUDA. Anything else that fails later is a failure.
+    fn gpu_here(test: &str, needs_gpu_model: bool) -> bool {
+        if let Err(e) = libraries_present() {
+            skipped(test, &e);
+            return false;
+        }
+        match CudaContext::device_count() {
+            Ok(n) if n > 0 => {}
+            Ok(_) => {
+                skipped(test, &"no CUDA device");
+                return false;
+            }
+            Err(e) => {
+                skipped(test, &e);
+                return false;
+            }
+        }
+        if needs_gpu_model {
+            crate::model::environment().expect("ONNX Runtime");
+            if !crate::device::support().cuda {
+                skipped(test, &crate::device::NO_CUDA_BUILD);
+                return false;
+            }
+        }
+        true
     }
 
     fn test_model(device: crate::device::Device) -> crate::Result<crate::Model> {
@@ -1225,20 +1268,12 @@ mod tests {
     /// visibly, without a GPU or without the GPU build of ONNX Runtime.
     #[test]
     fn gpu_colorizer_equals_the_cpu_path_within_one_level() {
-        if let Err(e) = libraries_present() {
-            eprintln!("SKIPPED gpu_colorizer_equals_the_cpu_path_within_one_level: {e}");
+        if !gpu_here("gpu_colorizer_equals_the_cpu_path_within_one_level", true) {
             return;
         }
-        let mut gpu_model = match test_model(crate::device::Device::Cuda) {
-            Ok(m) => m,
-            Err(e) => {
-                eprintln!("SKIPPED gpu_colorizer_equals_the_cpu_path_within_one_level: {e}");
-                return;
-            }
-        };
+        let mut gpu_model = test_model(crate::device::Device::Cuda).expect("model on the GPU");
         let mut cpu_model = test_model(crate::device::Device::Cpu).expect("test model");
-        let mut gpu =
-            GpuColorizer::new(&gpu_model, 0, 1, Upsample::Bilinear).expect("GPU colorizer");
+        let mut gpu = GpuColorizer::new(&gpu_model, 1, Upsample::Bilinear).expect("GPU colorizer");
         for (name, photo) in photos() {
             let got = gpu
                 .colorize_photo(&mut gpu_model, &photo, None)
@@ -1269,20 +1304,12 @@ mod tests {
     #[test]
     fn gpu_smoothing_equals_the_cpu_path_within_one_level() {
         use crate::temporal::{Smoother, TemporalMode, TemporalSettings};
-        if let Err(e) = libraries_present() {
-            eprintln!("SKIPPED gpu_smoothing_equals_the_cpu_path_within_one_level: {e}");
+        if !gpu_here("gpu_smoothing_equals_the_cpu_path_within_one_level", true) {
             return;
         }
-        let mut gpu_model = match test_model(crate::device::Device::Cuda) {
-            Ok(m) => m,
-            Err(e) => {
-                eprintln!("SKIPPED gpu_smoothing_equals_the_cpu_path_within_one_level: {e}");
-                return;
-            }
-        };
+        let mut gpu_model = test_model(crate::device::Device::Cuda).expect("model on the GPU");
         let mut cpu_model = test_model(crate::device::Device::Cpu).expect("test model");
-        let mut gpu =
-            GpuColorizer::new(&gpu_model, 0, 1, Upsample::Bilinear).expect("GPU colorizer");
+        let mut gpu = GpuColorizer::new(&gpu_model, 1, Upsample::Bilinear).expect("GPU colorizer");
         let (_, base) = &photos()[0];
         let Samples::U8(d) = &base.samples else {
             unreachable!()
@@ -1332,13 +1359,10 @@ mod tests {
     /// The launches on a real GPU against the CPU path. Skipped, visibly, without one.
     #[test]
     fn gpu_kernels_equal_the_cpu_path() {
-        let mut gpu = match GpuRecipe::new(0) {
-            Ok(g) => g,
-            Err(e) => {
-                eprintln!("SKIPPED gpu_kernels_equal_the_cpu_path: {e}");
-                return;
-            }
-        };
+        if !gpu_here("gpu_kernels_equal_the_cpu_path", false) {
+            return;
+        }
+        let mut gpu = GpuRecipe::new(0).expect("GPU recipe");
         let size = 256;
         for (name, photo) in photos() {
             let layout = layout_for(&photo)[0].1;

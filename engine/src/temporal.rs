@@ -8,8 +8,8 @@
 //!
 //! where W is the identity (`recursive`) or a warp along the optical flow from this frame to the
 //! previous one (`flow`, with w = 0 where the forward-backward check finds no match), and dL the
-//! largest change of the (blurred) luma `L_t - W(L_{t-1})` within two model pixels, less the
-//! frame's median change (old film's exposure breathes from frame to frame). Where the
+//! largest `|L_t - W(L_{t-1}) - m|` of the (blurred) luma within two model pixels, m the frame's
+//! median change (old film's exposure breathes from frame to frame). Where the
 //! luma changed nearby (something moved in or out) w falls to zero and the new prediction wins,
 //! so a moving object leaves no smear of old colour, even where it was as bright as what it
 //! uncovers. Hue and saturation are blended separately, so a

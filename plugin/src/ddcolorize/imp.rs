@@ -737,7 +737,7 @@ impl ObjectImpl for Ddcolorize {
                     .nick("Motion sensitivity")
                     .blurb(
                         "How quickly blending stops where the picture changed (alpha in w = strength * \
-                         exp(-alpha * dL^2), dL the largest luma change within 2 model pixels less the frame's median change, L in 0..1). Higher leaves no trail behind moving objects but \
+                         exp(-alpha * dL^2), dL the largest |luma change - the frame's median change| within 2 model pixels, L in 0..1). Higher leaves no trail behind moving objects but \
                          smooths less on grainy film. May change while playing.",
                     )
                     .minimum(0.0)
