@@ -80,11 +80,24 @@ fn preload_nvrtc() {
     });
 }
 
-/// Whether NVRTC can be loaded (see [`preload_nvrtc`]).
+/// Whether NVRTC 13 can be loaded (see [`preload_nvrtc`]). cudarc asks the loader for
+/// `libnvrtc.so` before `libnvrtc.so.13`, so another toolkit's NVRTC could answer: the version
+/// is checked, as the bindings are those of CUDA 13.
 pub fn nvrtc_present() -> bool {
     preload_nvrtc();
-    // SAFETY: the probe only tries to dlopen the library.
-    std::panic::catch_unwind(|| unsafe { cudarc::nvrtc::sys::is_culib_present() }).unwrap_or(false)
+    std::panic::catch_unwind(|| {
+        // SAFETY: the probe only tries to dlopen the library; nvrtcVersion writes two ints.
+        unsafe {
+            if !cudarc::nvrtc::sys::is_culib_present() {
+                return false;
+            }
+            let (mut major, mut minor) = (0, 0);
+            let ok = cudarc::nvrtc::sys::nvrtcVersion(&mut major, &mut minor)
+                == cudarc::nvrtc::sys::nvrtcResult::NVRTC_SUCCESS;
+            ok && major == 13
+        }
+    })
+    .unwrap_or(false)
 }
 
 /// Whether the CUDA driver and NVRTC libraries can be loaded. `cudarc` panics (rather than
