@@ -8,6 +8,7 @@
 use gst::glib;
 
 pub mod ddcolorize;
+pub mod gstcuda;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     ddcolorize::register(plugin)

@@ -233,7 +233,7 @@ pub struct Ddcolorize {
     state: Mutex<Option<State>>,
 }
 
-fn pixel_format(f: gst_video::VideoFormat) -> Option<PixelFormat> {
+pub(crate) fn pixel_format(f: gst_video::VideoFormat) -> Option<PixelFormat> {
     use gst_video::VideoFormat as V;
     Some(match f {
         V::Gray8 => PixelFormat::Gray8,

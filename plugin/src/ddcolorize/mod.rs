@@ -9,6 +9,9 @@ use gst::prelude::*;
 
 mod imp;
 
+#[cfg(test)]
+pub(crate) use imp::pixel_format;
+
 glib::wrapper! {
     pub struct Ddcolorize(ObjectSubclass<imp::Ddcolorize>)
         @extends gst_video::VideoFilter, gst_base::BaseTransform, gst::Element, gst::Object;

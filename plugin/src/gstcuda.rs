@@ -1,0 +1,308 @@
+//! GStreamer's CUDA library (GstCuda, `libgstcuda-1.0.so.0` from gst-plugins-bad), for the
+//! element's zero-copy path: the `memory:CUDAMemory` caps feature, the `gst.cuda.context`
+//! context its neighbours (nvh264dec, cudaupload, cudaconvert) share, CUDA buffer pools, and the
+//! `GST_MAP_CUDA` map flag that makes a mapped plane a device pointer.
+//!
+//! gstreamer-rs has no bindings for GstCuda (its API is still marked unstable), so the few
+//! functions used are loaded at run time, like the CUDA driver itself: the plugin builds and
+//! loads where GstCuda is missing, and only the GPU path needs it. Not wired into `ddcolorize`
+//! yet (see the issue 5 notes): the element needs its CUDA-memory processing first.
+
+use std::ffi::{c_int, c_void};
+use std::ptr::NonNull;
+use std::sync::OnceLock;
+
+use gst::ffi as gst_ffi;
+use gst::glib;
+use gst::glib::translate::{FromGlibPtrFull, ToGlibPtr};
+
+/// The caps feature of video frames in CUDA device memory.
+pub const CUDA_MEMORY: &str = "memory:CUDAMemory";
+/// The context type CUDA elements share (its structure holds the `GstCudaContext`).
+pub const CONTEXT_TYPE: &str = "gst.cuda.context";
+/// `GST_MAP_CUDA` (`GST_MAP_FLAG_LAST << 1`): a CUDA memory mapped with it gives the device
+/// pointer instead of a host copy.
+pub const MAP_CUDA: u32 = gst_ffi::GST_MAP_FLAG_LAST << 1;
+/// Formats the kernels take and give in CUDA memory (`ddcolor_engine::cuda`).
+pub const CUDA_FORMATS: [gst_video::VideoFormat; 7] = [
+    gst_video::VideoFormat::Nv12,
+    gst_video::VideoFormat::I420,
+    gst_video::VideoFormat::Y444,
+    gst_video::VideoFormat::Rgba,
+    gst_video::VideoFormat::Bgra,
+    gst_video::VideoFormat::Rgbx,
+    gst_video::VideoFormat::Bgrx,
+];
+
+/// Raw video in CUDA memory, in the formats the kernels handle, any size and rate.
+pub fn cuda_caps() -> gst::Caps {
+    gst_video::VideoCapsBuilder::new()
+        .features([CUDA_MEMORY])
+        .format_list(CUDA_FORMATS)
+        .build()
+}
+
+/// Whether caps (their first structure) are in CUDA memory.
+pub fn is_cuda_caps(caps: &gst::CapsRef) -> bool {
+    caps.features(0).is_some_and(|f| f.contains(CUDA_MEMORY))
+}
+
+type Object = gst_ffi::GstObject;
+
+/// The GstCuda functions the element uses, from `libgstcuda-1.0.so.0`.
+pub struct GstCuda {
+    _lib: libloading::Library,
+    context_new_wrapped: unsafe extern "C" fn(*mut c_void, c_int) -> *mut Object,
+    context_get_handle: unsafe extern "C" fn(*mut Object) -> *mut c_void,
+    ensure_element_context: unsafe extern "C" fn(
+        *mut gst_ffi::GstElement,
+        c_int,
+        *mut *mut Object,
+    ) -> glib::ffi::gboolean,
+    handle_set_context: unsafe extern "C" fn(
+        *mut gst_ffi::GstElement,
+        *mut gst_ffi::GstContext,
+        c_int,
+        *mut *mut Object,
+    ) -> glib::ffi::gboolean,
+    handle_context_query: unsafe extern "C" fn(
+        *mut gst_ffi::GstElement,
+        *mut gst_ffi::GstQuery,
+        *mut Object,
+    ) -> glib::ffi::gboolean,
+    buffer_pool_new: unsafe extern "C" fn(*mut Object) -> *mut gst_ffi::GstBufferPool,
+    is_cuda_memory: unsafe extern "C" fn(*mut gst_ffi::GstMemory) -> glib::ffi::gboolean,
+    memory_init_once: unsafe extern "C" fn(),
+}
+
+/// Why GstCuda cannot be used.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "GStreamer's CUDA library (libgstcuda-1.0.so.0, package libgstreamer-plugins-bad1.0-0): {0}"
+)]
+pub struct GstCudaError(String);
+
+impl GstCuda {
+    /// The library, loaded once per process.
+    pub fn get() -> Result<&'static GstCuda, GstCudaError> {
+        static LIB: OnceLock<Result<GstCuda, GstCudaError>> = OnceLock::new();
+        LIB.get_or_init(Self::load).as_ref().map_err(Clone::clone)
+    }
+
+    fn load() -> Result<GstCuda, GstCudaError> {
+        // SAFETY: loading GstCuda runs no initialiser beyond GLib type set-up.
+        let lib = unsafe { libloading::Library::new("libgstcuda-1.0.so.0") }
+            .map_err(|e| GstCudaError(e.to_string()))?;
+        macro_rules! sym {
+            ($name:literal) => {
+                // SAFETY: the declared types are those of the GstCuda 1.22 headers.
+                *unsafe { lib.get($name) }.map_err(|e| GstCudaError(e.to_string()))?
+            };
+        }
+        Ok(GstCuda {
+            context_new_wrapped: sym!(b"gst_cuda_context_new_wrapped\0"),
+            context_get_handle: sym!(b"gst_cuda_context_get_handle\0"),
+            ensure_element_context: sym!(b"gst_cuda_ensure_element_context\0"),
+            handle_set_context: sym!(b"gst_cuda_handle_set_context\0"),
+            handle_context_query: sym!(b"gst_cuda_handle_context_query\0"),
+            buffer_pool_new: sym!(b"gst_cuda_buffer_pool_new\0"),
+            is_cuda_memory: sym!(b"gst_is_cuda_memory\0"),
+            memory_init_once: sym!(b"gst_cuda_memory_init_once\0"),
+            _lib: lib,
+        })
+    }
+
+    /// A `GstCudaContext` around an existing CUDA context: the device's primary context, which
+    /// cudarc and ONNX Runtime use (`gst_cuda_context_new` would make a different one, and
+    /// device pointers would not be shared).
+    ///
+    /// # Safety
+    /// `cu_context` must be a live CUDA context of device `device`, outliving the result.
+    pub unsafe fn wrap_context(&self, cu_context: *mut c_void, device: i32) -> Option<CudaContext> {
+        // SAFETY: as the caller vouches.
+        NonNull::new(unsafe { (self.context_new_wrapped)(cu_context, device) }).map(CudaContext)
+    }
+
+    /// Takes a neighbour's CUDA context from a `set_context` call, if it is one for
+    /// `device_id`; `slot` keeps it. Returns whether the context was a CUDA context taken.
+    pub fn handle_set_context(
+        &self,
+        element: &gst::Element,
+        context: &gst::Context,
+        device_id: i32,
+        slot: &mut Option<CudaContext>,
+    ) -> bool {
+        let mut raw = slot
+            .take()
+            .map_or(std::ptr::null_mut(), CudaContext::into_raw);
+        // SAFETY: valid element and context; `raw` is null or a reference we own, which the
+        // call replaces (unreffing the old one) when it takes the new context.
+        let took = unsafe {
+            (self.handle_set_context)(
+                element.to_glib_none().0,
+                context.to_glib_none().0,
+                device_id,
+                &mut raw,
+            )
+        } != glib::ffi::GFALSE;
+        *slot = NonNull::new(raw).map(CudaContext);
+        took
+    }
+
+    /// Answers a context query with `context`, when the query asks for a CUDA context.
+    pub fn handle_context_query(
+        &self,
+        element: &gst::Element,
+        query: &mut gst::QueryRef,
+        context: Option<&CudaContext>,
+    ) -> bool {
+        let Some(ctx) = context else {
+            return false;
+        };
+        // SAFETY: valid element, query and context object.
+        unsafe {
+            (self.handle_context_query)(
+                element.to_glib_none().0,
+                query.as_mut_ptr(),
+                ctx.0.as_ptr(),
+            ) != glib::ffi::GFALSE
+        }
+    }
+
+    /// Finds a CUDA context for `device_id` among the element's neighbours and the
+    /// application (GstCuda's context negotiation), or makes one if none answers. Call after
+    /// putting a wrapped primary context in `slot`, so that one is shared rather than a new
+    /// one made.
+    pub fn ensure_element_context(
+        &self,
+        element: &gst::Element,
+        device_id: i32,
+        slot: &mut Option<CudaContext>,
+    ) -> bool {
+        let mut raw = slot
+            .take()
+            .map_or(std::ptr::null_mut(), CudaContext::into_raw);
+        // SAFETY: as in `handle_set_context`.
+        let ok =
+            unsafe { (self.ensure_element_context)(element.to_glib_none().0, device_id, &mut raw) }
+                != glib::ffi::GFALSE;
+        *slot = NonNull::new(raw).map(CudaContext);
+        ok
+    }
+
+    /// A pool of CUDA-memory buffers on `context` for the element's output.
+    pub fn buffer_pool(&self, context: &CudaContext) -> Option<gst::BufferPool> {
+        // SAFETY: a valid context; the pool comes back with a reference we own.
+        let pool = unsafe { (self.buffer_pool_new)(context.0.as_ptr()) };
+        // SAFETY: full ownership of a non-null pool.
+        (!pool.is_null()).then(|| unsafe { gst::BufferPool::from_glib_full(pool) })
+    }
+
+    /// Whether a memory block is CUDA memory.
+    pub fn is_cuda_memory(&self, memory: &gst::MemoryRef) -> bool {
+        // SAFETY: GstCuda's allocator types must be registered before the check.
+        unsafe {
+            (self.memory_init_once)();
+            (self.is_cuda_memory)(memory.as_mut_ptr()) != glib::ffi::GFALSE
+        }
+    }
+
+    /// The CUDA context (`CUcontext`) a `GstCudaContext` wraps.
+    pub fn handle(&self, context: &CudaContext) -> *mut c_void {
+        // SAFETY: a valid context object.
+        unsafe { (self.context_get_handle)(context.0.as_ptr()) }
+    }
+}
+
+/// A `GstCudaContext` reference the element holds.
+pub struct CudaContext(NonNull<Object>);
+
+impl CudaContext {
+    fn into_raw(self) -> *mut Object {
+        let p = self.0.as_ptr();
+        std::mem::forget(self);
+        p
+    }
+}
+
+impl Drop for CudaContext {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference.
+        unsafe { gst_ffi::gst_object_unref(self.0.as_ptr().cast()) };
+    }
+}
+
+// SAFETY: GstObjects are reference counted with atomic operations and usable from any thread.
+unsafe impl Send for CudaContext {}
+// SAFETY: as above; the element only reads through shared references.
+unsafe impl Sync for CudaContext {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn init() {
+        gst::init().expect("GStreamer");
+    }
+
+    #[test]
+    fn the_map_flag_is_gstcudas() {
+        // gstcudamemory.h: #define GST_MAP_CUDA (GST_MAP_FLAG_LAST << 1), GST_MAP_FLAG_LAST = 1 << 16.
+        assert_eq!(MAP_CUDA, 1 << 17);
+    }
+
+    #[test]
+    fn cuda_caps_carry_the_feature_and_the_kernels_formats() {
+        init();
+        let caps = cuda_caps();
+        assert!(is_cuda_caps(&caps));
+        let s = caps.structure(0).expect("one structure");
+        let formats: Vec<String> = s
+            .get::<gst::List>("format")
+            .expect("format list")
+            .iter()
+            .map(|v| v.get::<String>().expect("string"))
+            .collect();
+        for f in ["NV12", "I420", "RGBA"] {
+            assert!(
+                formats.iter().any(|x| x == f),
+                "{f} missing from {formats:?}"
+            );
+        }
+        let system = gst_video::VideoCapsBuilder::new()
+            .format(gst_video::VideoFormat::Nv12)
+            .build();
+        assert!(!is_cuda_caps(&system));
+        // Every format offered in CUDA memory is one the engine's kernels lay out.
+        for f in CUDA_FORMATS {
+            let p = crate::ddcolorize::pixel_format(f).expect("a format the engine knows");
+            assert!(
+                ddcolor_engine::cuda::Layout::of(p).is_some()
+                    || ddcolor_engine::cuda::yuv_code(p).is_some(),
+                "{f:?} has no kernel layout"
+            );
+        }
+    }
+
+    /// The library Debian's gst-plugins-bad ships loads and has every function used. (The
+    /// set-up installs it; a machine without it gets the error, not a crash.)
+    #[test]
+    fn gstcuda_loads_and_refuses_what_is_not_a_cuda_context() {
+        init();
+        let cuda = GstCuda::get().expect("libgstcuda-1.0.so.0 (make setup installs it)");
+        let element = gst::ElementFactory::make("identity")
+            .build()
+            .expect("identity");
+        // Another context type is not taken, and nothing is kept.
+        let other = gst::Context::new("gst.gl.GLDisplay", true);
+        let mut slot = None;
+        assert!(!cuda.handle_set_context(&element, &other, 0, &mut slot));
+        assert!(slot.is_none());
+        // Without a context of our own, a context query is not answered.
+        let mut query = gst::query::Context::new(CONTEXT_TYPE);
+        assert!(!cuda.handle_context_query(&element, query.get_mut().expect("writable"), None));
+        // System memory is not CUDA memory.
+        let buffer = gst::Buffer::with_size(16).expect("buffer");
+        assert!(!cuda.is_cuda_memory(buffer.peek_memory(0)));
+    }
+}
