@@ -946,6 +946,127 @@ mod tests {
         }
     }
 
+    unsafe extern "C" {
+        fn dd_host_box_blur3(src: *const f32, size: i32, out: *mut f32);
+        fn dd_host_diff_grid(
+            cur: *const f32,
+            prev: *const f32,
+            size: i32,
+            step: i32,
+            out: *mut f32,
+        );
+        fn dd_host_luma_change(
+            cur: *const f32,
+            prev: *const f32,
+            size: i32,
+            typical: f32,
+            radius: i32,
+            out: *mut f32,
+        );
+        fn dd_host_blend(
+            ab: *mut f32,
+            old_ab: *const f32,
+            change: *const f32,
+            size: i32,
+            strength: f32,
+            alpha: f32,
+        );
+    }
+
+    /// The recursive smoother's steps as kernels (blur, the grid of differences, the luma
+    /// change, the blend) equal `temporal.rs` bit for bit on two frames of a panning photo,
+    /// a brightening exposure and an object moving in.
+    #[test]
+    fn kernel_smoothing_steps_equal_the_cpu_smoother() {
+        use crate::temporal::{self as t, DEFAULT_MOTION_SENSITIVITY, DEFAULT_STRENGTH};
+        let (_, base) = &photos()[0];
+        for size in [64usize, 256] {
+            let plane = size * size;
+            let mut input = vec![0f32; 3 * plane];
+            crate::recipe::model_input(base, size, &mut input);
+            let l0 = input[..plane].to_vec();
+            // The next frame: moved 2 pixels, 3 % brighter, with a bright square come in.
+            let l1: Vec<f32> = (0..plane)
+                .map(|i| {
+                    let (x, y) = (i % size, i / size);
+                    let v = l0[y * size + x.saturating_sub(2)] * 1.03;
+                    if (size / 4..size / 2).contains(&x) && (size / 4..size / 2).contains(&y) {
+                        0.9
+                    } else {
+                        v
+                    }
+                })
+                .collect();
+            let ab0: Vec<f32> = (0..2 * plane)
+                .map(|i| 60.0 * ((i % 97) as f32 * 0.13).sin())
+                .collect();
+            let ab1: Vec<f32> = (0..2 * plane)
+                .map(|i| 55.0 * ((i % 89) as f32 * 0.11).cos())
+                .collect();
+
+            // CPU.
+            let (mut b0, mut b1) = (Vec::new(), Vec::new());
+            t::box_blur_3(&l0, size, &mut b0);
+            t::box_blur_3(&l1, size, &mut b1);
+            let (mut change, mut tmp) = (Vec::new(), Vec::new());
+            t::luma_change(&b1, &b0, size, &mut change, &mut tmp);
+            let mut want = ab1.clone();
+            for i in 0..plane {
+                let d = change[i];
+                let w = DEFAULT_STRENGTH * (-DEFAULT_MOTION_SENSITIVITY * d * d).exp();
+                let (a, b) = t::blend(want[i], want[plane + i], ab0[i], ab0[plane + i], w);
+                want[i] = a;
+                want[plane + i] = b;
+            }
+
+            // Kernels' code.
+            let (mut k0, mut k1) = (vec![0f32; plane], vec![0f32; plane]);
+            let n = size as i32;
+            // SAFETY: host buffers of the stated sizes, here and below.
+            unsafe {
+                dd_host_box_blur3(l0.as_ptr(), n, k0.as_mut_ptr());
+                dd_host_box_blur3(l1.as_ptr(), n, k1.as_mut_ptr());
+            }
+            assert!(k0 == b0 && k1 == b1, "S={size}: blur differs");
+            let step = t::grid_step(size);
+            let grid = size.div_ceil(step);
+            let mut diffs = vec![0f32; grid * grid];
+            unsafe {
+                dd_host_diff_grid(k1.as_ptr(), k0.as_ptr(), n, step as i32, diffs.as_mut_ptr())
+            };
+            let typical = t::median_of(&mut diffs);
+            let mut kchange = vec![0f32; plane];
+            unsafe {
+                dd_host_luma_change(
+                    k1.as_ptr(),
+                    k0.as_ptr(),
+                    n,
+                    typical,
+                    t::CHANGE_RADIUS as i32,
+                    kchange.as_mut_ptr(),
+                )
+            };
+            assert!(kchange == change, "S={size}: luma change differs");
+            let mut got = ab1.clone();
+            unsafe {
+                dd_host_blend(
+                    got.as_mut_ptr(),
+                    ab0.as_ptr(),
+                    kchange.as_ptr(),
+                    n,
+                    DEFAULT_STRENGTH,
+                    DEFAULT_MOTION_SENSITIVITY,
+                )
+            };
+            let diff = got
+                .iter()
+                .zip(&want)
+                .filter(|(a, b)| a.to_bits() != b.to_bits())
+                .count();
+            assert_eq!(diff, 0, "S={size}: {diff} blended values differ");
+        }
+    }
+
     fn host_pointer_tables() -> Tables {
         let h = host_tables();
         let p = |s: &[u8]| s.as_ptr() as u64;
@@ -1207,17 +1328,31 @@ mod tests {
                 "dd_recombine",
                 "dd_yuv_to_rgb",
                 "dd_rgb_to_yuv",
+                "dd_box_blur3",
+                "dd_diff_grid",
+                "dd_luma_change",
+                "dd_blend",
             ] {
                 assert!(
                     src.contains(&format!(".entry {entry}")),
                     "{arch}: no entry {entry}"
                 );
             }
-            // No fused multiply-add may appear: the CPU path rounds every product.
-            assert!(
-                !src.contains("fma.rn.f32"),
-                "{arch}: the PTX fuses multiply-adds"
-            );
+            // No fused multiply-add may appear: the CPU path rounds every product. Except in
+            // `dd_blend`, where expf's own code uses explicit ones (expf is the one function
+            // allowed to differ from the CPU's, by an ulp or two).
+            let bodies: Vec<&str> = src.split(".entry ").skip(1).collect();
+            for body in bodies.iter().filter(|b| !b.starts_with("dd_blend")) {
+                let name = body
+                    .split(|c: char| !c.is_alphanumeric() && c != '_')
+                    .next()
+                    .unwrap_or("?");
+                assert!(
+                    !body.contains("fma.rn.f32"),
+                    "{arch}: {name} fuses multiply-adds"
+                );
+            }
+            assert_eq!(bodies.len(), 8, "{arch}: expected 8 kernels");
         }
     }
 

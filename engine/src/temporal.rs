@@ -296,7 +296,7 @@ impl Smoother {
 /// neighbouring hues would fade to grey where it hesitates most. For nearly opposite hues the
 /// mixed hue means little (noise would pick it), so there the cap leaves the mix greyish.
 #[inline(always)]
-fn blend(a: f32, b: f32, old_a: f32, old_b: f32, w: f32) -> (f32, f32) {
+pub(crate) fn blend(a: f32, b: f32, old_a: f32, old_b: f32, w: f32) -> (f32, f32) {
     const MAX_GAIN: f32 = 2.0;
     let (va, vb) = ((1.0 - w) * a + w * old_a, (1.0 - w) * b + w * old_b);
     let m = (1.0 - w) * (a * a + b * b).sqrt() + w * (old_a * old_a + old_b * old_b).sqrt();
@@ -311,7 +311,7 @@ fn blend(a: f32, b: f32, old_a: f32, old_b: f32, w: f32) -> (f32, f32) {
 
 /// How far the previous frame's weight reaches: a pixel's luma change is the largest within
 /// this many model pixels (a (2R+1) square).
-const CHANGE_RADIUS: usize = 2;
+pub(crate) const CHANGE_RADIUS: usize = 2;
 
 /// The largest luma difference between `cur` and `prev` around each pixel, within
 /// [`CHANGE_RADIUS`], after taking away the frame's typical difference.
@@ -323,19 +323,23 @@ const CHANGE_RADIUS: usize = 2;
 /// - Old film breathes: the exposure of a whole frame goes up and down from one to the next.
 ///   That is no motion, and should not stop the blending, so the median difference (over a
 ///   sparse grid: cheap, and robust to a large object moving in) is taken away first.
-fn luma_change(cur: &[f32], prev: &[f32], size: usize, out: &mut Vec<f32>, tmp: &mut Vec<f32>) {
+pub(crate) fn luma_change(
+    cur: &[f32],
+    prev: &[f32],
+    size: usize,
+    out: &mut Vec<f32>,
+    tmp: &mut Vec<f32>,
+) {
     let r = CHANGE_RADIUS;
     tmp.clear();
-    let step = (size / 64).max(1);
+    let step = grid_step(size);
     tmp.extend(
         (0..size)
             .step_by(step)
             .flat_map(|y| (0..size).step_by(step).map(move |x| y * size + x))
             .map(|i| cur[i] - prev[i]),
     );
-    let mid = tmp.len() / 2;
-    let typical = *tmp.select_nth_unstable_by(mid, f32::total_cmp).1;
-    let typical = if typical.is_finite() { typical } else { 0.0 };
+    let typical = median_of(tmp);
     tmp.clear();
     tmp.extend(cur.iter().zip(prev).map(|(a, b)| (a - b - typical).abs()));
     out.resize(size * size, 0.0);
@@ -358,8 +362,23 @@ fn luma_change(cur: &[f32], prev: &[f32], size: usize, out: &mut Vec<f32>, tmp: 
     }
 }
 
+/// Spacing of the sparse grid the median change is taken over (about 64 x 64 points).
+pub(crate) fn grid_step(size: usize) -> usize {
+    (size / 64).max(1)
+}
+
+/// The median of the grid's differences (reordered in place); 0 when it is not finite.
+pub(crate) fn median_of(diffs: &mut [f32]) -> f32 {
+    if diffs.is_empty() {
+        return 0.0;
+    }
+    let mid = diffs.len() / 2;
+    let typical = *diffs.select_nth_unstable_by(mid, f32::total_cmp).1;
+    if typical.is_finite() { typical } else { 0.0 }
+}
+
 /// 3x3 box blur, edges clamped.
-fn box_blur_3(src: &[f32], size: usize, out: &mut Vec<f32>) {
+pub(crate) fn box_blur_3(src: &[f32], size: usize, out: &mut Vec<f32>) {
     out.resize(size * size, 0.0);
     let last = size - 1;
     for y in 0..size {

@@ -35,3 +35,31 @@ void dd_host_rgb_to_yuv(const dd_from_rgb *t, const dd_u8 *in, int in_pitch, int
         for (int cx = 0; cx < (f->width + sub - 1) / sub; cx++)
             dd_rgb_to_yuv_px(t, in, in_pitch, step, f, cx, cy);
 }
+
+void dd_host_box_blur3(const float *src, int size, float *out)
+{
+    for (int y = 0; y < size; y++)
+        for (int x = 0; x < size; x++)
+            dd_box_blur3_px(src, size, out, x, y);
+}
+
+void dd_host_diff_grid(const float *cur, const float *prev, int size, int step, float *out)
+{
+    int grid = (size + step - 1) / step;
+    for (int gy = 0; gy < grid; gy++)
+        for (int gx = 0; gx < grid; gx++)
+            dd_diff_grid_px(cur, prev, size, step, out, gx, gy);
+}
+
+void dd_host_luma_change(const float *cur, const float *prev, int size, float typical, int radius, float *out)
+{
+    for (int y = 0; y < size; y++)
+        for (int x = 0; x < size; x++)
+            dd_luma_change_px(cur, prev, size, typical, radius, out, x, y);
+}
+
+void dd_host_blend(float *ab, const float *old_ab, const float *change, int size, float strength, float alpha)
+{
+    for (int i = 0; i < size * size; i++)
+        dd_blend_px(ab, old_ab, change, size, strength, alpha, i);
+}

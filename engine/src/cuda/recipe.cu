@@ -322,6 +322,86 @@ DD_FN void dd_rgb_to_yuv_px(const dd_from_rgb *t, const dd_u8 *in, int in_pitch,
     }
 }
 
+/* Temporal smoothing, recursive mode (engine/src/temporal.rs), on model-space planes
+ * (size x size). expf is the one transcendental function here: the host build calls the same
+ * libm expf as the Rust code, the GPU's differs by an ulp or two. */
+#ifdef __CUDACC_RTC__
+#define dd_expf expf
+#define dd_sqrtf sqrtf
+#define dd_fabsf fabsf
+#else
+float expf(float);
+float sqrtf(float);
+float fabsf(float);
+#define dd_expf expf
+#define dd_sqrtf sqrtf
+#define dd_fabsf fabsf
+#endif
+
+/* `box_blur_3`: 3x3 mean, edges clamped. */
+DD_FN void dd_box_blur3_px(const float *src, int size, float *out, int x, int y)
+{
+    int last = size - 1;
+    int y0 = y > 0 ? y - 1 : 0, y2 = y + 1 < last ? y + 1 : last;
+    int x0 = x > 0 ? x - 1 : 0, x2 = x + 1 < last ? x + 1 : last;
+    int rows[3] = {y0, y, y2};
+    float acc = 0.0f;
+    for (int k = 0; k < 3; k++) {
+        const float *row = src + (long)rows[k] * size;
+        acc += row[x0] + row[x] + row[x2];
+    }
+    out[(long)y * size + x] = acc * (1.0f / 9.0f);
+}
+
+/* The luma differences on the sparse grid `luma_change` takes its median over. */
+DD_FN void dd_diff_grid_px(const float *cur, const float *prev, int size, int step, float *out, int gx, int gy)
+{
+    int grid = (size + step - 1) / step;
+    long i = (long)(gy * step) * size + gx * step;
+    out[gy * grid + gx] = cur[i] - prev[i];
+}
+
+/* `luma_change`: the largest |cur - prev - typical| within `radius`. */
+DD_FN void dd_luma_change_px(const float *cur, const float *prev, int size, float typical, int radius,
+                             float *out, int x, int y)
+{
+    float m = 0.0f;
+    for (int yy = y - radius; yy <= y + radius; yy++) {
+        if (yy < 0 || yy >= size)
+            continue;
+        for (int xx = x - radius; xx <= x + radius; xx++) {
+            if (xx < 0 || xx >= size)
+                continue;
+            long i = (long)yy * size + xx;
+            float d = dd_fabsf(cur[i] - prev[i] - typical);
+            m = d > m ? d : m; /* f32::max: a NaN never wins */
+        }
+    }
+    out[(long)y * size + x] = m;
+}
+
+/* `blend` with the weight of the previous frame from the luma change (recursive mode). */
+DD_FN void dd_blend_px(float *ab, const float *old_ab, const float *change, int size, float strength,
+                       float alpha, int i)
+{
+    long plane = (long)size * size;
+    float d = change[i];
+    float w = strength * dd_expf(-alpha * d * d);
+    float a = ab[i], b = ab[plane + i], oa = old_ab[i], ob = old_ab[plane + i];
+    float va = (1.0f - w) * a + w * oa, vb = (1.0f - w) * b + w * ob;
+    float m = (1.0f - w) * dd_sqrtf(a * a + b * b) + w * dd_sqrtf(oa * oa + ob * ob);
+    float len = dd_sqrtf(va * va + vb * vb);
+    if (len > 1e-3f) {
+        float g = m / len;
+        float gain = g < 2.0f ? g : 2.0f; /* f32::min: NaN gives 2 */
+        ab[i] = va * gain;
+        ab[plane + i] = vb * gain;
+    } else {
+        ab[i] = va;
+        ab[plane + i] = vb;
+    }
+}
+
 #ifdef __CUDACC_RTC__
 /* One thread per pixel, 2D grid. */
 extern "C" __global__ void dd_model_input(dd_tables t, dd_frame_in in, const dd_tap *xt, const dd_tap *yt,
@@ -348,6 +428,40 @@ extern "C" __global__ void dd_yuv_to_rgb(const dd_to_rgb *t, dd_yuv f, dd_u8 *ou
     int y = blockIdx.y * blockDim.y + threadIdx.y;
     if (x < f.width && y < f.height)
         dd_yuv_to_rgb_px(t, &f, out, out_pitch, x, y);
+}
+
+extern "C" __global__ void dd_box_blur3(const float *src, int size, float *out)
+{
+    int x = blockIdx.x * blockDim.x + threadIdx.x;
+    int y = blockIdx.y * blockDim.y + threadIdx.y;
+    if (x < size && y < size)
+        dd_box_blur3_px(src, size, out, x, y);
+}
+
+extern "C" __global__ void dd_diff_grid(const float *cur, const float *prev, int size, int step, float *out)
+{
+    int grid = (size + step - 1) / step;
+    int gx = blockIdx.x * blockDim.x + threadIdx.x;
+    int gy = blockIdx.y * blockDim.y + threadIdx.y;
+    if (gx < grid && gy < grid)
+        dd_diff_grid_px(cur, prev, size, step, out, gx, gy);
+}
+
+extern "C" __global__ void dd_luma_change(const float *cur, const float *prev, int size, float typical,
+                                          int radius, float *out)
+{
+    int x = blockIdx.x * blockDim.x + threadIdx.x;
+    int y = blockIdx.y * blockDim.y + threadIdx.y;
+    if (x < size && y < size)
+        dd_luma_change_px(cur, prev, size, typical, radius, out, x, y);
+}
+
+extern "C" __global__ void dd_blend(float *ab, const float *old_ab, const float *change, int size,
+                                    float strength, float alpha)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < size * size)
+        dd_blend_px(ab, old_ab, change, size, strength, alpha, i);
 }
 
 /* One thread per chroma sample. */
