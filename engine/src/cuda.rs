@@ -947,6 +947,62 @@ mod tests {
     }
 
     unsafe extern "C" {
+        fn dd_host_signature(
+            luma: *const f32,
+            width: i32,
+            height: i32,
+            sums: *mut f32,
+            counts: *mut f32,
+            hist: *mut u32,
+        );
+    }
+
+    /// The scene signature from the kernels' sums equals `scene_signature`, also on luma with
+    /// values outside [0, 1] and a NaN (histogram edge cases).
+    #[test]
+    fn kernel_signature_sums_equal_the_cpu_signature() {
+        use crate::temporal::{self as t, HIST_BINS, THUMB};
+        let (_, base) = &photos()[0];
+        for size in [40usize, 256] {
+            let mut input = vec![0f32; 3 * size * size];
+            crate::recipe::model_input(base, size, &mut input);
+            let mut luma = input[..size * size].to_vec();
+            luma[3] = -0.5;
+            luma[7] = 1.7;
+            for with_nan in [false, true] {
+                if with_nan {
+                    luma[11] = f32::NAN;
+                }
+                let want = t::scene_signature(&luma, size, size);
+                let (mut sums, mut counts, mut hist) = (
+                    vec![0f32; THUMB * THUMB],
+                    vec![0f32; THUMB * THUMB],
+                    [0u32; HIST_BINS],
+                );
+                // SAFETY: host buffers of the stated sizes.
+                unsafe {
+                    dd_host_signature(
+                        luma.as_ptr(),
+                        size as i32,
+                        size as i32,
+                        sums.as_mut_ptr(),
+                        counts.as_mut_ptr(),
+                        hist.as_mut_ptr(),
+                    )
+                };
+                let got =
+                    t::signature_from_sums(sums, &counts, hist.map(|c| c as f32), size * size);
+                if with_nan {
+                    // A NaN makes every thumbnail value NaN on both sides; the histogram still counts.
+                    assert_eq!(got.hist(), want.hist(), "S={size} with NaN: histogram");
+                } else {
+                    assert_eq!(got, want, "S={size}");
+                }
+            }
+        }
+    }
+
+    unsafe extern "C" {
         fn dd_host_box_blur3(src: *const f32, size: i32, out: *mut f32);
         fn dd_host_diff_grid(
             cur: *const f32,
@@ -1332,6 +1388,8 @@ mod tests {
                 "dd_diff_grid",
                 "dd_luma_change",
                 "dd_blend",
+                "dd_signature_cells",
+                "dd_signature_hist",
             ] {
                 assert!(
                     src.contains(&format!(".entry {entry}")),
@@ -1352,7 +1410,7 @@ mod tests {
                     "{arch}: {name} fuses multiply-adds"
                 );
             }
-            assert_eq!(bodies.len(), 8, "{arch}: expected 8 kernels");
+            assert_eq!(bodies.len(), 10, "{arch}: expected 10 kernels");
         }
     }
 

@@ -92,7 +92,7 @@ pub const DEFAULT_SCENE_CUT_THRESHOLD: f32 = 0.35;
 /// the flow at S = 512 would cost more than the filter is allowed to add.
 pub const FLOW_SIZE: usize = 128;
 /// Side of the thumbnail compared for scene cuts.
-const THUMB: usize = 16;
+pub(crate) const THUMB: usize = 16;
 /// The filter's occlusion test, at flow size: forward-backward mismatch only. The metric's
 /// motion-boundary test flags most of a frame of real footage with a smooth flow such as this
 /// one, which would turn the filter off where it is needed.
@@ -398,13 +398,13 @@ pub(crate) fn box_blur_3(src: &[f32], size: usize, out: &mut Vec<f32>) {
 /// What a shot looks like at a glance: its layout (a `THUMB` x `THUMB` average of the luma,
 /// zero mean and unit length, whatever the exposure) and its brightness distribution (a
 /// 32-bin luma histogram). Compare two with [`scene_change`].
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SceneSignature {
     thumb: Vec<f32>,
     hist: [f32; HIST_BINS],
 }
 
-const HIST_BINS: usize = 32;
+pub(crate) const HIST_BINS: usize = 32;
 
 /// The signature of a luma image (`width` x `height`, row-major, values in [0, 1]).
 pub fn scene_signature(luma: &[f32], width: usize, height: usize) -> SceneSignature {
@@ -419,11 +419,36 @@ pub fn scene_signature(luma: &[f32], width: usize, height: usize) -> SceneSignat
             let i = ty * THUMB + x * THUMB / width;
             t[i] += v;
             n[i] += 1.0;
-            hist[((v * HIST_BINS as f32) as isize).clamp(0, HIST_BINS as isize - 1) as usize] +=
-                1.0;
+            hist[hist_bin(v)] += 1.0;
         }
     }
-    t.iter_mut().zip(&n).for_each(|(v, &c)| *v /= c.max(1.0));
+    signature_from_sums(t, &n, hist, luma.len())
+}
+
+#[cfg(test)]
+impl SceneSignature {
+    /// The brightness histogram's shares.
+    pub(crate) fn hist(&self) -> &[f32; HIST_BINS] {
+        &self.hist
+    }
+}
+
+/// The histogram bin of a luma value (NaN: bin 0).
+#[inline(always)]
+pub(crate) fn hist_bin(v: f32) -> usize {
+    ((v * HIST_BINS as f32) as isize).clamp(0, HIST_BINS as isize - 1) as usize
+}
+
+/// The signature from its raw sums: per thumbnail cell the sum of luma `t` and the count `n`
+/// (row-major cells, pixels added in row-major order), the histogram's counts, the pixel count.
+/// The GPU path computes the sums in the same order and finishes here.
+pub(crate) fn signature_from_sums(
+    mut t: Vec<f32>,
+    n: &[f32],
+    mut hist: [f32; HIST_BINS],
+    pixels: usize,
+) -> SceneSignature {
+    t.iter_mut().zip(n).for_each(|(v, &c)| *v /= c.max(1.0));
     let mean = t.iter().sum::<f32>() / t.len() as f32;
     t.iter_mut().for_each(|v| *v -= mean);
     // Unit length for a picture with structure; a nearly flat one (black leader, fog, the end
@@ -431,7 +456,7 @@ pub fn scene_signature(luma: &[f32], width: usize, height: usize) -> SceneSignat
     let norm = t.iter().map(|v| v * v).sum::<f32>().sqrt();
     let floor = 0.01 * THUMB as f32;
     t.iter_mut().for_each(|v| *v /= norm.max(floor));
-    let total = luma.len().max(1) as f32;
+    let total = pixels.max(1) as f32;
     hist.iter_mut().for_each(|v| *v /= total);
     SceneSignature { thumb: t, hist }
 }

@@ -63,3 +63,13 @@ void dd_host_blend(float *ab, const float *old_ab, const float *change, int size
     for (int i = 0; i < size * size; i++)
         dd_blend_px(ab, old_ab, change, size, strength, alpha, i);
 }
+
+void dd_host_signature(const float *luma, int width, int height, float *sums, float *counts, unsigned int *hist)
+{
+    for (int cell = 0; cell < DD_THUMB * DD_THUMB; cell++)
+        dd_signature_cell(luma, width, height, sums, counts, cell);
+    for (int b = 0; b < DD_HIST_BINS; b++)
+        hist[b] = 0;
+    for (long i = 0; i < (long)width * height; i++)
+        hist[dd_hist_bin(luma[i])]++;
+}

@@ -402,6 +402,37 @@ DD_FN void dd_blend_px(float *ab, const float *old_ab, const float *change, int 
     }
 }
 
+/* The scene signature's sums (temporal.rs `scene_signature`): for thumbnail cell `cell` of a
+ * 16 x 16 grid, the sum of its pixels' luma, added in row-major order as the CPU does, and
+ * their count. */
+#define DD_THUMB 16
+#define DD_HIST_BINS 32
+
+DD_FN void dd_signature_cell(const float *luma, int width, int height, float *sums, float *counts, int cell)
+{
+    int ty = cell / DD_THUMB, tx = cell % DD_THUMB;
+    float s = 0.0f, n = 0.0f;
+    for (int y = 0; y < height; y++) {
+        if ((long)y * DD_THUMB / height != ty)
+            continue;
+        for (int x = 0; x < width; x++) {
+            if ((long)x * DD_THUMB / width != tx)
+                continue;
+            s += luma[(long)y * width + x];
+            n += 1.0f;
+        }
+    }
+    sums[cell] = s;
+    counts[cell] = n;
+}
+
+/* temporal.rs `hist_bin`: truncation, clamped; NaN gives bin 0. */
+DD_FN int dd_hist_bin(float v)
+{
+    float f = v * (float)DD_HIST_BINS;
+    return f >= (float)(DD_HIST_BINS - 1) ? DD_HIST_BINS - 1 : (f > 0.0f ? (int)f : 0);
+}
+
 #ifdef __CUDACC_RTC__
 /* One thread per pixel, 2D grid. */
 extern "C" __global__ void dd_model_input(dd_tables t, dd_frame_in in, const dd_tap *xt, const dd_tap *yt,
@@ -462,6 +493,21 @@ extern "C" __global__ void dd_blend(float *ab, const float *old_ab, const float 
     int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i < size * size)
         dd_blend_px(ab, old_ab, change, size, strength, alpha, i);
+}
+
+extern "C" __global__ void dd_signature_cells(const float *luma, int width, int height, float *sums, float *counts)
+{
+    int cell = blockIdx.x * blockDim.x + threadIdx.x;
+    if (cell < DD_THUMB * DD_THUMB)
+        dd_signature_cell(luma, width, height, sums, counts, cell);
+}
+
+/* Counts (exact integers) into `hist`, which must start at zero. */
+extern "C" __global__ void dd_signature_hist(const float *luma, int n, unsigned int *hist)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n)
+        atomicAdd(&hist[dd_hist_bin(luma[i])], 1u);
 }
 
 /* One thread per chroma sample. */
