@@ -9,7 +9,7 @@
 //! Prints, for batch 1 and 8 at 1920x1080: frames/s, and per frame the time in the kernels
 //! (model input, recombination) against the model and the temporal smoothing, the host copies of
 //! frame pixels (none for frames already on the GPU) and of model-space planes (the smoother's
-//! round trip, 3 per frame unless `--temporal off`). Then the host-memory path (one upload and
+//! round trip, 3 per frame with `--temporal flow`; `recursive` runs on the GPU). Then the host-memory path (one upload and
 //! one download per frame). With `--compare DIR`, every PNG in DIR is colorized on the GPU and on
 //! the CPU; the largest difference in levels is printed, and the run fails if it is over 1.
 
@@ -20,7 +20,7 @@ use cudarc::driver::{DevicePtr, DevicePtrMut};
 use ddcolor_engine::cuda::{FrameIn, FrameOut, GpuColorizer, Layout, Timing};
 use ddcolor_engine::device::{Device, GpuOptions};
 use ddcolor_engine::photo::{Photo, Samples};
-use ddcolor_engine::temporal::{Smoother, TemporalMode, TemporalSettings};
+use ddcolor_engine::temporal::{TemporalMode, TemporalSettings};
 use ddcolor_engine::{Model, ModelOptions, PixelFormat, Upsample};
 
 struct Args {
@@ -149,11 +149,9 @@ fn main() {
             .collect();
         let (up0, down0, sm0) = (gpu.uploads, gpu.downloads, gpu.smoothing_copies);
         // Temporal smoothing as `ddcolor film` does it by default (`--temporal off` to leave out).
-        let mut smoother = (a.temporal != TemporalMode::Off).then(|| {
-            Smoother::new(TemporalSettings {
-                mode: a.temporal,
-                ..Default::default()
-            })
+        gpu.set_temporal(TemporalSettings {
+            mode: a.temporal,
+            ..Default::default()
         });
         let calls = a.frames.div_ceil(batch).max(1);
         let mut sum = Timing::default();
@@ -161,9 +159,8 @@ fn main() {
         for i in 0..calls + 3 {
             let t = Instant::now();
             // SAFETY: `src` and `dst` live until the end of this block; the call waits for the GPU.
-            let timing =
-                unsafe { gpu.colorize_frames(&mut model, &frames, &outs, smoother.as_mut()) }
-                    .unwrap_or_else(|e| panic!("batch {batch}: {e}"));
+            let timing = unsafe { gpu.colorize_frames(&mut model, &frames, &outs) }
+                .unwrap_or_else(|e| panic!("batch {batch}: {e}"));
             if i >= 3 {
                 // The first calls build TensorRT engines and warm up the allocator.
                 wall += t.elapsed();
@@ -194,8 +191,7 @@ fn main() {
     let t = Instant::now();
     let host_frames = a.frames.clamp(1, 20);
     for _ in 0..host_frames {
-        gpu.colorize_photo(&mut model, &photo, None)
-            .expect("colorize");
+        gpu.colorize_photo(&mut model, &photo).expect("colorize");
     }
     println!(
         "host memory: {:.1} frames/s at 1920x1080 with {} upload(s) and {} download(s) per frame",
@@ -215,9 +211,7 @@ fn main() {
         let (mut worst, mut differ, mut total) = (0u8, 0u64, 0u64);
         for f in &files {
             let p = ddcolor_engine::io::read_photo(f, u64::MAX).unwrap_or_else(|e| panic!("{e}"));
-            let g = gpu
-                .colorize_photo(&mut model, &p, None)
-                .expect("GPU colorize");
+            let g = gpu.colorize_photo(&mut model, &p).expect("GPU colorize");
             let c =
                 ddcolor_engine::colorize(&mut cpu, &p, Upsample::Bilinear).expect("CPU colorize");
             let (Samples::U8(g), Samples::U8(c)) = (&g.samples, &c.samples) else {

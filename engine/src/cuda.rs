@@ -16,6 +16,8 @@ use cudarc::driver::{
 use cudarc::nvrtc::{CompileOptions, compile_ptx_with_opts};
 
 use crate::frame::PixelFormat;
+
+mod smooth;
 use crate::resize::{Upsample, linear_taps, model_rows, nearest_indices};
 
 /// The kernels' source, compiled by NVRTC when a [`GpuRecipe`] is made.
@@ -324,6 +326,8 @@ pub struct GpuRecipe {
     rgb_to_yuv: CudaFunction,
     /// Y'CbCr -> R'G'B' tables for the last matrix and range used.
     to_rgb: Option<(crate::frame::Yuv, CudaSlice<u8>)>,
+    /// The recursive smoother's kernels.
+    smoothing: smooth::CudaSteps,
     tables: Tables,
     /// Keeps the tables' device memory alive (`tables` points into it).
     _table_memory: Vec<CudaSlice<u8>>,
@@ -352,6 +356,15 @@ impl GpuRecipe {
         let recombine = module.load_function("dd_recombine")?;
         let yuv_to_rgb = module.load_function("dd_yuv_to_rgb")?;
         let rgb_to_yuv = module.load_function("dd_rgb_to_yuv")?;
+        let smoothing = smooth::CudaSteps {
+            stream: stream.clone(),
+            blur: module.load_function("dd_box_blur3")?,
+            diff_grid: module.load_function("dd_diff_grid")?,
+            luma_change: module.load_function("dd_luma_change")?,
+            blend: module.load_function("dd_blend")?,
+            signature_cells: module.load_function("dd_signature_cells")?,
+            signature_hist: module.load_function("dd_signature_hist")?,
+        };
         let host = host_tables();
         let mut memory = Vec::new();
         let mut upload = |bytes: &[u8]| -> Result<u64, GpuError> {
@@ -383,6 +396,7 @@ impl GpuRecipe {
             yuv_to_rgb,
             rgb_to_yuv,
             to_rgb: None,
+            smoothing,
             tables,
             _table_memory: memory,
             input_taps: None,
@@ -524,6 +538,13 @@ pub struct GpuColorizer {
     pub downloads: u64,
     /// Host <-> device copies of model-space planes (S x S luma and chroma) for the smoother.
     pub smoothing_copies: u64,
+    temporal: crate::temporal::TemporalSettings,
+    /// `recursive` runs here, on the GPU.
+    gpu_smoother: smooth::RecursiveSmoother<CudaSlice<f32>>,
+    /// `flow` has no kernels yet: it runs on the CPU.
+    cpu_smoother: crate::temporal::Smoother,
+    /// The smoother's copies of one image's luma and chroma.
+    scratch: Option<(CudaSlice<f32>, CudaSlice<f32>)>,
 }
 
 impl GpuColorizer {
@@ -542,6 +563,10 @@ impl GpuColorizer {
         }
         let recipe = GpuRecipe::new(device_id as usize)?;
         let io = model.device_io(batch)?;
+        let off = crate::temporal::TemporalSettings {
+            mode: crate::temporal::TemporalMode::Off,
+            ..Default::default()
+        };
         Ok(Self {
             recipe,
             io,
@@ -549,6 +574,10 @@ impl GpuColorizer {
             uploads: 0,
             downloads: 0,
             smoothing_copies: 0,
+            temporal: off,
+            gpu_smoother: smooth::RecursiveSmoother::new(off),
+            cpu_smoother: crate::temporal::Smoother::new(off),
+            scratch: None,
         })
     }
 
@@ -556,13 +585,26 @@ impl GpuColorizer {
         &mut self.recipe
     }
 
+    /// Temporal smoothing from the next frame on (off at first): `recursive` on the GPU,
+    /// `flow` on the CPU (see [`Self::colorize_frames`]). A change of mode forgets the past.
+    pub fn set_temporal(&mut self, settings: crate::temporal::TemporalSettings) {
+        self.temporal = settings;
+        self.gpu_smoother.set_settings(settings);
+        self.cpu_smoother.set_settings(settings);
+    }
+
+    /// Forgets the previous frames (flush, seek, discontinuity, new segment).
+    pub fn reset_temporal(&mut self) {
+        self.gpu_smoother.reset();
+        self.cpu_smoother.reset();
+    }
+
     /// Colorizes up to `batch` device frames into `outs` (same sizes, one each), in order, and
-    /// says how long each part took. With `smoother`, each frame's chroma is smoothed against
-    /// the previous frames' (see [`crate::temporal`]) between the model and the recombination.
-    ///
-    /// The smoother runs on the CPU for now: the model-space luma and chroma (3 x S x S floats,
-    /// not the frame's pixels) go to the host and the chroma comes back, so its result is the
-    /// CPU path's bit for bit. Kernels for it are a follow-up.
+    /// says how long each part took. With temporal smoothing on ([`Self::set_temporal`]), each
+    /// frame's chroma is smoothed against the previous frames' between the model and the
+    /// recombination: `recursive` by kernels, `flow` on the CPU (it has no kernels yet), where
+    /// the model-space luma and chroma (3 x S x S floats, not the frame's pixels) go to the
+    /// host and the chroma comes back.
     ///
     /// # Safety
     /// Every frame and output must point to device memory of the stated shape, valid until
@@ -572,7 +614,6 @@ impl GpuColorizer {
         model: &mut crate::Model,
         frames: &[FrameIn],
         outs: &[FrameOut],
-        smoother: Option<&mut crate::temporal::Smoother>,
     ) -> Result<Timing, GpuError> {
         let (s, n) = (self.io.size(), frames.len());
         if n == 0 || n > self.io.batch() || outs.len() != n {
@@ -596,10 +637,15 @@ impl GpuColorizer {
         let model_time = start.elapsed() - pre;
         let output = self.io.output_ptr();
         let bytes_out = (2 * s * s * std::mem::size_of::<f32>()) as u64;
-        if let Some(sm) = smoother {
-            for k in 0..n as u64 {
-                // SAFETY: inside the bound input and output, which only this object writes.
-                unsafe { self.smooth_on_host(sm, input + k * bytes_in, output + k * bytes_out) }?;
+        for k in 0..n as u64 {
+            let (luma, ab) = (input + k * bytes_in, output + k * bytes_out);
+            // SAFETY: inside the bound input and output, which only this object writes.
+            match self.temporal.mode {
+                crate::temporal::TemporalMode::Off => {}
+                crate::temporal::TemporalMode::Recursive => {
+                    unsafe { self.smooth_on_gpu(luma, ab) }?
+                }
+                crate::temporal::TemporalMode::Flow => unsafe { self.smooth_on_host(luma, ab) }?,
             }
         }
         let smooth_time = start.elapsed() - pre - model_time;
@@ -625,12 +671,7 @@ impl GpuColorizer {
     ///
     /// # Safety
     /// `luma` must hold `S * S` and `ab` `2 * S * S` device floats.
-    unsafe fn smooth_on_host(
-        &mut self,
-        smoother: &mut crate::temporal::Smoother,
-        luma: u64,
-        ab: u64,
-    ) -> Result<(), GpuError> {
+    unsafe fn smooth_on_host(&mut self, luma: u64, ab: u64) -> Result<(), GpuError> {
         let s = self.io.size();
         let stream = self.recipe.stream().clone();
         // SAFETY: borrowed views of memory the model's tensors own. `ManuallyDrop`: never freed
@@ -644,13 +685,50 @@ impl GpuColorizer {
         let result = (|| -> Result<(), GpuError> {
             let l = stream.clone_dtoh(&*l_dev)?;
             let mut host_ab = stream.clone_dtoh(&*ab_dev)?;
-            smoother.apply(&l, &mut host_ab, s);
+            self.cpu_smoother.apply(&l, &mut host_ab, s);
             stream.memcpy_htod(&host_ab, &mut *ab_dev)?;
             stream.synchronize()?;
             Ok(())
         })();
         self.smoothing_copies += 3;
         // Gives the views up without freeing (waits for their events).
+        std::mem::ManuallyDrop::into_inner(l_dev).leak();
+        std::mem::ManuallyDrop::into_inner(ab_dev).leak();
+        result
+    }
+
+    /// Smooths one image's chroma at device address `ab` with its model-input luma at `luma`,
+    /// by the recursive smoother's kernels.
+    ///
+    /// # Safety
+    /// As for [`Self::smooth_on_host`].
+    unsafe fn smooth_on_gpu(&mut self, luma: u64, ab: u64) -> Result<(), GpuError> {
+        let s = self.io.size();
+        let stream = self.recipe.stream().clone();
+        if self.scratch.as_ref().is_none_or(|(l, _)| l.len() != s * s) {
+            self.scratch = Some((
+                stream.alloc_zeros::<f32>(s * s)?,
+                stream.alloc_zeros::<f32>(2 * s * s)?,
+            ));
+        }
+        let Some((l_own, ab_own)) = self.scratch.as_mut() else {
+            unreachable!("set above")
+        };
+        // SAFETY: borrowed views of the model's tensors, never freed here (see smooth_on_host).
+        let (l_dev, mut ab_dev) = unsafe {
+            (
+                std::mem::ManuallyDrop::new(stream.upgrade_device_ptr::<f32>(luma, s * s)),
+                std::mem::ManuallyDrop::new(stream.upgrade_device_ptr::<f32>(ab, 2 * s * s)),
+            )
+        };
+        let result = (|| -> Result<(), GpuError> {
+            stream.memcpy_dtod(&*l_dev, l_own)?;
+            stream.memcpy_dtod(&*ab_dev, ab_own)?;
+            self.gpu_smoother
+                .apply(&mut self.recipe.smoothing, l_own, ab_own, s)?;
+            stream.memcpy_dtod(&*ab_own, &mut *ab_dev)?;
+            Ok(())
+        })();
         std::mem::ManuallyDrop::into_inner(l_dev).leak();
         std::mem::ManuallyDrop::into_inner(ab_dev).leak();
         result
@@ -663,7 +741,6 @@ impl GpuColorizer {
         &mut self,
         model: &mut crate::Model,
         photo: &crate::Photo,
-        smoother: Option<&mut crate::temporal::Smoother>,
     ) -> Result<crate::Photo, GpuError> {
         use cudarc::driver::{DevicePtr, DevicePtrMut};
         let crate::photo::Samples::U8(data) = &photo.samples else {
@@ -708,7 +785,7 @@ impl GpuColorizer {
             },
         };
         // SAFETY: both buffers live on this stream until the synchronisation at the end.
-        unsafe { self.colorize_frames(model, &[frame], &[out], smoother) }?;
+        unsafe { self.colorize_frames(model, &[frame], &[out]) }?;
         drop((_s, _d));
         let bytes = stream.clone_dtoh(&dst)?;
         self.downloads += 1;
@@ -1123,6 +1200,207 @@ mod tests {
         }
     }
 
+    /// The kernels' host build as the smoother's steps.
+    struct HostSteps;
+
+    impl smooth::Steps for HostSteps {
+        type Plane = Vec<f32>;
+        fn plane(&mut self, len: usize) -> Result<Vec<f32>, GpuError> {
+            Ok(vec![0.0; len])
+        }
+        fn len(p: &Vec<f32>) -> usize {
+            p.len()
+        }
+        fn copy(&mut self, src: &Vec<f32>, dst: &mut Vec<f32>) -> Result<(), GpuError> {
+            dst.copy_from_slice(src);
+            Ok(())
+        }
+        fn blur(
+            &mut self,
+            src: &Vec<f32>,
+            size: usize,
+            out: &mut Vec<f32>,
+        ) -> Result<(), GpuError> {
+            // SAFETY: host planes of size x size.
+            unsafe { dd_host_box_blur3(src.as_ptr(), size as i32, out.as_mut_ptr()) };
+            Ok(())
+        }
+        fn signature(
+            &mut self,
+            luma: &Vec<f32>,
+            size: usize,
+        ) -> Result<crate::temporal::SceneSignature, GpuError> {
+            use crate::temporal::{HIST_BINS, THUMB};
+            let (mut sums, mut counts, mut hist) = (
+                vec![0f32; THUMB * THUMB],
+                vec![0f32; THUMB * THUMB],
+                [0u32; HIST_BINS],
+            );
+            // SAFETY: host buffers of the stated sizes.
+            unsafe {
+                dd_host_signature(
+                    luma.as_ptr(),
+                    size as i32,
+                    size as i32,
+                    sums.as_mut_ptr(),
+                    counts.as_mut_ptr(),
+                    hist.as_mut_ptr(),
+                )
+            };
+            Ok(crate::temporal::signature_from_sums(
+                sums,
+                &counts,
+                hist.map(|c| c as f32),
+                size * size,
+            ))
+        }
+        fn typical_change(
+            &mut self,
+            cur: &Vec<f32>,
+            prev: &Vec<f32>,
+            size: usize,
+        ) -> Result<f32, GpuError> {
+            let step = crate::temporal::grid_step(size);
+            let g = size.div_ceil(step);
+            let mut diffs = vec![0f32; g * g];
+            // SAFETY: as above.
+            unsafe {
+                dd_host_diff_grid(
+                    cur.as_ptr(),
+                    prev.as_ptr(),
+                    size as i32,
+                    step as i32,
+                    diffs.as_mut_ptr(),
+                )
+            };
+            Ok(crate::temporal::median_of(&mut diffs))
+        }
+        fn luma_change(
+            &mut self,
+            cur: &Vec<f32>,
+            prev: &Vec<f32>,
+            size: usize,
+            typical: f32,
+            out: &mut Vec<f32>,
+        ) -> Result<(), GpuError> {
+            // SAFETY: as above.
+            unsafe {
+                dd_host_luma_change(
+                    cur.as_ptr(),
+                    prev.as_ptr(),
+                    size as i32,
+                    typical,
+                    crate::temporal::CHANGE_RADIUS as i32,
+                    out.as_mut_ptr(),
+                )
+            };
+            Ok(())
+        }
+        fn blend(
+            &mut self,
+            ab: &mut Vec<f32>,
+            old_ab: &Vec<f32>,
+            change: &Vec<f32>,
+            size: usize,
+            strength: f32,
+            alpha: f32,
+        ) -> Result<(), GpuError> {
+            // SAFETY: as above.
+            unsafe {
+                dd_host_blend(
+                    ab.as_mut_ptr(),
+                    old_ab.as_ptr(),
+                    change.as_ptr(),
+                    size as i32,
+                    strength,
+                    alpha,
+                )
+            };
+            Ok(())
+        }
+    }
+
+    /// The GPU smoother's orchestration, run with the kernels' host build, gives the CPU
+    /// smoother's output bit for bit over a sequence with motion, an exposure change, a cut, a
+    /// reset and a change of settings.
+    #[test]
+    fn gpu_recursive_smoother_equals_the_cpu_smoother() {
+        use crate::temporal::{Smoother, TemporalMode, TemporalSettings};
+        let all = photos();
+        let size = 64;
+        let plane = size * size;
+        let luma_of = |p: &Photo, shift: usize, gain: f32| -> Vec<f32> {
+            let mut input = vec![0f32; 3 * plane];
+            crate::recipe::model_input(p, size, &mut input);
+            (0..plane)
+                .map(|i| input[(i / size) * size + (i % size).saturating_sub(shift)] * gain)
+                .collect()
+        };
+        // (photo, shift, exposure, reset before it)
+        let frames = [
+            (0, 0, 1.0, false),
+            (0, 1, 1.0, false),
+            (0, 2, 1.04, false),
+            (1, 0, 1.0, false), // a cut
+            (1, 1, 1.0, false),
+            (1, 2, 1.0, true), // a reset (seek)
+            (1, 3, 0.97, false),
+        ];
+        let settings = TemporalSettings {
+            mode: TemporalMode::Recursive,
+            ..Default::default()
+        };
+        let mut cpu = Smoother::new(settings);
+        let mut gpu = smooth::RecursiveSmoother::new(settings);
+        let mut steps = HostSteps;
+        for (k, &(photo, shift, gain, reset)) in frames.iter().enumerate() {
+            if reset {
+                cpu.reset();
+                gpu.reset();
+            }
+            if k == 6 {
+                // Settings change while playing.
+                let s = TemporalSettings {
+                    strength: 0.7,
+                    motion_sensitivity: 120.0,
+                    ..settings
+                };
+                cpu.set_settings(s);
+                gpu.set_settings(s);
+            }
+            let luma = luma_of(&all[photo].1, shift, gain);
+            let ab: Vec<f32> = (0..2 * plane)
+                .map(|i| 50.0 * ((i % 71) as f32 * 0.09 + k as f32).sin())
+                .collect();
+            let (mut want, mut got) = (ab.clone(), ab);
+            let a = cpu.apply(&luma, &mut want, size);
+            let b = gpu
+                .apply(&mut steps, &luma, &mut got, size)
+                .expect("host steps");
+            assert_eq!(
+                (a.cut, a.cut_score.to_bits()),
+                (b.cut, b.cut_score.to_bits()),
+                "frame {k}: cut"
+            );
+            let diff = got
+                .iter()
+                .zip(&want)
+                .filter(|(x, y)| x.to_bits() != y.to_bits())
+                .count();
+            assert_eq!(diff, 0, "frame {k}: {diff} values differ");
+            if k == 3 {
+                assert!(a.cut, "frame 3 is another photo: a cut");
+            }
+        }
+        // Flow has no kernels: refused, not silently done another way.
+        let mut flow = smooth::RecursiveSmoother::<Vec<f32>>::new(TemporalSettings {
+            mode: TemporalMode::Flow,
+            ..Default::default()
+        });
+        let (l, mut ab) = (vec![0.5f32; plane], vec![0f32; 2 * plane]);
+        assert!(flow.apply(&mut steps, &l, &mut ab, size).is_err());
+    }
+
     fn host_pointer_tables() -> Tables {
         let h = host_tables();
         let p = |s: &[u8]| s.as_ptr() as u64;
@@ -1482,7 +1760,7 @@ mod tests {
         let mut gpu = GpuColorizer::new(&gpu_model, 1, Upsample::Bilinear).expect("GPU colorizer");
         for (name, photo) in photos() {
             let got = gpu
-                .colorize_photo(&mut gpu_model, &photo, None)
+                .colorize_photo(&mut gpu_model, &photo)
                 .expect("GPU colorize");
             let want =
                 crate::colorize(&mut cpu_model, &photo, Upsample::Bilinear).expect("CPU colorize");
@@ -1525,7 +1803,8 @@ mod tests {
                 mode,
                 ..Default::default()
             };
-            let (mut on_gpu, mut on_cpu) = (Smoother::new(settings), Smoother::new(settings));
+            let mut on_cpu = Smoother::new(settings);
+            gpu.set_temporal(settings);
             for shift in 0..4usize {
                 // The photo panning 3 pixels a frame.
                 let w = base.width - 12;
@@ -1538,9 +1817,7 @@ mod tests {
                     channels: 3,
                     samples: Samples::U8(data),
                 };
-                let got = gpu
-                    .colorize_photo(&mut gpu_model, &frame, Some(&mut on_gpu))
-                    .expect("GPU");
+                let got = gpu.colorize_photo(&mut gpu_model, &frame).expect("GPU");
                 let s = cpu_model.input_size();
                 let mut input = vec![0f32; 3 * s * s];
                 crate::recipe::model_input(&frame, s, &mut input);

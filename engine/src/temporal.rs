@@ -85,6 +85,18 @@ impl Default for TemporalSettings {
     }
 }
 
+impl TemporalSettings {
+    /// The strength and motion sensitivity the blend uses: clamped, and never NaN (which would
+    /// stay in the carried state until the next cut).
+    pub(crate) fn blend_weights(&self) -> (f32, f32) {
+        let finite_or = |v: f32, d: f32| if v.is_finite() { v } else { d };
+        (
+            finite_or(self.strength, 0.0).clamp(0.0, 0.99),
+            finite_or(self.motion_sensitivity, DEFAULT_MOTION_SENSITIVITY).max(0.0),
+        )
+    }
+}
+
 pub const DEFAULT_STRENGTH: f32 = 0.9;
 pub const DEFAULT_MOTION_SENSITIVITY: f32 = 200.0;
 pub const DEFAULT_SCENE_CUT_THRESHOLD: f32 = 0.35;
@@ -206,10 +218,7 @@ impl Smoother {
         let mut recycled = None;
         let (mut weight_sum, mut occluded_share) = (0f32, 0f32);
         if let Some(prev) = previous.filter(|_| !cut) {
-            // NaN would stay in the carried state until the next cut.
-            let finite_or = |v: f32, d: f32| if v.is_finite() { v } else { d };
-            let strength = finite_or(s.strength, 0.0).clamp(0.0, 0.99);
-            let alpha = finite_or(s.motion_sensitivity, DEFAULT_MOTION_SENSITIVITY).max(0.0);
+            let (strength, alpha) = s.blend_weights();
             match (&small, &prev.small) {
                 (Some(cur_small), Some(prev_small)) => {
                     // Backward flow: this frame's pixel x was at x + B(x) in the previous one.
