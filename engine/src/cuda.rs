@@ -543,8 +543,6 @@ pub struct GpuColorizer {
     gpu_smoother: smooth::RecursiveSmoother<CudaSlice<f32>>,
     /// `flow` has no kernels yet: it runs on the CPU.
     cpu_smoother: crate::temporal::Smoother,
-    /// The smoother's copies of one image's luma and chroma.
-    scratch: Option<(CudaSlice<f32>, CudaSlice<f32>)>,
 }
 
 impl GpuColorizer {
@@ -577,7 +575,6 @@ impl GpuColorizer {
             temporal: off,
             gpu_smoother: smooth::RecursiveSmoother::new(off),
             cpu_smoother: crate::temporal::Smoother::new(off),
-            scratch: None,
         })
     }
 
@@ -648,6 +645,9 @@ impl GpuColorizer {
                 crate::temporal::TemporalMode::Flow => unsafe { self.smooth_on_host(luma, ab) }?,
             }
         }
+        if self.temporal.mode != crate::temporal::TemporalMode::Off {
+            self.recipe.stream().synchronize()?;
+        }
         let smooth_time = start.elapsed() - pre - model_time;
         for (k, (f, o)) in frames.iter().zip(outs).enumerate() {
             // SAFETY: as above, for the bound output.
@@ -705,30 +705,18 @@ impl GpuColorizer {
     unsafe fn smooth_on_gpu(&mut self, luma: u64, ab: u64) -> Result<(), GpuError> {
         let s = self.io.size();
         let stream = self.recipe.stream().clone();
-        if self.scratch.as_ref().is_none_or(|(l, _)| l.len() != s * s) {
-            self.scratch = Some((
-                stream.alloc_zeros::<f32>(s * s)?,
-                stream.alloc_zeros::<f32>(2 * s * s)?,
-            ));
-        }
-        let Some((l_own, ab_own)) = self.scratch.as_mut() else {
-            unreachable!("set above")
-        };
-        // SAFETY: borrowed views of the model's tensors, never freed here (see smooth_on_host).
+        // SAFETY: borrowed views of the model's tensors, never freed here (see smooth_on_host);
+        // the smoother reads the luma and blends the chroma in place.
         let (l_dev, mut ab_dev) = unsafe {
             (
                 std::mem::ManuallyDrop::new(stream.upgrade_device_ptr::<f32>(luma, s * s)),
                 std::mem::ManuallyDrop::new(stream.upgrade_device_ptr::<f32>(ab, 2 * s * s)),
             )
         };
-        let result = (|| -> Result<(), GpuError> {
-            stream.memcpy_dtod(&*l_dev, l_own)?;
-            stream.memcpy_dtod(&*ab_dev, ab_own)?;
-            self.gpu_smoother
-                .apply(&mut self.recipe.smoothing, l_own, ab_own, s)?;
-            stream.memcpy_dtod(&*ab_own, &mut *ab_dev)?;
-            Ok(())
-        })();
+        let result = self
+            .gpu_smoother
+            .apply(&mut self.recipe.smoothing, &l_dev, &mut ab_dev, s)
+            .map(|_| ());
         std::mem::ManuallyDrop::into_inner(l_dev).leak();
         std::mem::ManuallyDrop::into_inner(ab_dev).leak();
         result
@@ -1327,24 +1315,27 @@ mod tests {
     fn gpu_recursive_smoother_equals_the_cpu_smoother() {
         use crate::temporal::{Smoother, TemporalMode, TemporalSettings};
         let all = photos();
-        let size = 64;
-        let plane = size * size;
-        let luma_of = |p: &Photo, shift: usize, gain: f32| -> Vec<f32> {
+        let luma_of = |p: &Photo, size: usize, shift: usize, gain: f32| -> Vec<f32> {
+            let plane = size * size;
             let mut input = vec![0f32; 3 * plane];
             crate::recipe::model_input(p, size, &mut input);
             (0..plane)
                 .map(|i| input[(i / size) * size + (i % size).saturating_sub(shift)] * gain)
                 .collect()
         };
-        // (photo, shift, exposure, reset before it)
+        // (photo, shift, exposure, reset before it, model size)
         let frames = [
-            (0, 0, 1.0, false),
-            (0, 1, 1.0, false),
-            (0, 2, 1.04, false),
-            (1, 0, 1.0, false), // a cut
-            (1, 1, 1.0, false),
-            (1, 2, 1.0, true), // a reset (seek)
-            (1, 3, 0.97, false),
+            (0, 0, 1.0, false, 64),
+            (0, 1, 1.0, false, 64),
+            (0, 2, 1.04, false, 64),
+            (1, 0, 1.0, false, 64), // a cut
+            (1, 1, 1.0, false, 64),
+            (1, 2, 1.0, true, 64), // a reset (seek)
+            (1, 3, 0.97, false, 64),
+            (1, 4, 1.0, false, 128), // a new size: starts afresh
+            (1, 5, 1.0, false, 128), // (a grid step of 2 for the median)
+            (1, 6, 1.0, false, 128), // after off and back on: starts afresh
+            (1, 7, 1.0, false, 128),
         ];
         let settings = TemporalSettings {
             mode: TemporalMode::Recursive,
@@ -1353,7 +1344,8 @@ mod tests {
         let mut cpu = Smoother::new(settings);
         let mut gpu = smooth::RecursiveSmoother::new(settings);
         let mut steps = HostSteps;
-        for (k, &(photo, shift, gain, reset)) in frames.iter().enumerate() {
+        for (k, &(photo, shift, gain, reset, size)) in frames.iter().enumerate() {
+            let plane = size * size;
             if reset {
                 cpu.reset();
                 gpu.reset();
@@ -1368,11 +1360,21 @@ mod tests {
                 cpu.set_settings(s);
                 gpu.set_settings(s);
             }
-            let luma = luma_of(&all[photo].1, shift, gain);
+            if k == 9 {
+                let off = TemporalSettings {
+                    mode: TemporalMode::Off,
+                    ..settings
+                };
+                cpu.set_settings(off);
+                gpu.set_settings(off);
+                cpu.set_settings(settings);
+                gpu.set_settings(settings);
+            }
+            let luma = luma_of(&all[photo].1, size, shift, gain);
             let ab: Vec<f32> = (0..2 * plane)
                 .map(|i| 50.0 * ((i % 71) as f32 * 0.09 + k as f32).sin())
                 .collect();
-            let (mut want, mut got) = (ab.clone(), ab);
+            let (mut want, mut got) = (ab.clone(), ab.clone());
             let a = cpu.apply(&luma, &mut want, size);
             let b = gpu
                 .apply(&mut steps, &luma, &mut got, size)
@@ -1388,17 +1390,18 @@ mod tests {
                 .filter(|(x, y)| x.to_bits() != y.to_bits())
                 .count();
             assert_eq!(diff, 0, "frame {k}: {diff} values differ");
-            if k == 3 {
-                assert!(a.cut, "frame 3 is another photo: a cut");
-            }
+            // Which frames blend with the past, and which start afresh.
+            let fresh = matches!(k, 0 | 3 | 5 | 7 | 9);
+            assert_eq!(a.cut, k == 3, "frame {k}: cut");
+            assert_eq!(got == ab, fresh, "frame {k}: blended {}", !fresh);
         }
         // Flow has no kernels: refused, not silently done another way.
         let mut flow = smooth::RecursiveSmoother::<Vec<f32>>::new(TemporalSettings {
             mode: TemporalMode::Flow,
             ..Default::default()
         });
-        let (l, mut ab) = (vec![0.5f32; plane], vec![0f32; 2 * plane]);
-        assert!(flow.apply(&mut steps, &l, &mut ab, size).is_err());
+        let (l, mut ab) = (vec![0.5f32; 64 * 64], vec![0f32; 2 * 64 * 64]);
+        assert!(flow.apply(&mut steps, &l, &mut ab, 64).is_err());
     }
 
     fn host_pointer_tables() -> Tables {

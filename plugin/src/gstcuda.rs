@@ -54,11 +54,6 @@ pub struct GstCuda {
     _lib: libloading::Library,
     context_new_wrapped: unsafe extern "C" fn(*mut c_void, c_int) -> *mut Object,
     context_get_handle: unsafe extern "C" fn(*mut Object) -> *mut c_void,
-    ensure_element_context: unsafe extern "C" fn(
-        *mut gst_ffi::GstElement,
-        c_int,
-        *mut *mut Object,
-    ) -> glib::ffi::gboolean,
     handle_set_context: unsafe extern "C" fn(
         *mut gst_ffi::GstElement,
         *mut gst_ffi::GstContext,
@@ -102,7 +97,6 @@ impl GstCuda {
         Ok(GstCuda {
             context_new_wrapped: sym!(b"gst_cuda_context_new_wrapped\0"),
             context_get_handle: sym!(b"gst_cuda_context_get_handle\0"),
-            ensure_element_context: sym!(b"gst_cuda_ensure_element_context\0"),
             handle_set_context: sym!(b"gst_cuda_handle_set_context\0"),
             handle_context_query: sym!(b"gst_cuda_handle_context_query\0"),
             buffer_pool_new: sym!(b"gst_cuda_buffer_pool_new\0"),
@@ -117,14 +111,22 @@ impl GstCuda {
     /// device pointers would not be shared).
     ///
     /// # Safety
-    /// `cu_context` must be a live CUDA context of device `device`, outliving the result.
+    /// `cu_context` must be a live CUDA context of device `device`, outliving the result and
+    /// every neighbour it is shared with: retain the primary context for the life of the
+    /// process (`cuDevicePrimaryCtxRetain`, never released) before wrapping it.
     pub unsafe fn wrap_context(&self, cu_context: *mut c_void, device: i32) -> Option<CudaContext> {
         // SAFETY: as the caller vouches.
         NonNull::new(unsafe { (self.context_new_wrapped)(cu_context, device) }).map(CudaContext)
     }
 
     /// Takes a neighbour's CUDA context from a `set_context` call, if it is one for
-    /// `device_id`; `slot` keeps it. Returns whether the context was a CUDA context taken.
+    /// `device_id` and `slot` is empty; `slot` keeps it. Returns whether it was taken (GstCuda
+    /// keeps a context already there and answers TRUE; this answers false then).
+    ///
+    /// (GstCuda's `gst_cuda_ensure_element_context` is not used: it finds a neighbour's context
+    /// by calling the element's own `set_context` with the same out-pointer, and otherwise makes
+    /// a new, non-primary context. The element is to ask its neighbours itself and wrap the
+    /// primary context when none answers.)
     pub fn handle_set_context(
         &self,
         element: &gst::Element,
@@ -132,11 +134,12 @@ impl GstCuda {
         device_id: i32,
         slot: &mut Option<CudaContext>,
     ) -> bool {
-        let mut raw = slot
-            .take()
-            .map_or(std::ptr::null_mut(), CudaContext::into_raw);
-        // SAFETY: valid element and context; `raw` is null or a reference we own, which the
-        // call replaces (unreffing the old one) when it takes the new context.
+        if slot.is_some() {
+            return false;
+        }
+        let mut raw: *mut Object = std::ptr::null_mut();
+        // SAFETY: valid element and context; `raw` is null, and gets a reference we own when
+        // the call takes the context.
         let took = unsafe {
             (self.handle_set_context)(
                 element.to_glib_none().0,
@@ -169,27 +172,6 @@ impl GstCuda {
         }
     }
 
-    /// Finds a CUDA context for `device_id` among the element's neighbours and the
-    /// application (GstCuda's context negotiation), or makes one if none answers. Call after
-    /// putting a wrapped primary context in `slot`, so that one is shared rather than a new
-    /// one made.
-    pub fn ensure_element_context(
-        &self,
-        element: &gst::Element,
-        device_id: i32,
-        slot: &mut Option<CudaContext>,
-    ) -> bool {
-        let mut raw = slot
-            .take()
-            .map_or(std::ptr::null_mut(), CudaContext::into_raw);
-        // SAFETY: as in `handle_set_context`.
-        let ok =
-            unsafe { (self.ensure_element_context)(element.to_glib_none().0, device_id, &mut raw) }
-                != glib::ffi::GFALSE;
-        *slot = NonNull::new(raw).map(CudaContext);
-        ok
-    }
-
     /// A pool of CUDA-memory buffers on `context` for the element's output.
     pub fn buffer_pool(&self, context: &CudaContext) -> Option<gst::BufferPool> {
         // SAFETY: a valid context; the pool comes back with a reference we own.
@@ -216,14 +198,6 @@ impl GstCuda {
 
 /// A `GstCudaContext` reference the element holds.
 pub struct CudaContext(NonNull<Object>);
-
-impl CudaContext {
-    fn into_raw(self) -> *mut Object {
-        let p = self.0.as_ptr();
-        std::mem::forget(self);
-        p
-    }
-}
 
 impl Drop for CudaContext {
     fn drop(&mut self) {
@@ -298,9 +272,6 @@ mod tests {
         let mut slot = None;
         assert!(!cuda.handle_set_context(&element, &other, 0, &mut slot));
         assert!(slot.is_none());
-        // Without a context of our own, a context query is not answered.
-        let mut query = gst::query::Context::new(CONTEXT_TYPE);
-        assert!(!cuda.handle_context_query(&element, query.get_mut().expect("writable"), None));
         // System memory is not CUDA memory.
         let buffer = gst::Buffer::with_size(16).expect("buffer");
         assert!(!cuda.is_cuda_memory(buffer.peek_memory(0)));

@@ -411,13 +411,14 @@ DD_FN void dd_blend_px(float *ab, const float *old_ab, const float *change, int 
 DD_FN void dd_signature_cell(const float *luma, int width, int height, float *sums, float *counts, int cell)
 {
     int ty = cell / DD_THUMB, tx = cell % DD_THUMB;
+    /* The rows and columns with y * 16 / height == ty (and x likewise), in order. */
+    int y0 = (int)(((long)ty * height + DD_THUMB - 1) / DD_THUMB);
+    int y1 = (int)(((long)(ty + 1) * height + DD_THUMB - 1) / DD_THUMB);
+    int x0 = (int)(((long)tx * width + DD_THUMB - 1) / DD_THUMB);
+    int x1 = (int)(((long)(tx + 1) * width + DD_THUMB - 1) / DD_THUMB);
     float s = 0.0f, n = 0.0f;
-    for (int y = 0; y < height; y++) {
-        if ((long)y * DD_THUMB / height != ty)
-            continue;
-        for (int x = 0; x < width; x++) {
-            if ((long)x * DD_THUMB / width != tx)
-                continue;
+    for (int y = y0; y < y1; y++) {
+        for (int x = x0; x < x1; x++) {
             s += luma[(long)y * width + x];
             n += 1.0f;
         }
