@@ -343,6 +343,23 @@ struct DeviceGeometry<K> {
     flag: bool,
 }
 
+impl<K: PartialEq + Copy> DeviceGeometry<K> {
+    /// The geometry in `slot` for `key`, made by `make` and uploaded when the key changed.
+    fn for_key<'a>(
+        slot: &'a mut Option<Self>,
+        key: K,
+        stream: &Arc<CudaStream>,
+        make: impl FnOnce() -> Result<(Vec<Tap>, Vec<Tap>, bool), GpuError>,
+    ) -> Result<&'a Self, GpuError> {
+        if slot.as_ref().is_none_or(|g| g.key != key) {
+            let (xt, yt, flag) = make()?;
+            let taps = [stream.clone_htod(&xt)?, stream.clone_htod(&yt)?];
+            *slot = Some(Self { key, taps, flag });
+        }
+        Ok(slot.as_ref().expect("set above"))
+    }
+}
+
 impl GpuRecipe {
     /// Compiles the kernels for GPU `device_id` and uploads the tables.
     pub fn new(device_id: usize) -> Result<Self, GpuError> {
@@ -364,6 +381,7 @@ impl GpuRecipe {
             blend: module.load_function("dd_blend")?,
             signature_cells: module.load_function("dd_signature_cells")?,
             signature_hist: module.load_function("dd_signature_hist")?,
+            scratch: None,
         };
         let host = host_tables();
         let mut memory = Vec::new();
@@ -425,23 +443,13 @@ impl GpuRecipe {
         out: u64,
     ) -> Result<(), GpuError> {
         let key = (frame.width as usize, frame.height as usize, size);
-        if self.input_taps.as_ref().is_none_or(|g| g.key != key) {
-            let (xt, yt, area) = input_geometry(key.0, key.1, size);
-            let taps = [self.stream.clone_htod(&xt)?, self.stream.clone_htod(&yt)?];
-            self.input_taps = Some(DeviceGeometry {
-                key,
-                taps,
-                flag: area,
-            });
-        }
-        let Some(DeviceGeometry {
+        let DeviceGeometry {
             taps: [xt, yt],
             flag: area,
             ..
-        }) = &self.input_taps
-        else {
-            unreachable!("set above")
-        };
+        } = DeviceGeometry::for_key(&mut self.input_taps, key, &self.stream, || {
+            Ok(input_geometry(key.0, key.1, size))
+        })?;
         let (size_i, area_i) = (size as i32, i32::from(*area));
         let cfg = grid(size, size);
         let mut launch = self.stream.launch_builder(&self.model_input);
@@ -473,26 +481,15 @@ impl GpuRecipe {
         out: &FrameOut,
     ) -> Result<(), GpuError> {
         let key = (frame.width as usize, frame.height as usize, size, upsample);
-        if self.output_taps.as_ref().is_none_or(|g| g.key != key) {
-            let (xt, yt, nearest) =
-                upsample_geometry(size, key.0, key.1, upsample).ok_or_else(|| {
-                    GpuError::Unsupported("edge-aware upsampling has no GPU kernel yet".into())
-                })?;
-            let taps = [self.stream.clone_htod(&xt)?, self.stream.clone_htod(&yt)?];
-            self.output_taps = Some(DeviceGeometry {
-                key,
-                taps,
-                flag: nearest,
-            });
-        }
-        let Some(DeviceGeometry {
+        let DeviceGeometry {
             taps: [xt, yt],
             flag: nearest,
             ..
-        }) = &self.output_taps
-        else {
-            unreachable!("set above")
-        };
+        } = DeviceGeometry::for_key(&mut self.output_taps, key, &self.stream, || {
+            upsample_geometry(size, key.0, key.1, upsample).ok_or_else(|| {
+                GpuError::Unsupported("edge-aware upsampling has no GPU kernel yet".into())
+            })
+        })?;
         let (size_i, nearest_i) = (size as i32, i32::from(*nearest));
         let cfg = grid(key.0, key.1);
         let mut launch = self.stream.launch_builder(&self.recombine);

@@ -173,6 +173,35 @@ pub(crate) struct CudaSteps {
     pub(crate) blend: CudaFunction,
     pub(crate) signature_cells: CudaFunction,
     pub(crate) signature_hist: CudaFunction,
+    /// Small buffers reused frame to frame: the signature's sums, counts and histogram, the
+    /// grid of differences.
+    pub(crate) scratch: Option<Scratch>,
+}
+
+pub(crate) struct Scratch {
+    sums: CudaSlice<f32>,
+    counts: CudaSlice<f32>,
+    hist: CudaSlice<u32>,
+    grid: CudaSlice<f32>,
+}
+
+impl CudaSteps {
+    fn scratch(&mut self, grid_len: usize) -> Result<&mut Scratch, GpuError> {
+        let cells = temporal::THUMB * temporal::THUMB;
+        if self
+            .scratch
+            .as_ref()
+            .is_none_or(|s| s.grid.len() < grid_len)
+        {
+            self.scratch = Some(Scratch {
+                sums: self.stream.alloc_zeros::<f32>(cells)?,
+                counts: self.stream.alloc_zeros::<f32>(cells)?,
+                hist: self.stream.alloc_zeros::<u32>(temporal::HIST_BINS)?,
+                grid: self.stream.alloc_zeros::<f32>(grid_len)?,
+            });
+        }
+        Ok(self.scratch.as_mut().expect("set above"))
+    }
 }
 
 impl Steps for CudaSteps {
@@ -206,22 +235,30 @@ impl Steps for CudaSteps {
 
     fn signature(&mut self, luma: &Self::Plane, size: usize) -> Result<SceneSignature, GpuError> {
         let cells = temporal::THUMB * temporal::THUMB;
-        let mut sums = self.stream.alloc_zeros::<f32>(cells)?;
-        let mut counts = self.stream.alloc_zeros::<f32>(cells)?;
-        let mut hist = self.stream.alloc_zeros::<u32>(temporal::HIST_BINS)?;
+        let stream = self.stream.clone();
+        let (cells_fn, hist_fn) = (self.signature_cells.clone(), self.signature_hist.clone());
+        let grid_len = size.div_ceil(temporal::grid_step(size)).pow(2);
+        let Scratch {
+            sums, counts, hist, ..
+        } = self.scratch(grid_len)?;
+        stream.memset_zeros(hist)?;
         let n = size as i32;
-        let mut l = self.stream.launch_builder(&self.signature_cells);
-        l.arg(luma).arg(&n).arg(&n).arg(&mut sums).arg(&mut counts);
+        let mut l = stream.launch_builder(&cells_fn);
+        l.arg(luma)
+            .arg(&n)
+            .arg(&n)
+            .arg(&mut *sums)
+            .arg(&mut *counts);
         // SAFETY: `dd_signature_cells(const float*, int, int, float*, float*)`, 256 cells.
         unsafe { l.launch(LaunchConfig::for_num_elems(cells as u32)) }?;
         let pixels = (size * size) as i32;
-        let mut l = self.stream.launch_builder(&self.signature_hist);
-        l.arg(luma).arg(&pixels).arg(&mut hist);
+        let mut l = stream.launch_builder(&hist_fn);
+        l.arg(luma).arg(&pixels).arg(&mut *hist);
         // SAFETY: `dd_signature_hist(const float*, int, unsigned*)`, zeroed counts.
         unsafe { l.launch(LaunchConfig::for_num_elems(pixels as u32)) }?;
-        let sums = self.stream.clone_dtoh(&sums)?;
-        let counts = self.stream.clone_dtoh(&counts)?;
-        let hist = self.stream.clone_dtoh(&hist)?;
+        let sums = stream.clone_dtoh(&*sums)?;
+        let counts = stream.clone_dtoh(&*counts)?;
+        let hist = stream.clone_dtoh(&*hist)?;
         let mut h = [0f32; temporal::HIST_BINS];
         for (d, c) in h.iter_mut().zip(&hist) {
             *d = *c as f32;
@@ -237,13 +274,16 @@ impl Steps for CudaSteps {
     ) -> Result<f32, GpuError> {
         let step = temporal::grid_step(size);
         let g = size.div_ceil(step);
-        let mut out = self.stream.alloc_zeros::<f32>(g * g)?;
+        let stream = self.stream.clone();
+        let f = self.diff_grid.clone();
+        let out = &mut self.scratch(g * g)?.grid;
         let (n, st) = (size as i32, step as i32);
-        let mut l = self.stream.launch_builder(&self.diff_grid);
-        l.arg(cur).arg(prev).arg(&n).arg(&st).arg(&mut out);
-        // SAFETY: `dd_diff_grid(const float*, const float*, int, int, float*)`, g x g out.
+        let mut l = stream.launch_builder(&f);
+        l.arg(cur).arg(prev).arg(&n).arg(&st).arg(&mut *out);
+        // SAFETY: `dd_diff_grid(const float*, const float*, int, int, float*)`, g x g out (the
+        // buffer may be longer: only the first g * g values are read back).
         unsafe { l.launch(grid(g, g)) }?;
-        let mut diffs = self.stream.clone_dtoh(&out)?;
+        let mut diffs = stream.clone_dtoh(&out.slice(..g * g))?;
         Ok(temporal::median_of(&mut diffs))
     }
 
