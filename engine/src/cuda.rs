@@ -17,6 +17,7 @@ use cudarc::nvrtc::{CompileOptions, compile_ptx_with_opts};
 
 use crate::frame::PixelFormat;
 
+pub mod frames;
 mod smooth;
 use crate::resize::{Upsample, linear_taps, model_rows, nearest_indices};
 
@@ -114,6 +115,24 @@ pub fn libraries_present() -> Result<(), GpuError> {
         return Err(GpuError::NoNvrtc);
     }
     Ok(())
+}
+
+/// The primary context of GPU `device_id` (the one cudarc and ONNX Runtime's CUDA provider
+/// use), as `(CUcontext, CUdevice)`, retained once and never released: GStreamer neighbours
+/// given it in a `GstCudaContext` may outlive every object of ours.
+pub fn primary_context(device_id: usize) -> Result<(usize, i32), GpuError> {
+    static HELD: std::sync::Mutex<Vec<(usize, usize, i32)>> = std::sync::Mutex::new(Vec::new());
+    libraries_present()?;
+    let mut held = HELD.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(&(_, ctx, dev)) = held.iter().find(|(id, ..)| *id == device_id) {
+        return Ok((ctx, dev));
+    }
+    cudarc::driver::result::init()?;
+    let dev = cudarc::driver::result::device::get(device_id as i32)?;
+    // SAFETY: `dev` came from `device::get`; the reference is never released, on purpose.
+    let ctx = unsafe { cudarc::driver::result::primary_ctx::retain(dev) }?;
+    held.push((device_id, ctx as usize, dev));
+    Ok((ctx as usize, dev))
 }
 
 /// The CPU path's tables as the kernels take them (`dd_tables`): device pointers on the GPU,
@@ -577,6 +596,12 @@ impl GpuColorizer {
 
     pub fn recipe(&mut self) -> &mut GpuRecipe {
         &mut self.recipe
+    }
+
+    /// New bound buffers after the model's S changed (the out-of-memory step-down).
+    pub fn rebind(&mut self, model: &crate::Model) -> Result<(), GpuError> {
+        self.io = model.device_io(self.io.batch())?;
+        Ok(())
     }
 
     /// Temporal smoothing from the next frame on (off at first): `recursive` on the GPU,
@@ -1632,6 +1657,58 @@ mod tests {
                         diff, 0,
                         "{name} as {lname}, {upsample:?}: {diff} bytes differ"
                     );
+                    // Straight into every packed output format (what the element writes):
+                    // the CPU's recombination then `photo_to_frame`, x bytes and alpha
+                    // included.
+                    for format in [
+                        PixelFormat::Rgb,
+                        PixelFormat::Bgr,
+                        PixelFormat::Rgba,
+                        PixelFormat::Bgra,
+                        PixelFormat::Rgbx,
+                        PixelFormat::Bgrx,
+                    ] {
+                        let layout = Layout::of(format).expect("packed");
+                        let row = photo.width * layout.step as usize;
+                        let pitch = row + 5;
+                        let mut cpu = vec![0x5au8; pitch * photo.height];
+                        {
+                            let (p1, p2) = (&mut [][..], &mut [][..]);
+                            let mut f = crate::frame::FrameMut {
+                                format,
+                                width: photo.width,
+                                height: photo.height,
+                                planes: [&mut cpu[..], p1, p2],
+                                strides: [pitch, 0, 0],
+                                yuv: Default::default(),
+                            };
+                            crate::frame::photo_to_frame(&want, &mut f, None).expect("to frame");
+                        }
+                        let mut gpu = vec![0x5au8; pitch * photo.height];
+                        let out = FrameOut {
+                            data: gpu.as_mut_ptr() as u64,
+                            pitch: pitch as i32,
+                            layout,
+                        };
+                        // SAFETY: as above.
+                        unsafe {
+                            dd_host_recombine(
+                                &tables,
+                                &frame,
+                                ab.as_ptr(),
+                                size as i32,
+                                xt.as_ptr(),
+                                yt.as_ptr(),
+                                nearest as i32,
+                                &out,
+                            )
+                        };
+                        let diff = (0..photo.height)
+                            .flat_map(|y| (0..row).map(move |x| y * pitch + x))
+                            .filter(|&i| cpu[i] != gpu[i])
+                            .count();
+                        assert_eq!(diff, 0, "{name} {lname} -> {format:?}: {diff} bytes differ");
+                    }
                 }
             }
         }
@@ -1781,6 +1858,168 @@ mod tests {
             (5, 5),
             "one upload and one download per photo"
         );
+    }
+
+    /// Video frames through [`frames::GpuFrames`] (what the element runs), in every input and
+    /// output format, in host memory and in GPU memory, against the CPU path (frame -> photo,
+    /// colorize, photo -> frame): within 1 level, and the host copies counted are one upload
+    /// and one download per frame for host memory, none for GPU memory. Skipped, visibly,
+    /// without a GPU.
+    #[test]
+    fn gpu_frames_in_every_format_equal_the_cpu_path_within_one_level() {
+        use crate::frame::{Frame, FrameMut, Yuv, YuvMatrix, frame_to_photo, photo_to_frame};
+        use frames::{GpuFrames, Memory, Planes};
+        if !gpu_here(
+            "gpu_frames_in_every_format_equal_the_cpu_path_within_one_level",
+            true,
+        ) {
+            return;
+        }
+        let (_, base) = &photos()[0];
+        let Samples::U8(d) = &base.samples else {
+            unreachable!()
+        };
+        let (w, h) = (301usize, 199usize);
+        let photo = Photo {
+            width: w,
+            height: h,
+            channels: 3,
+            samples: Samples::U8(
+                (0..h)
+                    .flat_map(|y| d[y * base.width * 3..][..w * 3].to_vec())
+                    .collect(),
+            ),
+        };
+        let yuv = Yuv {
+            matrix: YuvMatrix::Bt601,
+            full_range: false,
+        };
+        // Planes of `format`, with padded pitches.
+        let alloc = |format: PixelFormat| -> (Vec<Vec<u8>>, [usize; 3]) {
+            let shapes = format.plane_shapes(w, h).expect("shape");
+            let pitch = shapes.map(|(row, _)| if row == 0 { 0 } else { row + 11 });
+            (
+                (0..3).map(|i| vec![0u8; pitch[i] * shapes[i].1]).collect(),
+                pitch,
+            )
+        };
+        let to_frame = |p: &Photo, format: PixelFormat| {
+            let (mut planes, pitch) = alloc(format);
+            let [p0, p1, p2] = &mut planes[..] else {
+                unreachable!()
+            };
+            let mut f = FrameMut {
+                format,
+                width: w,
+                height: h,
+                planes: [p0, p1, p2],
+                strides: pitch,
+                yuv,
+            };
+            photo_to_frame(p, &mut f, None).expect("photo to frame");
+            (planes, pitch)
+        };
+        let mut gpu_model = test_model(crate::device::Device::Cuda).expect("model on the GPU");
+        let mut cpu_model = test_model(crate::device::Device::Cpu).expect("test model");
+        let mut gpu = GpuFrames::new(&gpu_model, 1, Upsample::Bilinear).expect("GPU frames");
+        let stream = gpu.colorizer().recipe().stream().clone();
+        use PixelFormat as P;
+        for input in [P::Rgb, P::Bgrx, P::Rgba, P::I420, P::Nv12, P::Y444] {
+            let (in_planes, in_pitch) = to_frame(&photo, input);
+            // The CPU path, as the element runs it.
+            let mut read = Photo {
+                width: 0,
+                height: 0,
+                channels: 3,
+                samples: Samples::U8(Vec::new()),
+            };
+            let frame = Frame {
+                format: input,
+                width: w,
+                height: h,
+                planes: [&in_planes[0], &in_planes[1], &in_planes[2]],
+                strides: in_pitch,
+                yuv,
+            };
+            frame_to_photo(&frame, &mut read).expect("frame to photo");
+            let colour =
+                crate::colorize(&mut cpu_model, &read, Upsample::Bilinear).expect("CPU colorize");
+            for output in [P::Rgba, P::Bgrx, P::Rgb, P::I420, P::Nv12, P::Y444] {
+                let (want, out_pitch) = to_frame(&colour, output);
+                for memory in [Memory::Host, Memory::Device] {
+                    let (ups, downs) = (gpu.uploads, gpu.downloads);
+                    let (mut got, _) = alloc(output);
+                    let dev_in: Vec<CudaSlice<u8>> = in_planes
+                        .iter()
+                        .map(|p| stream.clone_htod(&p[..]).expect("upload"))
+                        .collect();
+                    let dev_out: Vec<CudaSlice<u8>> = got
+                        .iter()
+                        .map(|p| stream.alloc_zeros::<u8>(p.len().max(1)).expect("alloc"))
+                        .collect();
+                    let addr = |i: usize, host: &[Vec<u8>], dev: &[CudaSlice<u8>]| -> u64 {
+                        if host[i].is_empty() {
+                            0
+                        } else if memory == Memory::Host {
+                            host[i].as_ptr() as u64
+                        } else {
+                            use cudarc::driver::DevicePtr;
+                            dev[i].device_ptr(&stream).0
+                        }
+                    };
+                    let src = Planes {
+                        format: input,
+                        width: w,
+                        height: h,
+                        yuv,
+                        memory,
+                        data: [0, 1, 2].map(|i| addr(i, &in_planes, &dev_in)),
+                        pitch: in_pitch,
+                    };
+                    let got_addr = [0, 1, 2].map(|i| addr(i, &got, &dev_out));
+                    let dst = Planes {
+                        format: output,
+                        data: got_addr,
+                        pitch: out_pitch,
+                        ..src
+                    };
+                    // SAFETY: the planes are live buffers of the stated shapes.
+                    unsafe { gpu.push(&src, false) }.expect("push");
+                    gpu.run(&mut gpu_model, output).expect("run");
+                    unsafe { gpu.write(0, &dst) }.expect("write");
+                    if memory == Memory::Device {
+                        for (g, dev) in got.iter_mut().zip(&dev_out) {
+                            if !g.is_empty() {
+                                stream.memcpy_dtoh(dev, &mut g[..]).expect("download");
+                            }
+                        }
+                        stream.synchronize().expect("sync");
+                    }
+                    let copies = u64::from(memory == Memory::Host);
+                    assert_eq!(
+                        (gpu.uploads - ups, gpu.downloads - downs),
+                        (copies, copies),
+                        "{input:?} -> {output:?} in {memory:?} memory: host copies"
+                    );
+                    let shapes = output.plane_shapes(w, h).expect("shape");
+                    for i in 0..3 {
+                        for y in 0..shapes[i].1 {
+                            let r = y * out_pitch[i]..y * out_pitch[i] + shapes[i].0;
+                            let worst = want[i][r.clone()]
+                                .iter()
+                                .zip(&got[i][r])
+                                .map(|(a, b)| a.abs_diff(*b))
+                                .max()
+                                .unwrap_or(0);
+                            assert!(
+                                worst <= 1,
+                                "{input:?} -> {output:?} in {memory:?} memory: plane {i} row {y} off by {worst}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Temporal smoothing between the GPU model and the recombination kernel gives the CPU

@@ -62,7 +62,7 @@ impl PixelFormat {
 
     /// `(row bytes, rows)` of each plane; `(0, 0)` for planes the format does not use. `None`
     /// when the sizes do not fit in `usize`, so absurd caps become an error and not a wrap.
-    fn plane_shapes(self, width: usize, height: usize) -> Option<[(usize, usize); 3]> {
+    pub(crate) fn plane_shapes(self, width: usize, height: usize) -> Option<[(usize, usize); 3]> {
         let (cw, chh) = (width.div_ceil(2), height.div_ceil(2));
         let packed = |bpp: usize| Some([(width.checked_mul(bpp)?, height), (0, 0), (0, 0)]);
         match self {

@@ -214,6 +214,8 @@ DD_FN void dd_recombine_px(const dd_tables *t, const dd_frame_in *in, const floa
     o[out->b] = dd_encode_u8(t, lin[2]);
     if (out->a >= 0)
         o[out->a] = in->a >= 0 ? px[in->a] : 255;
+    else if (out->step == 4)
+        o[6 - out->r - out->g - out->b] = 255; /* the x byte of RGBx/BGRx, as photo_to_frame */
 }
 
 /* Y'CbCr frames (engine/src/frame.rs): I420, NV12 (u holds the interleaved CbCr plane) and Y444. */
