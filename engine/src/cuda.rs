@@ -598,6 +598,17 @@ impl GpuColorizer {
         &mut self.recipe
     }
 
+    /// The chroma upsampling from the next frame on; edge-aware has no kernel and is refused.
+    pub fn set_upsample(&mut self, upsample: Upsample) -> Result<(), GpuError> {
+        if upsample == Upsample::EdgeAware {
+            return Err(GpuError::Unsupported(
+                "edge-aware upsampling has no GPU kernel yet: use bilinear or nearest".into(),
+            ));
+        }
+        self.upsample = upsample;
+        Ok(())
+    }
+
     /// New bound buffers after the model's S changed (the out-of-memory step-down).
     pub fn rebind(&mut self, model: &crate::Model) -> Result<(), GpuError> {
         self.io = model.device_io(self.io.batch())?;

@@ -68,6 +68,7 @@ pub struct GstCuda {
     buffer_pool_new: unsafe extern "C" fn(*mut Object) -> *mut gst_ffi::GstBufferPool,
     is_cuda_memory: unsafe extern "C" fn(*mut gst_ffi::GstMemory) -> glib::ffi::gboolean,
     memory_init_once: unsafe extern "C" fn(),
+    context_new: unsafe extern "C" fn(*mut Object) -> *mut gst_ffi::GstContext,
 }
 
 /// Why GstCuda cannot be used.
@@ -102,6 +103,7 @@ impl GstCuda {
             buffer_pool_new: sym!(b"gst_cuda_buffer_pool_new\0"),
             is_cuda_memory: sym!(b"gst_is_cuda_memory\0"),
             memory_init_once: sym!(b"gst_cuda_memory_init_once\0"),
+            context_new: sym!(b"gst_context_new_cuda_context\0"),
             _lib: lib,
         })
     }
@@ -194,10 +196,103 @@ impl GstCuda {
         // SAFETY: a valid context object.
         unsafe { (self.context_get_handle)(context.0.as_ptr()) }
     }
+
+    /// A `gst.cuda.context` GstContext holding `context`, to post in a HAVE_CONTEXT message so
+    /// the pipeline hands it to every CUDA element.
+    pub fn gst_context(&self, context: &CudaContext) -> Option<gst::Context> {
+        // SAFETY: a valid context object; the GstContext comes back with a reference we own.
+        let raw = unsafe { (self.context_new)(context.0.as_ptr()) };
+        // SAFETY: full ownership of a non-null context.
+        (!raw.is_null()).then(|| unsafe { gst::Context::from_glib_full(raw) })
+    }
 }
+
+/// A video frame mapped for the GPU path: plane addresses and pitches, device pointers when
+/// mapped with [`MAP_CUDA`] (CUDA memory), host pointers otherwise. Unmapped on drop.
+pub struct MappedFrame {
+    frame: gst_video::ffi::GstVideoFrame,
+    planes: usize,
+}
+
+impl MappedFrame {
+    /// Maps `buffer` as a frame of `info`, for reading or writing; `cuda`: the buffer is CUDA
+    /// memory and the planes are wanted as device pointers.
+    ///
+    /// # Safety
+    /// `buffer` must stay alive and, for writing, not be read by anyone else until the result
+    /// is dropped.
+    pub unsafe fn map(
+        buffer: &gst::BufferRef,
+        info: &gst_video::VideoInfo,
+        cuda: bool,
+        write: bool,
+    ) -> Option<Self> {
+        let mut flags = if write {
+            gst_ffi::GST_MAP_WRITE
+        } else {
+            gst_ffi::GST_MAP_READ
+        };
+        if cuda {
+            flags |= MAP_CUDA;
+        }
+        let mut frame = std::mem::MaybeUninit::<gst_video::ffi::GstVideoFrame>::zeroed();
+        // SAFETY: valid info and buffer; the frame is filled when the call succeeds.
+        let ok = unsafe {
+            gst_video::ffi::gst_video_frame_map(
+                frame.as_mut_ptr(),
+                info.to_glib_none().0 as *mut _,
+                buffer.as_mut_ptr(),
+                flags,
+            )
+        } != glib::ffi::GFALSE;
+        if !ok {
+            return None;
+        }
+        // SAFETY: mapped, so initialised, with the format's info.
+        let frame = unsafe { frame.assume_init() };
+        let planes = unsafe { (*frame.info.finfo).n_planes } as usize;
+        Some(Self { frame, planes })
+    }
+
+    /// Plane `i`'s address (0 for planes the format does not have).
+    pub fn data(&self, i: usize) -> u64 {
+        if i < self.planes.min(4) {
+            self.frame.data[i] as u64
+        } else {
+            0
+        }
+    }
+
+    /// Plane `i`'s pitch in bytes.
+    pub fn pitch(&self, i: usize) -> usize {
+        if i < self.planes.min(4) {
+            self.frame.info.stride[i].max(0) as usize
+        } else {
+            0
+        }
+    }
+}
+
+impl Drop for MappedFrame {
+    fn drop(&mut self) {
+        // SAFETY: mapped in `map`, unmapped once here.
+        unsafe { gst_video::ffi::gst_video_frame_unmap(&mut self.frame) };
+    }
+}
+
+// SAFETY: the mapping is owned, and GStreamer buffers may be unmapped from any thread.
+unsafe impl Send for MappedFrame {}
 
 /// A `GstCudaContext` reference the element holds.
 pub struct CudaContext(NonNull<Object>);
+
+impl Clone for CudaContext {
+    fn clone(&self) -> Self {
+        // SAFETY: a valid object; the new reference is owned by the clone.
+        unsafe { gst_ffi::gst_object_ref(self.0.as_ptr().cast()) };
+        Self(self.0)
+    }
+}
 
 impl Drop for CudaContext {
     fn drop(&mut self) {

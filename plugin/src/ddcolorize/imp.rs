@@ -2,6 +2,7 @@ use std::collections::VecDeque;
 use std::sync::{LazyLock, Mutex, MutexGuard};
 
 use ddcolor_engine::catalog;
+use ddcolor_engine::cuda::frames::{self as gpu_frames, GpuFrames, Memory, Planes};
 use ddcolor_engine::device::{GpuOptions, Placement, is_out_of_memory, smaller_size};
 use ddcolor_engine::frame::{self, Frame, FrameMut, LumaPlane, PixelFormat, Yuv, YuvMatrix};
 use ddcolor_engine::temporal::{self, Smoother, TemporalSettings};
@@ -18,6 +19,7 @@ use gst_video::subclass::prelude::*;
 use std::sync::Arc;
 
 use super::{Device, Style, Temporal, Upsample};
+use crate::gstcuda::{self, CudaContext, GstCuda, MappedFrame};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -225,12 +227,40 @@ struct State {
     luma_changed: bool,
     /// Largest S after running out of memory: new caps do not raise it again.
     size_cap: usize,
+    /// The recipe's pre- and post-processing on the GPU, when the model runs there and no
+    /// CPU-only option is in use.
+    gpu: Option<GpuState>,
+}
+
+/// The GPU path's state: frames queue in GPU memory, the kernels convert and recombine them.
+struct GpuState {
+    frames: GpuFrames,
+    /// The negotiated formats have kernels: frames take this path (else the CPU's).
+    active: bool,
+    /// Where the negotiated caps put input and output frames (`memory:CUDAMemory` or not).
+    in_memory: Memory,
+    out_memory: Memory,
+    upsample: ddcolor_engine::Upsample,
+    /// An `upsample` change the GPU path cannot follow was said once.
+    warned_upsample: bool,
+}
+
+/// The device's primary CUDA context, wrapped as a `GstCudaContext` for the element's
+/// neighbours (decoders, `cudaupload`, `cudaconvert`), so that CUDA memory passes between them
+/// and the kernels without a copy.
+#[derive(Default)]
+struct CudaShare {
+    context: Option<CudaContext>,
+    /// A neighbour brought a CUDA context of its own: its device memory is not ours to read,
+    /// so CUDA memory caps are not offered.
+    foreign: bool,
 }
 
 #[derive(Default)]
 pub struct Ddcolorize {
     settings: Mutex<Settings>,
     state: Mutex<Option<State>>,
+    cuda: Mutex<CudaShare>,
 }
 
 pub(crate) fn pixel_format(f: gst_video::VideoFormat) -> Option<PixelFormat> {
@@ -264,6 +294,78 @@ fn yuv_of(info: &gst_video::VideoInfo) -> Yuv {
     }
 }
 
+/// The caps the other side can have for `caps` on one side (`direction`: the side of `caps`).
+/// Sizes and rates carry over; formats become the other side's, the same format first so no
+/// conversion is forced; Y'CbCr out keeps the input's matrix and range (what `keep-luma` needs,
+/// and no silent change of colorimetry), RGB out has none. With `cuda` (the GPU path can run),
+/// frames may be in CUDA memory on either side, in the formats the kernels handle, the same
+/// memory as `caps` first; without it CUDA memory is not taken.
+pub(crate) fn transformed_caps(
+    direction: gst::PadDirection,
+    caps: &gst::Caps,
+    cuda: bool,
+) -> gst::Caps {
+    use gst_video::VideoFormat as V;
+    let system = gst::CapsFeatures::new([gst::CAPS_FEATURE_MEMORY_SYSTEM_MEMORY]);
+    let device = gst::CapsFeatures::new([gstcuda::CUDA_MEMORY]);
+    let mut out = gst::Caps::new_empty();
+    {
+        let out = out.get_mut().expect("new caps are writable");
+        for (s, features) in caps.iter_with_features() {
+            let in_cuda = features.contains(gstcuda::CUDA_MEMORY);
+            if in_cuda && !cuda {
+                continue;
+            }
+            // (formats, keep colorimetry) in order of preference.
+            let mut variants: Vec<(Vec<V>, bool)> = Vec::new();
+            if direction == gst::PadDirection::Src {
+                variants.push((SINK_FORMATS.to_vec(), false));
+            } else {
+                let same = s
+                    .get::<&str>("format")
+                    .ok()
+                    .map(V::from_string)
+                    .filter(|f| SRC_FORMATS.contains(f));
+                let ordered: Vec<V> = same
+                    .into_iter()
+                    .chain(SRC_FORMATS.iter().copied().filter(|f| Some(*f) != same))
+                    .collect();
+                if same.is_some_and(|f| pixel_format(f).is_some_and(|p| p.is_yuv())) {
+                    let is_yuv = |f: &V| pixel_format(*f).is_some_and(|p| p.is_yuv());
+                    variants.push((ordered.iter().copied().filter(is_yuv).collect(), true));
+                    variants.push((ordered.iter().copied().filter(|f| !is_yuv(f)).collect(), false));
+                } else {
+                    variants.push((ordered, false));
+                }
+            }
+            let kinds: Vec<(&gst::CapsFeaturesRef, bool)> = match (in_cuda, cuda) {
+                (true, _) => vec![(&device, true), (&system, false)],
+                (false, true) => vec![(features, false), (&device, true)],
+                (false, false) => vec![(features, false)],
+            };
+            for (kind, on_gpu) in kinds {
+                for (formats, colorimetry) in &variants {
+                    let formats: Vec<V> = formats
+                        .iter()
+                        .copied()
+                        .filter(|f| !on_gpu || gstcuda::CUDA_FORMATS.contains(f))
+                        .collect();
+                    if formats.is_empty() {
+                        continue;
+                    }
+                    let mut s = s.to_owned();
+                    s.set("format", gst::List::new(formats.iter().map(|f| f.to_str())));
+                    if !colorimetry {
+                        s.remove_fields(["colorimetry", "chroma-site"]);
+                    }
+                    out.append_structure_full(s, Some(kind.to_owned()));
+                }
+            }
+        }
+    }
+    out
+}
+
 fn frame_error(e: impl std::fmt::Display) -> gst::ErrorMessage {
     gst::error_msg!(gst::StreamError::Format, ("ddcolorize: {e}"))
 }
@@ -275,6 +377,122 @@ impl Ddcolorize {
 
     fn lock_settings(&self) -> MutexGuard<'_, Settings> {
         self.settings.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_cuda(&self) -> MutexGuard<'_, CudaShare> {
+        self.cuda.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether frames may come and go in CUDA memory: the primary context is shared, no
+    /// neighbour brought another, and (once started) the GPU path runs.
+    fn offers_cuda(&self) -> bool {
+        let shared = {
+            let cuda = self.lock_cuda();
+            cuda.context.is_some() && !cuda.foreign
+        };
+        shared && self.lock_state().as_ref().is_none_or(|s| s.gpu.is_some())
+    }
+
+    /// Wraps the device's primary context for the neighbours and posts it (HAVE_CONTEXT), so
+    /// the pipeline hands it to the CUDA elements that ask; done on NULL -> READY, before the
+    /// elements upstream (which change state after this one) open their devices. Nothing
+    /// happens with `device=cpu` or without a CUDA driver.
+    fn share_cuda_context(&self) {
+        if self.lock_settings().device == Device::Cpu || self.lock_cuda().context.is_some() {
+            return;
+        }
+        let made = (|| -> Result<(CudaContext, Option<gst::Context>), String> {
+            let lib = GstCuda::get().map_err(|e| e.to_string())?;
+            let (ctx, dev) =
+                ddcolor_engine::cuda::primary_context(0).map_err(|e| e.to_string())?;
+            // SAFETY: the primary context is retained for the life of the process.
+            let wrapped = unsafe { lib.wrap_context(ctx as *mut std::ffi::c_void, dev) }
+                .ok_or("GstCuda could not wrap the primary context")?;
+            let context = lib.gst_context(&wrapped);
+            Ok((wrapped, context))
+        })();
+        match made {
+            Ok((wrapped, context)) => {
+                self.lock_cuda().context = Some(wrapped);
+                if let Some(context) = context {
+                    gst::debug!(CAT, imp = self, "sharing the primary CUDA context");
+                    self.obj()
+                        .post_message(
+                            gst::message::HaveContext::builder(context)
+                                .src(&*self.obj())
+                                .build(),
+                        )
+                        .ok();
+                }
+            }
+            Err(e) => gst::debug!(CAT, imp = self, "no CUDA context to share: {e}"),
+        }
+    }
+
+    /// Says once, on the bus too, where pre- and post-processing run and why not on the GPU.
+    fn say(&self, text: &str) {
+        gst::info!(CAT, imp = self, "{text}");
+        self.obj()
+            .post_message(
+                gst::message::Info::builder(gst::CoreError::Failed, text)
+                    .src(&*self.obj())
+                    .build(),
+            )
+            .ok();
+    }
+
+    /// The GPU path for a model placed on the GPU, unless an option needs the CPU's
+    /// pre- and post-processing (said once, with the reason).
+    fn gpu_path(
+        &self,
+        model: &Model,
+        settings: &Settings,
+        has_workflow: bool,
+        per_call: usize,
+    ) -> Option<GpuState> {
+        if !model.placement().is_gpu() {
+            return None;
+        }
+        let upsample = ddcolor_engine::Upsample::from(settings.upsample);
+        let made = if has_workflow {
+            Err("a workflow's steps run on the CPU".to_string())
+        } else if settings.keep_luma {
+            Err("keep-luma runs on the CPU".to_string())
+        } else {
+            GpuFrames::new(model, per_call, upsample).map_err(|e| e.to_string())
+        };
+        match made {
+            Ok(frames) => {
+                gst::info!(CAT, imp = self, "pre- and post-processing on the GPU");
+                Some(GpuState {
+                    frames,
+                    active: false,
+                    in_memory: Memory::Host,
+                    out_memory: Memory::Host,
+                    upsample,
+                    warned_upsample: false,
+                })
+            }
+            Err(why) => {
+                self.say(&format!(
+                    "ddcolorize: the model runs on the GPU, pre- and post-processing on the CPU: {why}"
+                ));
+                None
+            }
+        }
+    }
+
+    /// Says that the GPU ran out of memory and S went down to `s`, as a warning on the bus.
+    fn said_out_of_memory(&self, s: usize) {
+        let text = format!("ddcolorize: out of memory; continuing at input size {s}");
+        gst::warning!(CAT, imp = self, "{text}");
+        self.obj()
+            .post_message(
+                gst::message::Warning::builder(gst::ResourceError::NoSpaceLeft, &text)
+                    .src(&*self.obj())
+                    .build(),
+            )
+            .ok();
     }
 
     fn is_stopped(&self) -> bool {
@@ -292,16 +510,47 @@ impl Ddcolorize {
         })?;
         let format = pixel_format(info.format())
             .ok_or_else(|| frame_error(format!("unsupported format {:?}", info.format())))?;
+        let too_small = || {
+            frame_error(format!(
+                "a {}-byte buffer does not hold a {}x{} {:?} frame",
+                inbuf.size(),
+                info.width(),
+                info.height(),
+                info.format()
+            ))
+        };
+        if let Some(gpu) = state.gpu.as_mut().filter(|g| g.active) {
+            let memory = gpu.in_memory;
+            // SAFETY: the buffer outlives the mapping, which is only read.
+            let mapped =
+                unsafe { MappedFrame::map(inbuf.as_ref(), info, memory == Memory::Device, false) }
+                    .ok_or_else(too_small)?;
+            let planes = Planes {
+                format,
+                width: info.width() as usize,
+                height: info.height() as usize,
+                yuv: yuv_of(info),
+                memory,
+                data: [0, 1, 2].map(|i| mapped.data(i)),
+                pitch: [0, 1, 2].map(|i| mapped.pitch(i)),
+            };
+            let discont = inbuf.flags().contains(gst::BufferFlags::DISCONT);
+            // SAFETY: the mapped planes are the frame's, valid until `mapped` is dropped, which
+            // is after `push` has finished reading them.
+            unsafe { gpu.frames.push(&planes, discont) }.map_err(frame_error)?;
+            drop(mapped);
+            if state.slots.len() <= state.filled {
+                state.slots.push(Slot::new());
+            }
+            state.slots[state.filled].timing = Timing::of(inbuf);
+            state.filled += 1;
+            if state.filled == state.batch {
+                self.run_batch(state)?;
+            }
+            return Ok(());
+        }
         let vframe = gst_video::VideoFrameRef::from_buffer_ref_readable(inbuf.as_ref(), info)
-            .map_err(|_| {
-                frame_error(format!(
-                    "a {}-byte buffer does not hold a {}x{} {:?} frame",
-                    inbuf.size(),
-                    info.width(),
-                    info.height(),
-                    info.format()
-                ))
-            })?;
+            .map_err(|_| too_small())?;
         let keep_luma = self.lock_settings().keep_luma && format.is_yuv() && !state.luma_changed;
         if state.slots.len() <= state.filled {
             state.slots.push(Slot::new());
@@ -370,6 +619,9 @@ impl Ddcolorize {
         {
             upsample = up;
         }
+        if state.gpu.as_ref().is_some_and(|g| g.active) {
+            return self.run_gpu_batch(state, upsample, temporal);
+        }
         state.smoother.set_settings(temporal);
         let mut s = state.size;
         let (mut n_in, mut n_out) = (3 * s * s, 2 * s * s);
@@ -410,15 +662,7 @@ impl Ddcolorize {
                     );
                 }
                 state.smoother.reset();
-                let text = format!("ddcolorize: out of memory; continuing at input size {s}");
-                gst::warning!(CAT, imp = self, "{text}");
-                self.obj()
-                    .post_message(
-                        gst::message::Warning::builder(gst::ResourceError::NoSpaceLeft, &text)
-                            .src(&*self.obj())
-                            .build(),
-                    )
-                    .ok();
+                self.said_out_of_memory(s);
                 continue;
             }
             for j in 0..n {
@@ -459,9 +703,67 @@ impl Ddcolorize {
         Ok(())
     }
 
+    /// [`Self::run_batch`] on the GPU path: the frames wait in GPU memory.
+    fn run_gpu_batch(
+        &self,
+        state: &mut State,
+        upsample: ddcolor_engine::Upsample,
+        temporal: TemporalSettings,
+    ) -> Result<(), gst::ErrorMessage> {
+        let out_format = state
+            .out_info
+            .as_ref()
+            .and_then(|i| pixel_format(i.format()))
+            .ok_or_else(|| {
+                gst::error_msg!(
+                    gst::CoreError::Negotiation,
+                    ("ddcolorize: output caps not set")
+                )
+            })?;
+        let Some(gpu) = state.gpu.as_mut() else {
+            return Ok(());
+        };
+        if upsample != gpu.upsample {
+            match gpu.frames.colorizer().set_upsample(upsample) {
+                Ok(()) => gpu.upsample = upsample,
+                Err(e) if !gpu.warned_upsample => {
+                    gpu.warned_upsample = true;
+                    gst::warning!(CAT, imp = self, "upsample stays {:?}: {e}", gpu.upsample);
+                }
+                Err(_) => {}
+            }
+        }
+        gpu.frames.colorizer().set_temporal(temporal);
+        let filled = std::mem::take(&mut state.filled);
+        let ran = gpu
+            .frames
+            .run(&mut state.model, out_format)
+            .map_err(|e| gst::error_msg!(gst::LibraryError::Failed, ("ddcolorize: {e}")))?;
+        if let Some(s) = ran.stepped_down {
+            // The CPU path's buffers follow, for caps that later take it.
+            let places = state.input.len() / (3 * state.size * state.size);
+            state.size = s;
+            state.size_cap = s;
+            state.input = vec![0.0; places * 3 * s * s];
+            state.smoother.reset();
+            self.said_out_of_memory(s);
+        }
+        state.ready.extend(0..filled);
+        gst::trace!(
+            CAT,
+            imp = self,
+            "colorized a batch of {filled} on the GPU: kernels {:?} + {:?}, model {:?}, smoothing {:?}",
+            ran.timing.pre,
+            ran.timing.post,
+            ran.timing.model,
+            ran.timing.smooth
+        );
+        Ok(())
+    }
+
     fn write_output(
         &self,
-        state: &State,
+        state: &mut State,
         slot: usize,
         keep_luma: bool,
     ) -> Result<gst::Buffer, gst::ErrorMessage> {
@@ -501,6 +803,28 @@ impl Ddcolorize {
                 gst::error_msg!(gst::ResourceError::NoSpaceLeft, ("ddcolorize: {e}"))
             })?,
         };
+        if let Some(gpu) = state.gpu.as_mut().filter(|g| g.active) {
+            let buf = outbuf.make_mut();
+            state.slots[slot].timing.apply(buf);
+            let memory = gpu.out_memory;
+            // SAFETY: the buffer is ours until pushed, and outlives the mapping.
+            let mapped = unsafe { MappedFrame::map(buf, out_info, memory == Memory::Device, true) }
+                .ok_or_else(|| frame_error("output buffer does not fit the output format"))?;
+            let planes = Planes {
+                format,
+                width: out_info.width() as usize,
+                height: out_info.height() as usize,
+                yuv: yuv_of(out_info),
+                memory,
+                data: [0, 1, 2].map(|i| mapped.data(i)),
+                pitch: [0, 1, 2].map(|i| mapped.pitch(i)),
+            };
+            // SAFETY: the mapped planes are the output frame's, writable until `mapped` is
+            // dropped, after `write` has finished with them.
+            unsafe { gpu.frames.write(slot, &planes) }.map_err(frame_error)?;
+            drop(mapped);
+            return Ok(outbuf);
+        }
         let slot = &state.slots[slot];
         {
             let buf = outbuf.make_mut();
@@ -581,6 +905,10 @@ impl Ddcolorize {
             state.ready.clear();
             state.smoother.reset();
             state.frames = 0;
+            if let Some(gpu) = state.gpu.as_mut() {
+                gpu.frames.discard();
+                gpu.frames.colorizer().reset_temporal();
+            }
         }
     }
 
@@ -589,6 +917,9 @@ impl Ddcolorize {
         if let Some(state) = self.lock_state().as_mut() {
             state.smoother.reset();
             state.frames = 0;
+            if let Some(gpu) = state.gpu.as_mut() {
+                gpu.frames.colorizer().reset_temporal();
+            }
         }
     }
 
@@ -894,12 +1225,16 @@ impl ElementImpl for Ddcolorize {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            let sink = gst_video::VideoCapsBuilder::new()
+            // System memory, and CUDA memory for the GPU path (offered in negotiation only when
+            // it can run).
+            let mut sink = gst_video::VideoCapsBuilder::new()
                 .format_list(SINK_FORMATS.iter().copied())
                 .build();
-            let src = gst_video::VideoCapsBuilder::new()
+            sink.merge(gstcuda::cuda_caps());
+            let mut src = gst_video::VideoCapsBuilder::new()
                 .format_list(SRC_FORMATS.iter().copied())
                 .build();
+            src.merge(gstcuda::cuda_caps());
             vec![
                 gst::PadTemplate::new(
                     "src",
@@ -918,6 +1253,45 @@ impl ElementImpl for Ddcolorize {
             ]
         });
         TEMPLATES.as_ref()
+    }
+
+    fn change_state(
+        &self,
+        transition: gst::StateChange,
+    ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+        if transition == gst::StateChange::NullToReady {
+            self.share_cuda_context();
+        }
+        let done = self.parent_change_state(transition)?;
+        if transition == gst::StateChange::ReadyToNull {
+            *self.lock_cuda() = CudaShare::default();
+        }
+        Ok(done)
+    }
+
+    /// A neighbour's `gst.cuda.context`: the same primary context is welcome; another one
+    /// means its device memory is not ours to read, and CUDA memory is no longer offered.
+    fn set_context(&self, context: &gst::Context) {
+        if context.context_type() == gstcuda::CONTEXT_TYPE
+            && let Ok(lib) = GstCuda::get()
+        {
+            let mut theirs = None;
+            lib.handle_set_context(self.obj().upcast_ref(), context, 0, &mut theirs);
+            let mut cuda = self.lock_cuda();
+            if let (Some(theirs), Some(ours)) = (theirs, cuda.context.as_ref())
+                && lib.handle(&theirs) != lib.handle(ours)
+                && !cuda.foreign
+            {
+                cuda.foreign = true;
+                gst::warning!(
+                    CAT,
+                    imp = self,
+                    "a neighbour brought a CUDA context other than the device's primary one: \
+                     frames pass in system memory (put cudadownload / cudaupload around ddcolorize)"
+                );
+            }
+        }
+        self.parent_set_context(context)
     }
 }
 
@@ -1035,15 +1409,9 @@ impl BaseTransformImpl for Ddcolorize {
             Placement::Cpu { why: None } => None,
         };
         if let Some(text) = said {
-            gst::info!(CAT, imp = self, "{text}");
-            self.obj()
-                .post_message(
-                    gst::message::Info::builder(gst::CoreError::Failed, &text)
-                        .src(&*self.obj())
-                        .build(),
-                )
-                .ok();
+            self.say(&text);
         }
+        let gpu = self.gpu_path(&model, &settings, workflow.is_some(), per_call);
         if chosen.is_test_model {
             gst::warning!(
                 CAT,
@@ -1072,6 +1440,7 @@ impl BaseTransformImpl for Ddcolorize {
             frames: 0,
             luma_changed,
             size_cap: usize::MAX,
+            gpu,
         });
         Ok(())
     }
@@ -1087,56 +1456,7 @@ impl BaseTransformImpl for Ddcolorize {
         caps: &gst::Caps,
         filter: Option<&gst::Caps>,
     ) -> Option<gst::Caps> {
-        use gst_video::VideoFormat as V;
-        let mut out = gst::Caps::new_empty();
-        {
-            let out = out.get_mut().expect("new caps are writable");
-            let mut push = |s: &gst::StructureRef,
-                            features: &gst::CapsFeaturesRef,
-                            formats: &[V],
-                            colorimetry: bool| {
-                let mut s = s.to_owned();
-                s.set("format", gst::List::new(formats.iter().map(|f| f.to_str())));
-                if !colorimetry {
-                    s.remove_fields(["colorimetry", "chroma-site"]);
-                }
-                out.append_structure_full(s, Some(features.to_owned()));
-            };
-            for (s, features) in caps.iter_with_features() {
-                if direction == gst::PadDirection::Src {
-                    push(s, features, SINK_FORMATS, false);
-                    continue;
-                }
-                // The same format first, so no conversion is forced downstream.
-                let same = s
-                    .get::<&str>("format")
-                    .ok()
-                    .map(V::from_string)
-                    .filter(|f| SRC_FORMATS.contains(f));
-                let ordered: Vec<V> = same
-                    .into_iter()
-                    .chain(SRC_FORMATS.iter().copied().filter(|f| Some(*f) != same))
-                    .collect();
-                if same.is_some_and(|f| pixel_format(f).is_some_and(|p| p.is_yuv())) {
-                    // YUV out keeps the input's matrix and range (what `keep-luma` needs, and no
-                    // silent change of colorimetry); RGB out has none.
-                    let yuv: Vec<V> = ordered
-                        .iter()
-                        .copied()
-                        .filter(|f| pixel_format(*f).is_some_and(|p| p.is_yuv()))
-                        .collect();
-                    let rgb: Vec<V> = ordered
-                        .iter()
-                        .copied()
-                        .filter(|f| !yuv.contains(f))
-                        .collect();
-                    push(s, features, &yuv, true);
-                    push(s, features, &rgb, false);
-                } else {
-                    push(s, features, &ordered, false);
-                }
-            }
-        }
+        let out = transformed_caps(direction, caps, self.offers_cuda());
         gst::debug!(
             CAT,
             imp = self,
@@ -1149,6 +1469,14 @@ impl BaseTransformImpl for Ddcolorize {
     }
 
     fn query(&self, direction: gst::PadDirection, query: &mut gst::QueryRef) -> bool {
+        if let gst::QueryViewMut::Context(_) = query.view_mut()
+            && let Ok(lib) = GstCuda::get()
+        {
+            let cuda = self.lock_cuda();
+            if lib.handle_context_query(self.obj().upcast_ref(), query, cuda.context.as_ref()) {
+                return true;
+            }
+        }
         if direction == gst::PadDirection::Src
             && let gst::QueryViewMut::Latency(_) = query.view_mut()
         {
@@ -1164,6 +1492,45 @@ impl BaseTransformImpl for Ddcolorize {
             return true;
         }
         BaseTransformImplExt::parent_query(self, direction, query)
+    }
+
+    /// CUDA-memory output takes buffers from a GstCuda pool on the shared context (the base
+    /// class would make a system-memory pool); system memory is the base class's business.
+    fn decide_allocation(
+        &self,
+        query: &mut gst::query::Allocation,
+    ) -> Result<(), gst::LoggableError> {
+        let (caps, _) = query.get();
+        let Some(caps) = caps.filter(|c| gstcuda::is_cuda_caps(c)).map(|c| c.to_owned()) else {
+            return self.parent_decide_allocation(query);
+        };
+        let info = gst_video::VideoInfo::from_caps(&caps)
+            .map_err(|e| gst::loggable_error!(CAT, "output caps {caps}: {e}"))?;
+        let lib = GstCuda::get().map_err(|e| gst::loggable_error!(CAT, "{e}"))?;
+        let context = self
+            .lock_cuda()
+            .context
+            .clone()
+            .ok_or_else(|| gst::loggable_error!(CAT, "CUDA memory out without a CUDA context"))?;
+        let pool = lib
+            .buffer_pool(&context)
+            .ok_or_else(|| gst::loggable_error!(CAT, "GstCuda made no buffer pool"))?;
+        let (min, max) = query
+            .allocation_pools()
+            .next()
+            .map_or((0, 0), |(_, _, min, max)| (min, max));
+        let size = info.size() as u32;
+        let mut config = pool.config();
+        config.set_params(Some(&caps), size, min, max);
+        config.add_option(gst_video::BUFFER_POOL_OPTION_VIDEO_META.as_ref());
+        pool.set_config(config)
+            .map_err(|e| gst::loggable_error!(CAT, "CUDA buffer pool: {e}"))?;
+        if query.allocation_pools().next().is_some() {
+            query.set_nth_allocation_pool(0, Some(&pool), size, min, max);
+        } else {
+            query.add_allocation_pool(Some(&pool), size, min, max);
+        }
+        Ok(())
     }
 
     fn sink_event(&self, event: gst::Event) -> bool {
@@ -1248,6 +1615,12 @@ impl VideoFilterImpl for Ddcolorize {
                     .model
                     .set_input_size(s)
                     .map_err(|e| gst::loggable_error!(CAT, "{e}"))?;
+                if let Some(gpu) = state.gpu.as_mut() {
+                    gpu.frames
+                        .colorizer()
+                        .rebind(&state.model)
+                        .map_err(|e| gst::loggable_error!(CAT, "{e}"))?;
+                }
                 let places = state.input.len() / (3 * state.size * state.size);
                 state.size = s;
                 state.input = vec![0.0; places * 3 * s * s];
@@ -1259,6 +1632,33 @@ impl VideoFilterImpl for Ddcolorize {
                     in_info.width(),
                     in_info.height()
                 );
+            }
+        }
+        // The GPU path takes the frames when the formats have kernels; CUDA memory needs it.
+        let memory = |caps: &gst::Caps| {
+            if gstcuda::is_cuda_caps(caps) {
+                Memory::Device
+            } else {
+                Memory::Host
+            }
+        };
+        let (in_memory, out_memory) = (memory(incaps), memory(outcaps));
+        let formats = pixel_format(in_info.format()).zip(pixel_format(out_info.format()));
+        let why_not = match (&state.gpu, formats) {
+            (None, _) => Some("the GPU path is not running".to_string()),
+            (Some(_), None) => Some("unknown format".to_string()),
+            (Some(_), Some((i, o))) => gpu_frames::unsupported(i, o),
+        };
+        if let Some(gpu) = state.gpu.as_mut() {
+            gpu.active = why_not.is_none();
+            (gpu.in_memory, gpu.out_memory) = (in_memory, out_memory);
+        }
+        if let Some(why) = &why_not {
+            if in_memory == Memory::Device || out_memory == Memory::Device {
+                return Err(gst::loggable_error!(CAT, "CUDA memory caps, but {why}"));
+            }
+            if state.gpu.is_some() {
+                gst::info!(CAT, imp = self, "these caps run on the CPU: {why}");
             }
         }
         state.in_info = Some(in_info.clone());
