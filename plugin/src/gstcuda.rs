@@ -353,6 +353,36 @@ mod tests {
         }
     }
 
+    /// The GPU path's mapping, on system memory: the planes and pitches GStreamer's own video
+    /// frame mapping gives, writes land in the buffer, and a buffer too small is refused.
+    #[test]
+    fn a_mapped_frame_gives_the_planes_of_the_buffer() {
+        init();
+        let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, 33, 17)
+            .build()
+            .expect("info");
+        let mut buffer = gst::Buffer::with_size(info.size()).expect("buffer");
+        {
+            let buf = buffer.get_mut().expect("writable");
+            // SAFETY: the buffer outlives the mapping.
+            let mapped = unsafe { MappedFrame::map(buf, &info, false, true) }.expect("mapped");
+            for i in 0..3 {
+                assert_eq!(mapped.pitch(i), info.stride()[i] as usize, "plane {i}");
+                // SAFETY: inside the mapped plane.
+                unsafe { *(mapped.data(i) as *mut u8) = 10 + i as u8 };
+            }
+            assert_eq!((mapped.data(3), mapped.pitch(3)), (0, 0));
+        }
+        let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer.as_ref(), &info)
+            .expect("frame");
+        for i in 0..3u32 {
+            assert_eq!(frame.plane_data(i).expect("plane")[0], 10 + i as u8);
+        }
+        let small = gst::Buffer::with_size(info.size() - 1).expect("buffer");
+        // SAFETY: as above.
+        assert!(unsafe { MappedFrame::map(small.as_ref(), &info, false, false) }.is_none());
+    }
+
     /// The library Debian's gst-plugins-bad ships loads and has every function used. (The
     /// set-up installs it; a machine without it gets the error, not a crash.)
     #[test]

@@ -2663,3 +2663,188 @@ fn gst_inspect_lists_temporal_properties() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// CUDA memory (issue 5)
+
+/// Says a test was skipped where `cargo test` shows it (libtest captures `eprintln!`).
+fn skipped(test: &str, why: &dyn std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
+fn cuda_structures(caps: &gst::CapsRef) -> Vec<Vec<String>> {
+    caps.iter_with_features()
+        .filter(|(_, f)| f.contains("memory:CUDAMemory"))
+        .map(|(s, _)| {
+            s.get::<gst::List>("format")
+                .map(|l| l.iter().map(|v| v.get::<String>().unwrap()).collect())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// Both pad templates offer frames in CUDA memory (NV12, I420 and RGBA at least) besides
+/// system memory. On a machine without a GPU, negotiation neither offers nor takes them, with
+/// `device` cpu or auto, so pipelines there keep working in system memory.
+#[test]
+fn cuda_memory_is_in_the_templates_and_negotiated_only_with_a_gpu() {
+    let _w = watchdog(
+        "cuda_memory_is_in_the_templates_and_negotiated_only_with_a_gpu",
+        60,
+    );
+    let el = element(DYNAMIC, 32);
+    for name in ["sink", "src"] {
+        let templ = el.pad_template(name).expect("template");
+        let caps = templ.caps();
+        let cuda = cuda_structures(&caps);
+        let formats: Vec<String> = cuda.concat();
+        for f in ["NV12", "I420", "RGBA"] {
+            assert!(
+                formats.iter().any(|x| x == f),
+                "{name}: {f} not in CUDA memory: {caps}"
+            );
+        }
+        assert!(
+            caps.iter_with_features()
+                .any(|(_, f)| !f.contains("memory:CUDAMemory")),
+            "{name}: no system memory"
+        );
+    }
+    if ddcolor_engine::cuda::libraries_present().is_ok() {
+        skipped(
+            "cuda_memory_is_in_the_templates_and_negotiated_only_with_a_gpu (no-GPU half)",
+            &"a CUDA driver is here",
+        );
+        return;
+    }
+    let cuda_nv12 = gst::Caps::builder("video/x-raw")
+        .features(["memory:CUDAMemory"])
+        .field("format", "NV12")
+        .field("width", 64)
+        .field("height", 48)
+        .field("framerate", gst::Fraction::new(25, 1))
+        .build();
+    for device in ["auto", "cpu"] {
+        let el = gst::ElementFactory::make("ddcolorize")
+            .property("model", DYNAMIC)
+            .property_from_str("device", device)
+            .build()
+            .expect("ddcolorize");
+        for state in [gst::State::Null, gst::State::Ready] {
+            el.set_state(state).expect("state");
+            for name in ["sink", "src"] {
+                let pad = el.static_pad(name).expect("pad");
+                let caps = pad.query_caps(None);
+                assert!(
+                    cuda_structures(&caps).is_empty(),
+                    "device={device}, {state:?}: {name} offers CUDA memory: {caps}"
+                );
+            }
+            assert!(
+                !el.static_pad("sink").unwrap().query_accept_caps(&cuda_nv12),
+                "device={device}: CUDA memory accepted without a GPU"
+            );
+        }
+        el.set_state(gst::State::Null).expect("null");
+    }
+}
+
+/// Where a GPU and the GPU build of ONNX Runtime are there: `device=cuda` (kernels, frames in
+/// GPU memory) gives the CPU element's frames within 1 level, in system memory for every
+/// format pair below, and in CUDA memory through `cudaupload ! ddcolorize ! cudadownload`.
+/// Skipped, visibly, anywhere else.
+#[test]
+fn gpu_element_equals_the_cpu_element_within_one_level() {
+    let test = "gpu_element_equals_the_cpu_element_within_one_level";
+    let _w = watchdog("gpu_element_equals_the_cpu_element_within_one_level", 300);
+    init();
+    if let Err(e) = ddcolor_engine::cuda::libraries_present() {
+        skipped(test, &e);
+        return;
+    }
+    if let Err(e) = Model::load(
+        Path::new(DYNAMIC),
+        &ModelOptions {
+            device: ddcolor_engine::device::Device::Cuda,
+            ..ModelOptions::default()
+        },
+    ) {
+        skipped(test, &e);
+        return;
+    }
+    // One frame through `launch` (appsrc and appsink around it): the output's plane rows.
+    let through = |middle: &str, fin: V, fout: V, photo: &Photo| -> Vec<Vec<u8>> {
+        let (w, h) = (photo.width as u32, photo.height as u32);
+        let in_info = info(fin, w, h);
+        let pipeline = gst::parse::launch(&format!(
+            "appsrc name=src format=time ! {middle} ! video/x-raw,format={} ! \
+             appsink name=sink sync=false",
+            fout.to_str()
+        ))
+        .expect("pipeline")
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+        let src = pipeline
+            .by_name("src")
+            .unwrap()
+            .downcast::<gst_app::AppSrc>()
+            .unwrap();
+        src.set_caps(Some(&in_info.to_caps().unwrap()));
+        let sink = pipeline
+            .by_name("sink")
+            .unwrap()
+            .downcast::<gst_app::AppSink>()
+            .unwrap();
+        pipeline.set_state(gst::State::Playing).expect("playing");
+        src.push_buffer(stamped(frame_buffer(&in_info, photo, None), 0))
+            .expect("push");
+        src.end_of_stream().expect("eos");
+        let sample = sink
+            .try_pull_sample(gst::ClockTime::from_seconds(120))
+            .unwrap_or_else(|| panic!("{middle}: no output"));
+        let out_info = info_of_caps(sample.caps().expect("caps"));
+        let rows = plane_rows(sample.buffer_owned().as_ref().expect("buffer"), &out_info);
+        pipeline.set_state(gst::State::Null).expect("null");
+        rows
+    };
+    let cpu = format!("ddcolorize model={DYNAMIC} input-size=64 device=cpu");
+    let gpu = format!("ddcolorize model={DYNAMIC} input-size=64 device=cuda");
+    let mut cases = vec![
+        (V::Rgb, V::Rgba, ""),
+        (V::Gray8, V::Rgb, ""),
+        (V::Bgrx, V::Bgrx, ""),
+        (V::I420, V::I420, ""),
+        (V::Nv12, V::Rgba, ""),
+        (V::Y444, V::Nv12, ""),
+    ];
+    let zero_copy = ["cudaupload", "cudadownload"]
+        .iter()
+        .all(|f| gst::ElementFactory::find(f).is_some());
+    if zero_copy {
+        cases.push((V::Nv12, V::Nv12, "cuda"));
+        cases.push((V::Rgba, V::I420, "cuda"));
+    } else {
+        skipped(
+            &format!("{test} (CUDA memory)"),
+            &"no cudaupload/cudadownload (nvcodec)",
+        );
+    }
+    for (k, (fin, fout, memory)) in cases.into_iter().enumerate() {
+        let photo = picture_for(fin, 67, 45, 300 + k);
+        let gpu = if memory == "cuda" {
+            format!("cudaupload ! {gpu} ! video/x-raw(memory:CUDAMemory) ! cudadownload")
+        } else {
+            gpu.clone()
+        };
+        let want = through(&cpu, fin, fout, &photo);
+        let got = through(&gpu, fin, fout, &photo);
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            let (worst, _) = max_diff(g, w);
+            assert!(
+                worst <= 1,
+                "{fin:?} -> {fout:?} {memory}: plane {i} off by {worst}"
+            );
+        }
+    }
+}

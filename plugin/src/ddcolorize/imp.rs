@@ -333,7 +333,10 @@ pub(crate) fn transformed_caps(
                 if same.is_some_and(|f| pixel_format(f).is_some_and(|p| p.is_yuv())) {
                     let is_yuv = |f: &V| pixel_format(*f).is_some_and(|p| p.is_yuv());
                     variants.push((ordered.iter().copied().filter(is_yuv).collect(), true));
-                    variants.push((ordered.iter().copied().filter(|f| !is_yuv(f)).collect(), false));
+                    variants.push((
+                        ordered.iter().copied().filter(|f| !is_yuv(f)).collect(),
+                        false,
+                    ));
                 } else {
                     variants.push((ordered, false));
                 }
@@ -403,8 +406,7 @@ impl Ddcolorize {
         }
         let made = (|| -> Result<(CudaContext, Option<gst::Context>), String> {
             let lib = GstCuda::get().map_err(|e| e.to_string())?;
-            let (ctx, dev) =
-                ddcolor_engine::cuda::primary_context(0).map_err(|e| e.to_string())?;
+            let (ctx, dev) = ddcolor_engine::cuda::primary_context(0).map_err(|e| e.to_string())?;
             // SAFETY: the primary context is retained for the life of the process.
             let wrapped = unsafe { lib.wrap_context(ctx as *mut std::ffi::c_void, dev) }
                 .ok_or("GstCuda could not wrap the primary context")?;
@@ -1501,17 +1503,19 @@ impl BaseTransformImpl for Ddcolorize {
         query: &mut gst::query::Allocation,
     ) -> Result<(), gst::LoggableError> {
         let (caps, _) = query.get();
-        let Some(caps) = caps.filter(|c| gstcuda::is_cuda_caps(c)).map(|c| c.to_owned()) else {
+        let Some(caps) = caps
+            .filter(|c| gstcuda::is_cuda_caps(c))
+            .map(|c| c.to_owned())
+        else {
             return self.parent_decide_allocation(query);
         };
         let info = gst_video::VideoInfo::from_caps(&caps)
             .map_err(|e| gst::loggable_error!(CAT, "output caps {caps}: {e}"))?;
         let lib = GstCuda::get().map_err(|e| gst::loggable_error!(CAT, "{e}"))?;
-        let context = self
-            .lock_cuda()
-            .context
-            .clone()
-            .ok_or_else(|| gst::loggable_error!(CAT, "CUDA memory out without a CUDA context"))?;
+        let context =
+            self.lock_cuda().context.clone().ok_or_else(|| {
+                gst::loggable_error!(CAT, "CUDA memory out without a CUDA context")
+            })?;
         let pool = lib
             .buffer_pool(&context)
             .ok_or_else(|| gst::loggable_error!(CAT, "GstCuda made no buffer pool"))?;
@@ -1664,5 +1668,90 @@ impl VideoFilterImpl for Ddcolorize {
         state.in_info = Some(in_info.clone());
         state.out_info = Some(out_info.clone());
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gst_video::VideoFormat as V;
+
+    fn structures(caps: &gst::Caps) -> Vec<(bool, Vec<String>)> {
+        caps.iter_with_features()
+            .map(|(s, f)| {
+                let formats = s
+                    .get::<gst::List>("format")
+                    .expect("format list")
+                    .iter()
+                    .map(|v| v.get::<String>().expect("string"))
+                    .collect();
+                (f.contains(gstcuda::CUDA_MEMORY), formats)
+            })
+            .collect()
+    }
+
+    fn caps(format: V, cuda: bool) -> gst::Caps {
+        let b = gst_video::VideoCapsBuilder::new()
+            .format(format)
+            .width(64)
+            .height(48);
+        if cuda {
+            b.features([gstcuda::CUDA_MEMORY]).build()
+        } else {
+            b.build()
+        }
+    }
+
+    /// CUDA memory is offered on either side only when the GPU path can run, in the formats
+    /// the kernels handle, and the memory the other side already uses comes first.
+    #[test]
+    fn cuda_memory_is_offered_only_with_the_gpu_path_and_same_memory_first() {
+        gst::init().expect("GStreamer");
+        let sink = gst::PadDirection::Sink;
+        let src = gst::PadDirection::Src;
+        // Without the GPU path: CUDA memory is not taken, nor offered.
+        assert!(transformed_caps(sink, &caps(V::Nv12, true), false).is_empty());
+        let out = structures(&transformed_caps(sink, &caps(V::Nv12, false), false));
+        assert!(out.iter().all(|(cuda, _)| !cuda), "{out:?}");
+        assert_eq!(out[0].1[0], "NV12", "the same format first");
+        // With it: CUDA in gives CUDA out first, then system memory; only kernel formats in
+        // CUDA memory.
+        let out = structures(&transformed_caps(sink, &caps(V::Nv12, true), true));
+        assert!(out[0].0, "{out:?}");
+        assert_eq!(out[0].1[0], "NV12");
+        let kernel: Vec<&str> = gstcuda::CUDA_FORMATS
+            .iter()
+            .map(|f| f.to_str().as_str())
+            .collect();
+        for (cuda, formats) in &out {
+            if *cuda {
+                assert!(
+                    formats.iter().all(|f| kernel.contains(&f.as_str())),
+                    "{formats:?}"
+                );
+            }
+        }
+        assert!(
+            out.iter()
+                .any(|(cuda, f)| !cuda && f.contains(&"RGB".to_string()))
+        );
+        // System memory in: system memory out first, CUDA memory after it.
+        let out = structures(&transformed_caps(sink, &caps(V::Rgba, false), true));
+        assert!(!out[0].0 && out.iter().any(|(cuda, _)| *cuda), "{out:?}");
+        // Upstream from CUDA RGBA out: CUDA memory in the kernels' formats first (no GRAY8, no
+        // 16-bit), then any input format in system memory.
+        let out = structures(&transformed_caps(src, &caps(V::Rgba, true), true));
+        assert!(out[0].0, "{out:?}");
+        assert!(!out[0].1.contains(&"GRAY16_LE".to_string()));
+        assert!(
+            out.iter()
+                .any(|(cuda, f)| !cuda && f.contains(&"GRAY16_LE".to_string()))
+        );
+        // Sizes carry over.
+        let s = transformed_caps(sink, &caps(V::I420, true), true);
+        assert_eq!(
+            s.structure(0).and_then(|s| s.get::<i32>("width").ok()),
+            Some(64)
+        );
     }
 }
