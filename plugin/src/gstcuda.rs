@@ -5,8 +5,7 @@
 //!
 //! gstreamer-rs has no bindings for GstCuda (its API is still marked unstable), so the few
 //! functions used are loaded at run time, like the CUDA driver itself: the plugin builds and
-//! loads where GstCuda is missing, and only the GPU path needs it. Not wired into `ddcolorize`
-//! yet (see the issue 5 notes): the element needs its CUDA-memory processing first.
+//! loads where GstCuda is missing, and only the GPU path needs it.
 
 use std::ffi::{c_int, c_void};
 use std::ptr::NonNull;

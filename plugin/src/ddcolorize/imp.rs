@@ -1304,6 +1304,8 @@ impl BaseTransformImpl for Ddcolorize {
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
+        // `device` may have changed in READY (usually done on NULL -> READY).
+        self.share_cuda_context();
         let settings = self.lock_settings().clone();
         let mut workflow = match settings.workflow.as_deref() {
             Some(w) => Some(Workflow::resolve(w).map_err(|e| {
