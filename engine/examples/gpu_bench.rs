@@ -10,13 +10,15 @@
 //! (model input, recombination) against the model and the temporal smoothing, the host copies of
 //! frame pixels (none for frames already on the GPU) and of model-space planes (the smoother's
 //! round trip, 3 per frame with `--temporal flow`; `recursive` runs on the GPU). Then the host-memory path (one upload and
-//! one download per frame). With `--compare DIR`, every PNG in DIR is colorized on the GPU and on
+//! one download per frame), and the element's path (`GpuFrames`, NV12 in and out) with frames in
+//! GPU memory and in host memory, with its host copies per frame. With `--compare DIR`, every PNG in DIR is colorized on the GPU and on
 //! the CPU; the largest difference in levels is printed, and the run fails if it is over 1.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use cudarc::driver::{DevicePtr, DevicePtrMut};
+use ddcolor_engine::cuda::frames::{GpuFrames, Memory, Planes};
 use ddcolor_engine::cuda::{FrameIn, FrameOut, GpuColorizer, Layout, Timing};
 use ddcolor_engine::device::{Device, GpuOptions};
 use ddcolor_engine::photo::{Photo, Samples};
@@ -199,6 +201,80 @@ fn main() {
         gpu.uploads / host_frames as u64,
         gpu.downloads / host_frames as u64
     );
+
+    // The element's path (`GpuFrames`): NV12 video frames as a decoder gives them, in GPU
+    // memory (zero-copy caps) and in host memory (system-memory caps).
+    let (w, h) = (1920usize, 1080usize);
+    let mut nv12 = vec![0u8; w * h * 3 / 2];
+    {
+        let (y, uv) = nv12.split_at_mut(w * h);
+        let mut f = ddcolor_engine::frame::FrameMut {
+            format: PixelFormat::Nv12,
+            width: w,
+            height: h,
+            planes: [y, uv, &mut []],
+            strides: [w, w, 0],
+            yuv: Default::default(),
+        };
+        ddcolor_engine::frame::photo_to_frame(&photo, &mut f, None).expect("NV12");
+    }
+    for (batch, memory) in [(1, Memory::Device), (8, Memory::Device), (1, Memory::Host)] {
+        let mut frames = match GpuFrames::new(&model, batch, Upsample::Bilinear) {
+            Ok(f) => f,
+            Err(e) => {
+                println!("element path, batch {batch}: {e}");
+                continue;
+            }
+        };
+        frames.colorizer().set_temporal(TemporalSettings {
+            mode: a.temporal,
+            ..Default::default()
+        });
+        let stream = frames.colorizer().recipe().stream().clone();
+        let src_dev = stream.clone_htod(&nv12).expect("upload");
+        let dst_dev = stream.alloc_zeros::<u8>(nv12.len()).expect("alloc");
+        let mut dst_host = vec![0u8; nv12.len()];
+        let (src, dst) = match memory {
+            Memory::Device => (src_dev.device_ptr(&stream).0, dst_dev.device_ptr(&stream).0),
+            Memory::Host => (nv12.as_ptr() as u64, dst_host.as_mut_ptr() as u64),
+        };
+        let planes = |base: u64| Planes {
+            format: PixelFormat::Nv12,
+            width: w,
+            height: h,
+            yuv: Default::default(),
+            memory,
+            data: [base, base + (w * h) as u64, 0],
+            pitch: [w, w, 0],
+        };
+        let calls = a.frames.div_ceil(batch).max(1);
+        let (mut wall, mut up0, mut down0) = (Duration::ZERO, 0, 0);
+        for i in 0..calls + 3 {
+            if i == 3 {
+                (up0, down0) = (frames.uploads, frames.downloads);
+            }
+            let t = Instant::now();
+            for _ in 0..batch {
+                // SAFETY: the planes live until the end of this loop; `push` waits for the GPU.
+                unsafe { frames.push(&planes(src), false) }.expect("push");
+            }
+            frames.run(&mut model, PixelFormat::Nv12).expect("run");
+            for k in 0..batch {
+                // SAFETY: as above; `write` waits for the GPU.
+                unsafe { frames.write(k, &planes(dst)) }.expect("write");
+            }
+            if i >= 3 {
+                wall += t.elapsed();
+            }
+        }
+        let n = (calls * batch) as f64;
+        println!(
+            "element path, NV12 in {memory:?} memory, batch {batch}: {:.1} frames/s at 1920x1080; host copies per frame: {} up, {} down",
+            n / wall.as_secs_f64(),
+            (frames.uploads - up0) as f64 / n,
+            (frames.downloads - down0) as f64 / n,
+        );
+    }
 
     if let Some(dir) = &a.compare {
         let mut cpu = load(&a, Device::Cpu);

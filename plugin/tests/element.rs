@@ -2697,7 +2697,7 @@ fn cuda_memory_is_in_the_templates_and_negotiated_only_with_a_gpu() {
     for name in ["sink", "src"] {
         let templ = el.pad_template(name).expect("template");
         let caps = templ.caps();
-        let cuda = cuda_structures(&caps);
+        let cuda = cuda_structures(caps);
         let formats: Vec<String> = cuda.concat();
         for f in ["NV12", "I420", "RGBA"] {
             assert!(
