@@ -547,7 +547,10 @@ pub struct Timing {
 /// downloads one.
 pub struct GpuColorizer {
     recipe: GpuRecipe,
-    io: crate::model::DeviceIo,
+    /// The model's bound input and output; `None` only after making them again failed.
+    io: Option<crate::model::DeviceIo>,
+    /// Images per model call.
+    batch: usize,
     upsample: Upsample,
     /// Host <-> device copies of frame pixels so far, for the benchmark's count.
     pub uploads: u64,
@@ -583,7 +586,8 @@ impl GpuColorizer {
         };
         Ok(Self {
             recipe,
-            io,
+            io: Some(io),
+            batch,
             upsample,
             uploads: 0,
             downloads: 0,
@@ -611,8 +615,20 @@ impl GpuColorizer {
 
     /// New bound buffers after the model's S changed (the out-of-memory step-down).
     pub fn rebind(&mut self, model: &crate::Model) -> Result<(), GpuError> {
-        self.io = model.device_io(self.io.batch())?;
+        // The old buffers go first: memory is short when this is called.
+        self.io = None;
+        self.io = Some(model.device_io(self.batch)?);
         Ok(())
+    }
+
+    /// The S the bound buffers are made for (0 when they could not be made again).
+    pub fn size(&self) -> usize {
+        self.io.as_ref().map_or(0, |io| io.size())
+    }
+
+    /// Images per model call.
+    pub fn batch(&self) -> usize {
+        self.batch
     }
 
     /// Temporal smoothing from the next frame on (off at first): `recursive` on the GPU,
@@ -645,16 +661,22 @@ impl GpuColorizer {
         frames: &[FrameIn],
         outs: &[FrameOut],
     ) -> Result<Timing, GpuError> {
-        let (s, n) = (self.io.size(), frames.len());
-        if n == 0 || n > self.io.batch() || outs.len() != n {
+        let Some(io) = self.io.as_mut() else {
+            return Err(GpuError::Unsupported(
+                "the model's GPU buffers could not be made again after running out of memory"
+                    .into(),
+            ));
+        };
+        let (s, n) = (io.size(), frames.len());
+        let (input, output) = (io.input_ptr(), io.output_ptr());
+        if n == 0 || n > self.batch || outs.len() != n {
             return Err(GpuError::Unsupported(format!(
                 "{n} frames for {} outputs and a batch of {}",
                 outs.len(),
-                self.io.batch()
+                self.batch
             )));
         }
         let start = std::time::Instant::now();
-        let input = self.io.input_ptr();
         let bytes_in = (3 * s * s * std::mem::size_of::<f32>()) as u64;
         for (k, f) in frames.iter().enumerate() {
             // SAFETY: the bound input holds `batch` images; the caller vouches for the frame.
@@ -663,9 +685,10 @@ impl GpuColorizer {
         // ONNX Runtime runs on its own stream: the input must be complete first.
         self.recipe.stream().synchronize()?;
         let pre = start.elapsed();
-        model.run_device(&self.io)?;
+        if let Some(io) = &self.io {
+            model.run_device(io)?;
+        }
         let model_time = start.elapsed() - pre;
-        let output = self.io.output_ptr();
         let bytes_out = (2 * s * s * std::mem::size_of::<f32>()) as u64;
         for k in 0..n as u64 {
             let (luma, ab) = (input + k * bytes_in, output + k * bytes_out);
@@ -705,7 +728,7 @@ impl GpuColorizer {
     /// # Safety
     /// `luma` must hold `S * S` and `ab` `2 * S * S` device floats.
     unsafe fn smooth_on_host(&mut self, luma: u64, ab: u64) -> Result<(), GpuError> {
-        let s = self.io.size();
+        let s = self.size();
         let stream = self.recipe.stream().clone();
         // SAFETY: borrowed views of memory the model's tensors own. `ManuallyDrop`: never freed
         // here, even if the smoother panics.
@@ -736,7 +759,7 @@ impl GpuColorizer {
     /// # Safety
     /// As for [`Self::smooth_on_host`].
     unsafe fn smooth_on_gpu(&mut self, luma: u64, ab: u64) -> Result<(), GpuError> {
-        let s = self.io.size();
+        let s = self.size();
         let stream = self.recipe.stream().clone();
         // SAFETY: borrowed views of the model's tensors, never freed here (see smooth_on_host);
         // the smoother reads the luma and blends the chroma in place.
@@ -1960,9 +1983,16 @@ mod tests {
                 for memory in [Memory::Host, Memory::Device] {
                     let (ups, downs) = (gpu.uploads, gpu.downloads);
                     let (mut got, _) = alloc(output);
+                    // (Unused planes get a byte: zero-size allocations fail on some GPUs.)
                     let dev_in: Vec<CudaSlice<u8>> = in_planes
                         .iter()
-                        .map(|p| stream.clone_htod(&p[..]).expect("upload"))
+                        .map(|p| {
+                            if p.is_empty() {
+                                stream.alloc_zeros::<u8>(1).expect("alloc")
+                            } else {
+                                stream.clone_htod(&p[..]).expect("upload")
+                            }
+                        })
                         .collect();
                     let dev_out: Vec<CudaSlice<u8>> = got
                         .iter()

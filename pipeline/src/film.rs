@@ -337,25 +337,6 @@ impl Shared {
     }
 }
 
-/// GStreamer's CUDA elements the zero-copy path needs (nvcodec registers them only where an
-/// NVIDIA driver is).
-const CUDA_ELEMENTS: [&str; 3] = ["cudaupload", "cudaconvert", "cudadownload"];
-
-/// Whether decoded frames go to the colorizer in GPU memory: with `--device cuda`, GStreamer's
-/// CUDA elements present (`have`), and no option that needs the element's CPU pre- and
-/// post-processing (`cpu_only`: a workflow, a style, edge-aware upsampling). `auto` keeps
-/// system memory, as it may end up on the CPU, which takes no CUDA memory; the element then
-/// still runs its kernels on the GPU, with one upload and one download a frame.
-fn cuda_memory_path(
-    device: ddcolor_engine::device::Device,
-    cpu_only: bool,
-    have: impl Fn(&str) -> bool,
-) -> bool {
-    device == ddcolor_engine::device::Device::Cuda
-        && !cpu_only
-        && CUDA_ELEMENTS.iter().all(|f| have(f))
-}
-
 fn run_pipeline(
     job: &FilmJob,
     container: Container,
@@ -407,23 +388,7 @@ fn run_pipeline(
         .property("location", temp.to_string_lossy().to_string())
         .build()?;
     pipeline.add_many([&colorize, &rgb_caps, &tee, &mux, &sink])?;
-    let on_gpu = matches!(source, Source::File(_))
-        && cuda_memory_path(
-            job.device,
-            job.workflow.is_some()
-                || job.style.is_some()
-                || job.upsample == Some(ddcolor_engine::Upsample::EdgeAware),
-            |f| gst::ElementFactory::find(f).is_some(),
-        );
-    if on_gpu {
-        // The colour frames come down once, for the encoder and the PNGs.
-        let down: gst::Element =
-            gst::parse::bin_from_description("cudadownload ! videoconvert", true)?.upcast();
-        pipeline.add(&down)?;
-        gst::Element::link_many([&colorize, &down, &rgb_caps, &tee])?;
-    } else {
-        gst::Element::link_many([&colorize, &rgb_caps, &tee])?;
-    }
+    gst::Element::link_many([&colorize, &rgb_caps, &tee])?;
     mux.link(&sink)?;
     if let Some(p) = &job.provenance {
         set_provenance_tags(&mux, p)?;
@@ -483,20 +448,12 @@ fn run_pipeline(
                 .name(DEMUX)
                 .build()
                 .context("GStreamer element 'parsebin' is missing: run `make setup`")?;
-            // Decoded video reaches the colorizer as RGB, as `ddcolor photo` sees a picture; on
-            // the GPU path as RGBA in GPU memory (an NVDEC decoder's frames never leave it).
+            // Decoded video reaches the colorizer as RGB, as `ddcolor photo` sees a picture.
             let head: gst::Element = gst::parse::bin_from_description(
-                if on_gpu {
-                    "queue max-size-buffers=8 max-size-bytes=0 max-size-time=0 ! cudaupload ! cudaconvert ! capsfilter caps=video/x-raw(memory:CUDAMemory),format=RGBA"
-                } else {
-                    "queue max-size-buffers=8 max-size-bytes=0 max-size-time=0 ! videoconvert ! capsfilter caps=video/x-raw,format=RGB"
-                },
+                "queue max-size-buffers=8 max-size-bytes=0 max-size-time=0 ! videoconvert ! capsfilter caps=video/x-raw,format=RGB",
                 true,
             )?
             .upcast();
-            if on_gpu {
-                eprintln!("frames stay in GPU memory from the decoder to the colorizer");
-            }
             pipeline.add_many([&filesrc, &parsebin, &head])?;
             filesrc.link(&parsebin)?;
             head.link(&colorize)?;
@@ -1155,34 +1112,4 @@ fn add_sequence_source(
         let _ = src.end_of_stream();
     });
     Ok(appsrc)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use ddcolor_engine::device::Device;
-
-    /// GPU memory only with `--device cuda`, GStreamer's CUDA elements all there, and nothing
-    /// that needs the CPU path.
-    #[test]
-    fn frames_stay_on_the_gpu_only_when_asked_and_possible() {
-        let all = |_: &str| true;
-        assert!(cuda_memory_path(Device::Cuda, false, all));
-        assert!(!cuda_memory_path(Device::Auto, false, all));
-        assert!(!cuda_memory_path(Device::Cpu, false, all));
-        assert!(!cuda_memory_path(Device::Cuda, true, all));
-        for missing in CUDA_ELEMENTS {
-            assert!(
-                !cuda_memory_path(Device::Cuda, false, |f| f != missing),
-                "{missing}"
-            );
-        }
-        // Here (no NVIDIA driver) nvcodec registers nothing: system memory.
-        gst::init().expect("GStreamer");
-        if ddcolor_engine::cuda::libraries_present().is_err() {
-            assert!(!cuda_memory_path(Device::Cuda, false, |f| {
-                gst::ElementFactory::find(f).is_some()
-            }));
-        }
-    }
 }

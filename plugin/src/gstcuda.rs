@@ -68,6 +68,12 @@ pub struct GstCuda {
     is_cuda_memory: unsafe extern "C" fn(*mut gst_ffi::GstMemory) -> glib::ffi::gboolean,
     memory_init_once: unsafe extern "C" fn(),
     context_new: unsafe extern "C" fn(*mut Object) -> *mut gst_ffi::GstContext,
+    load_library: unsafe extern "C" fn() -> glib::ffi::gboolean,
+    /// `gst_cuda_memory_sync` (GStreamer 1.24+, where a CUDA element may leave its copy
+    /// running on its own stream); 1.22 completes copies before a buffer leaves an element.
+    memory_sync: Option<unsafe extern "C" fn(*mut gst_ffi::GstMemory)>,
+    /// Whether GstCuda's own CUDA driver table loaded (`gst_cuda_load_library`).
+    driver: OnceLock<bool>,
 }
 
 /// Why GstCuda cannot be used.
@@ -103,6 +109,12 @@ impl GstCuda {
             is_cuda_memory: sym!(b"gst_is_cuda_memory\0"),
             memory_init_once: sym!(b"gst_cuda_memory_init_once\0"),
             context_new: sym!(b"gst_context_new_cuda_context\0"),
+            load_library: sym!(b"gst_cuda_load_library\0"),
+            // SAFETY: as above; absent before 1.24.
+            memory_sync: unsafe { lib.get(b"gst_cuda_memory_sync\0") }
+                .ok()
+                .map(|f| *f),
+            driver: OnceLock::new(),
             _lib: lib,
         })
     }
@@ -116,8 +128,52 @@ impl GstCuda {
     /// every neighbour it is shared with: retain the primary context for the life of the
     /// process (`cuDevicePrimaryCtxRetain`, never released) before wrapping it.
     pub unsafe fn wrap_context(&self, cu_context: *mut c_void, device: i32) -> Option<CudaContext> {
+        // GstCuda calls the driver through a table that nvcodec usually fills; when no nvcodec
+        // element was made yet, an empty table would abort the process.
+        if !self.driver_loaded() {
+            return None;
+        }
         // SAFETY: as the caller vouches.
         NonNull::new(unsafe { (self.context_new_wrapped)(cu_context, device) }).map(CudaContext)
+    }
+
+    /// Loads GstCuda's table of CUDA driver functions, once; false without a driver.
+    fn driver_loaded(&self) -> bool {
+        // SAFETY: loads libcuda into GstCuda's own table; no other effect.
+        *self
+            .driver
+            .get_or_init(|| unsafe { (self.load_library)() } != glib::ffi::GFALSE)
+    }
+
+    /// Checks that every memory of `buffer` is CUDA memory on the CUDA context `ours` (a
+    /// device pointer from anything else would fault in our kernels and break the context for
+    /// ONNX Runtime too), and waits for copies a neighbour left running on its own stream.
+    pub fn check_and_sync(&self, buffer: &gst::BufferRef, ours: *mut c_void) -> Result<(), String> {
+        for memory in buffer.iter_memories() {
+            if !self.is_cuda_memory(memory) {
+                return Err("a buffer in CUDA-memory caps holds other memory".into());
+            }
+            // SAFETY: CUDA memory is a GstCudaMemory, whose first public field after the
+            // GstMemory is its GstCudaContext (gstcudamemory.h, 1.22 and later).
+            let context = unsafe {
+                *(memory.as_ptr() as *const u8)
+                    .add(std::mem::size_of::<gst_ffi::GstMemory>())
+                    .cast::<*mut Object>()
+            };
+            // SAFETY: a live memory's context is a valid GstCudaContext.
+            let handle =
+                (!context.is_null()).then(|| unsafe { (self.context_get_handle)(context) });
+            if handle != Some(ours) {
+                return Err(
+                    "CUDA memory from another CUDA context than the device's primary one".into(),
+                );
+            }
+            if let Some(sync) = self.memory_sync {
+                // SAFETY: a GstCudaMemory.
+                unsafe { sync(memory.as_mut_ptr()) };
+            }
+        }
+        Ok(())
     }
 
     /// Takes a neighbour's CUDA context from a `set_context` call, if it is one for

@@ -145,12 +145,12 @@ impl GpuFrames {
     }
 
     pub fn batch(&self) -> usize {
-        self.colorizer.io.batch()
+        self.colorizer.batch()
     }
 
     /// The S the bound buffers are made for.
     pub fn size(&self) -> usize {
-        self.colorizer.io.size()
+        self.colorizer.size()
     }
 
     pub fn colorizer(&mut self) -> &mut GpuColorizer {
@@ -294,7 +294,7 @@ impl GpuFrames {
             if self.slots[first].discont {
                 self.colorizer.reset_temporal();
             }
-            let batch = self.colorizer.io.batch();
+            let batch = self.colorizer.batch();
             let end = (first + 1..n)
                 .find(|&i| self.slots[i].discont)
                 .unwrap_or(n)
@@ -327,15 +327,27 @@ impl GpuFrames {
                     ran.timing.post += t.post;
                     first = end;
                 }
-                Err(GpuError::Engine(e)) if crate::device::is_out_of_memory(&e) => {
-                    let s = model.input_size();
-                    let smaller = crate::device::smaller_size(s)
-                        .filter(|_| model.has_dynamic_size())
-                        .ok_or(GpuError::Engine(e))?;
-                    model.set_input_size(smaller)?;
-                    self.colorizer.rebind(model)?;
+                Err(GpuError::Engine(mut e)) if crate::device::is_out_of_memory(&e) => {
+                    // Down the ladder until the model's buffers fit too.
+                    loop {
+                        let Some(smaller) = crate::device::smaller_size(model.input_size())
+                            .filter(|_| model.has_dynamic_size())
+                        else {
+                            return Err(GpuError::Engine(e));
+                        };
+                        model.set_input_size(smaller)?;
+                        ran.stepped_down = Some(smaller);
+                        match self.colorizer.rebind(model) {
+                            Ok(()) => break,
+                            Err(GpuError::Engine(again))
+                                if crate::device::is_out_of_memory(&again) =>
+                            {
+                                e = again
+                            }
+                            Err(other) => return Err(other),
+                        }
+                    }
                     self.colorizer.reset_temporal();
-                    ran.stepped_down = Some(smaller);
                 }
                 Err(e) => return Err(e),
             }

@@ -243,6 +243,16 @@ struct GpuState {
     upsample: ddcolor_engine::Upsample,
     /// An `upsample` change the GPU path cannot follow was said once.
     warned_upsample: bool,
+    /// `keep-luma` switched on while playing, which the GPU path does not do, was said once.
+    warned_keep_luma: bool,
+}
+
+/// A buffer in CUDA-memory caps must hold CUDA memory on the primary context (see
+/// [`GstCuda::check_and_sync`]).
+fn device_memory_check(buffer: &gst::BufferRef) -> Result<(), String> {
+    let lib = GstCuda::get().map_err(|e| e.to_string())?;
+    let ours = primary_handle().ok_or("no CUDA driver")?;
+    lib.check_and_sync(buffer, ours)
 }
 
 /// The device's primary CUDA context, wrapped as a `GstCudaContext` for the element's
@@ -261,6 +271,20 @@ pub struct Ddcolorize {
     settings: Mutex<Settings>,
     state: Mutex<Option<State>>,
     cuda: Mutex<CudaShare>,
+    /// Whether the GPU path runs: [`GPU_PATH_UNKNOWN`] until started. Kept outside the state so
+    /// caps queries never wait for the state lock, which a batch holds through inference.
+    gpu_path: std::sync::atomic::AtomicU8,
+}
+
+const GPU_PATH_UNKNOWN: u8 = 0;
+const GPU_PATH_YES: u8 = 1;
+const GPU_PATH_NO: u8 = 2;
+
+/// The device's primary CUDA context (`CUcontext`), when a driver is there.
+fn primary_handle() -> Option<*mut std::ffi::c_void> {
+    ddcolor_engine::cuda::primary_context(0)
+        .ok()
+        .map(|(ctx, _)| ctx as *mut std::ffi::c_void)
 }
 
 pub(crate) fn pixel_format(f: gst_video::VideoFormat) -> Option<PixelFormat> {
@@ -387,13 +411,14 @@ impl Ddcolorize {
     }
 
     /// Whether frames may come and go in CUDA memory: the primary context is shared, no
-    /// neighbour brought another, and (once started) the GPU path runs.
+    /// neighbour brought another, and (once started) the GPU path runs. Before the start it is
+    /// not known yet: offered, and refused in `set_info` if the model ends up on the CPU.
     fn offers_cuda(&self) -> bool {
         let shared = {
             let cuda = self.lock_cuda();
             cuda.context.is_some() && !cuda.foreign
         };
-        shared && self.lock_state().as_ref().is_none_or(|s| s.gpu.is_some())
+        shared && self.gpu_path.load(std::sync::atomic::Ordering::Acquire) != GPU_PATH_NO
     }
 
     /// Wraps the device's primary context for the neighbours and posts it (HAVE_CONTEXT), so
@@ -473,6 +498,7 @@ impl Ddcolorize {
                     out_memory: Memory::Host,
                     upsample,
                     warned_upsample: false,
+                    warned_keep_luma: false,
                 })
             }
             Err(why) => {
@@ -523,10 +549,19 @@ impl Ddcolorize {
         };
         if let Some(gpu) = state.gpu.as_mut().filter(|g| g.active) {
             let memory = gpu.in_memory;
+            if memory == Memory::Device {
+                device_memory_check(inbuf.as_ref()).map_err(frame_error)?;
+            }
             // SAFETY: the buffer outlives the mapping, which is only read.
             let mapped =
                 unsafe { MappedFrame::map(inbuf.as_ref(), info, memory == Memory::Device, false) }
-                    .ok_or_else(too_small)?;
+                    .ok_or_else(|| {
+                        if memory == Memory::Device {
+                            frame_error("the input buffer's CUDA memory could not be mapped")
+                        } else {
+                            too_small()
+                        }
+                    })?;
             let planes = Planes {
                 format,
                 width: info.width() as usize,
@@ -809,6 +844,16 @@ impl Ddcolorize {
             let buf = outbuf.make_mut();
             state.slots[slot].timing.apply(buf);
             let memory = gpu.out_memory;
+            if memory == Memory::Device {
+                device_memory_check(buf).map_err(frame_error)?;
+            }
+            if keep_luma && !std::mem::replace(&mut gpu.warned_keep_luma, true) {
+                gst::warning!(
+                    CAT,
+                    imp = self,
+                    "keep-luma set while playing is not applied on the GPU path (set it before the start)"
+                );
+            }
             // SAFETY: the buffer is ours until pushed, and outlives the mapping.
             let mapped = unsafe { MappedFrame::map(buf, out_info, memory == Memory::Device, true) }
                 .ok_or_else(|| frame_error("output buffer does not fit the output format"))?;
@@ -1279,18 +1324,23 @@ impl ElementImpl for Ddcolorize {
         {
             let mut theirs = None;
             lib.handle_set_context(self.obj().upcast_ref(), context, 0, &mut theirs);
-            let mut cuda = self.lock_cuda();
-            if let (Some(theirs), Some(ours)) = (theirs, cuda.context.as_ref())
-                && lib.handle(&theirs) != lib.handle(ours)
-                && !cuda.foreign
+            // Compared with the primary context itself: theirs may come before ours is made.
+            if let Some(theirs) = theirs
+                && Some(lib.handle(&theirs)) != primary_handle()
+                && !std::mem::replace(&mut self.lock_cuda().foreign, true)
             {
-                cuda.foreign = true;
                 gst::warning!(
                     CAT,
                     imp = self,
                     "a neighbour brought a CUDA context other than the device's primary one: \
                      frames pass in system memory (put cudadownload / cudaupload around ddcolorize)"
                 );
+                // Caps already in CUDA memory are negotiated again.
+                self.obj().src_pad().mark_reconfigure();
+                let _ = self
+                    .obj()
+                    .sink_pad()
+                    .push_event(gst::event::Reconfigure::new());
             }
         }
         self.parent_set_context(context)
@@ -1416,6 +1466,14 @@ impl BaseTransformImpl for Ddcolorize {
             self.say(&text);
         }
         let gpu = self.gpu_path(&model, &settings, workflow.is_some(), per_call);
+        self.gpu_path.store(
+            if gpu.is_some() {
+                GPU_PATH_YES
+            } else {
+                GPU_PATH_NO
+            },
+            std::sync::atomic::Ordering::Release,
+        );
         if chosen.is_test_model {
             gst::warning!(
                 CAT,
@@ -1451,6 +1509,8 @@ impl BaseTransformImpl for Ddcolorize {
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
         *self.lock_state() = None;
+        self.gpu_path
+            .store(GPU_PATH_UNKNOWN, std::sync::atomic::Ordering::Release);
         Ok(())
     }
 
@@ -1655,10 +1715,6 @@ impl VideoFilterImpl for Ddcolorize {
             (Some(_), None) => Some("unknown format".to_string()),
             (Some(_), Some((i, o))) => gpu_frames::unsupported(i, o),
         };
-        if let Some(gpu) = state.gpu.as_mut() {
-            gpu.active = why_not.is_none();
-            (gpu.in_memory, gpu.out_memory) = (in_memory, out_memory);
-        }
         if let Some(why) = &why_not {
             if in_memory == Memory::Device || out_memory == Memory::Device {
                 return Err(gst::loggable_error!(CAT, "CUDA memory caps, but {why}"));
@@ -1666,6 +1722,10 @@ impl VideoFilterImpl for Ddcolorize {
             if state.gpu.is_some() {
                 gst::info!(CAT, imp = self, "these caps run on the CPU: {why}");
             }
+        }
+        if let Some(gpu) = state.gpu.as_mut() {
+            gpu.active = why_not.is_none();
+            (gpu.in_memory, gpu.out_memory) = (in_memory, out_memory);
         }
         state.in_info = Some(in_info.clone());
         state.out_info = Some(out_info.clone());
