@@ -510,6 +510,33 @@ impl Ddcolorize {
         }
     }
 
+    /// A GstCuda buffer pool on the shared context for frames of `caps`, and its buffer size.
+    fn cuda_pool(
+        &self,
+        caps: &gst::Caps,
+        min: u32,
+        max: u32,
+    ) -> Result<(gst::BufferPool, u32), gst::LoggableError> {
+        let info = gst_video::VideoInfo::from_caps(caps)
+            .map_err(|e| gst::loggable_error!(CAT, "caps {caps}: {e}"))?;
+        let lib = GstCuda::get().map_err(|e| gst::loggable_error!(CAT, "{e}"))?;
+        let context = self
+            .lock_cuda()
+            .context
+            .clone()
+            .ok_or_else(|| gst::loggable_error!(CAT, "CUDA memory without a CUDA context"))?;
+        let pool = lib
+            .buffer_pool(&context)
+            .ok_or_else(|| gst::loggable_error!(CAT, "GstCuda made no buffer pool"))?;
+        let size = info.size() as u32;
+        let mut config = pool.config();
+        config.set_params(Some(caps), size, min, max);
+        config.add_option(gst_video::BUFFER_POOL_OPTION_VIDEO_META.as_ref());
+        pool.set_config(config)
+            .map_err(|e| gst::loggable_error!(CAT, "CUDA buffer pool: {e}"))?;
+        Ok((pool, size))
+    }
+
     /// Says that the GPU ran out of memory and S went down to `s`, as a warning on the bus.
     fn said_out_of_memory(&self, s: usize) {
         let text = format!("ddcolorize: out of memory; continuing at input size {s}");
@@ -1558,6 +1585,28 @@ impl BaseTransformImpl for Ddcolorize {
         BaseTransformImplExt::parent_query(self, direction, query)
     }
 
+    /// CUDA-memory input: upstream is offered a GstCuda pool on the shared context, so what it
+    /// allocates is readable by the kernels (the base class would offer a system-memory pool).
+    fn propose_allocation(
+        &self,
+        decide_query: Option<&gst::query::Allocation>,
+        query: &mut gst::query::Allocation,
+    ) -> Result<(), gst::LoggableError> {
+        let (caps, need_pool) = query.get();
+        let Some(caps) = caps
+            .filter(|c| gstcuda::is_cuda_caps(c))
+            .map(|c| c.to_owned())
+        else {
+            return self.parent_propose_allocation(decide_query, query);
+        };
+        if need_pool {
+            let (pool, size) = self.cuda_pool(&caps, 0, 0)?;
+            query.add_allocation_pool(Some(&pool), size, 0, 0);
+        }
+        query.add_allocation_meta::<gst_video::VideoMeta>(None);
+        Ok(())
+    }
+
     /// CUDA-memory output takes buffers from a GstCuda pool on the shared context (the base
     /// class would make a system-memory pool); system memory is the base class's business.
     fn decide_allocation(
@@ -1571,26 +1620,11 @@ impl BaseTransformImpl for Ddcolorize {
         else {
             return self.parent_decide_allocation(query);
         };
-        let info = gst_video::VideoInfo::from_caps(&caps)
-            .map_err(|e| gst::loggable_error!(CAT, "output caps {caps}: {e}"))?;
-        let lib = GstCuda::get().map_err(|e| gst::loggable_error!(CAT, "{e}"))?;
-        let context =
-            self.lock_cuda().context.clone().ok_or_else(|| {
-                gst::loggable_error!(CAT, "CUDA memory out without a CUDA context")
-            })?;
-        let pool = lib
-            .buffer_pool(&context)
-            .ok_or_else(|| gst::loggable_error!(CAT, "GstCuda made no buffer pool"))?;
         let (min, max) = query
             .allocation_pools()
             .next()
             .map_or((0, 0), |(_, _, min, max)| (min, max));
-        let size = info.size() as u32;
-        let mut config = pool.config();
-        config.set_params(Some(&caps), size, min, max);
-        config.add_option(gst_video::BUFFER_POOL_OPTION_VIDEO_META.as_ref());
-        pool.set_config(config)
-            .map_err(|e| gst::loggable_error!(CAT, "CUDA buffer pool: {e}"))?;
+        let (pool, size) = self.cuda_pool(&caps, min, max)?;
         if query.allocation_pools().next().is_some() {
             query.set_nth_allocation_pool(0, Some(&pool), size, min, max);
         } else {
