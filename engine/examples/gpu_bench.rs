@@ -8,8 +8,8 @@
 //!
 //! Prints, for batch 1 and 8 at 1920x1080: frames/s, and per frame the time in the kernels
 //! (model input, recombination) against the model and the temporal smoothing, the host copies of
-//! frame pixels (none for frames already on the GPU) and of model-space planes (the smoother's
-//! round trip, 3 per frame with `--temporal flow`; `recursive` runs on the GPU). Then the host-memory path (one upload and
+//! frame pixels (none for frames already on the GPU; temporal smoothing, `recursive` or `flow`,
+//! runs on the GPU too). Then the host-memory path (one upload and
 //! one download per frame), and the element's path (`GpuFrames`, NV12 in and out) with frames in
 //! GPU memory and in host memory, with its host copies per frame. With `--compare DIR`, every PNG in DIR is colorized on the GPU and on
 //! the CPU; the largest difference in levels is printed, and the run fails if it is over 1.
@@ -149,7 +149,7 @@ fn main() {
                 layout,
             })
             .collect();
-        let (up0, down0, sm0) = (gpu.uploads, gpu.downloads, gpu.smoothing_copies);
+        let (up0, down0) = (gpu.uploads, gpu.downloads);
         // Temporal smoothing as `ddcolor film` does it by default (`--temporal off` to leave out).
         gpu.set_temporal(TemporalSettings {
             mode: a.temporal,
@@ -175,7 +175,7 @@ fn main() {
         let n = (calls * batch) as f64;
         let ms = |d: Duration| d.as_secs_f64() * 1e3 / n;
         println!(
-            "batch {batch}: {:.1} frames/s at 1920x1080; per frame: kernels {:.2} ms (input {:.2}, recombine {:.2}), model {:.2} ms, temporal {} {:.2} ms; host copies per frame: frame pixels {} up, {} down; model-space planes {}",
+            "batch {batch}: {:.1} frames/s at 1920x1080; per frame: kernels {:.2} ms (input {:.2}, recombine {:.2}), model {:.2} ms, temporal {} {:.2} ms; host copies per frame: frame pixels {} up, {} down",
             n / wall.as_secs_f64(),
             ms(sum.pre + sum.post),
             ms(sum.pre),
@@ -185,7 +185,6 @@ fn main() {
             ms(sum.smooth),
             (gpu.uploads - up0) as f64 / n,
             (gpu.downloads - down0) as f64 / n,
-            (gpu.smoothing_copies - sm0) as f64 / n,
         );
     }
 

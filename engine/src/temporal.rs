@@ -108,7 +108,7 @@ pub(crate) const THUMB: usize = 16;
 /// The filter's occlusion test, at flow size: forward-backward mismatch only. The metric's
 /// motion-boundary test flags most of a frame of real footage with a smooth flow such as this
 /// one, which would turn the filter off where it is needed.
-const OCCLUSION: flow::OcclusionTest = flow::OcclusionTest {
+pub(crate) const OCCLUSION: flow::OcclusionTest = flow::OcclusionTest {
     mismatch_rel: 0.05,
     mismatch_abs: 2.0,
     boundary: None,

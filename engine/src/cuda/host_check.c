@@ -73,3 +73,62 @@ void dd_host_signature(const float *luma, int width, int height, float *sums, fl
     for (long i = 0; i < (long)width * height; i++)
         hist[dd_hist_bin(luma[i])]++;
 }
+
+void dd_host_half(const float *src, int w, int h, float *out)
+{
+    for (int y = 0; y < (h + 1) / 2; y++)
+        for (int x = 0; x < (w + 1) / 2; x++)
+            dd_half_px(src, w, h, out, x, y);
+}
+
+void dd_host_resample(const float *src, int sw, int sh, int dw, int dh, int scale, float *out)
+{
+    for (int y = 0; y < dh; y++)
+        for (int x = 0; x < dw; x++)
+            dd_resample_px(src, sw, sh, dw, dh, scale, out, x, y);
+}
+
+void dd_host_normalise(const float *src, int n, float *out)
+{
+    float stats[2];
+    dd_norm_stats(src, n, stats);
+    for (int i = 0; i < n; i++)
+        dd_norm_apply_px(src, stats, out, i);
+}
+
+void dd_host_warp(const float *src, const float *u, const float *v, int w, int h, float *out)
+{
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            dd_warp_px(src, u, v, w, h, out, x, y);
+}
+
+void dd_host_gradients(const float *a, const float *bw, int w, int h, float *ix, float *iy, float *it)
+{
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            dd_gradients_px(a, bw, w, h, ix, iy, it, x, y);
+}
+
+void dd_host_jacobi(const float *u, const float *v, const float *u0, const float *v0, const float *ix,
+                    const float *iy, const float *it, int w, int h, float smoothness, float *un, float *vn)
+{
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            dd_jacobi_px(u, v, u0, v0, ix, iy, it, w, h, smoothness, un, vn, x, y);
+}
+
+void dd_host_occlusion(const float *fu, const float *fv, const float *bu, const float *bv, int w, int h, float rel,
+                       float abs_, float *out)
+{
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            dd_occlusion_px(fu, fv, bu, bv, w, h, rel, abs_, out, x, y);
+}
+
+void dd_host_blend_flow(float *ab, const float *old_ab, const float *change, int size, float strength, float alpha,
+                        const float *occluded, int f)
+{
+    for (int i = 0; i < size * size; i++)
+        dd_blend_flow_px(ab, old_ab, change, size, strength, alpha, occluded, f, i);
+}

@@ -383,12 +383,9 @@ DD_FN void dd_luma_change_px(const float *cur, const float *prev, int size, floa
 }
 
 /* `blend` with the weight of the previous frame from the luma change (recursive mode). */
-DD_FN void dd_blend_px(float *ab, const float *old_ab, const float *change, int size, float strength,
-                       float alpha, int i)
+DD_FN void dd_mix(float *ab, const float *old_ab, int size, float w, int i)
 {
     long plane = (long)size * size;
-    float d = change[i];
-    float w = strength * dd_expf(-alpha * d * d);
     float a = ab[i], b = ab[plane + i], oa = old_ab[i], ob = old_ab[plane + i];
     float va = (1.0f - w) * a + w * oa, vb = (1.0f - w) * b + w * ob;
     float m = (1.0f - w) * dd_sqrtf(a * a + b * b) + w * dd_sqrtf(oa * oa + ob * ob);
@@ -402,6 +399,13 @@ DD_FN void dd_blend_px(float *ab, const float *old_ab, const float *change, int 
         ab[i] = va;
         ab[plane + i] = vb;
     }
+}
+
+DD_FN void dd_blend_px(float *ab, const float *old_ab, const float *change, int size, float strength,
+                       float alpha, int i)
+{
+    float d = change[i];
+    dd_mix(ab, old_ab, size, strength * dd_expf(-alpha * d * d), i);
 }
 
 /* The scene signature's sums (temporal.rs `scene_signature`): for thumbnail cell `cell` of a
@@ -434,6 +438,147 @@ DD_FN int dd_hist_bin(float v)
 {
     float f = v * (float)DD_HIST_BINS;
     return f >= (float)(DD_HIST_BINS - 1) ? DD_HIST_BINS - 1 : (f > 0.0f ? (int)f : 0);
+}
+
+/* ---- Optical flow (flow.rs) for the `flow` temporal mode, at the flow size (<= 128). ---- */
+
+#ifndef __CUDACC_RTC__
+float floorf(float);
+double sqrt(double);
+#endif
+
+DD_FN float dd_clampf(float v, float lo, float hi)
+{
+    /* f32::clamp: NaN stays NaN. */
+    return v < lo ? lo : (v > hi ? hi : v);
+}
+
+/* flow.rs `bilinear`: sample at (x, y), clamped to the edge. */
+DD_FN float dd_bilinear(const float *d, int w, int h, float x, float y)
+{
+    x = dd_clampf(x, 0.0f, (float)(w - 1));
+    y = dd_clampf(y, 0.0f, (float)(h - 1));
+    /* `as usize` of a NaN is 0 */
+    int x0 = x >= 0.0f ? (int)floorf(x) : 0, y0 = y >= 0.0f ? (int)floorf(y) : 0;
+    int x1 = x0 + 1 < w - 1 ? x0 + 1 : w - 1, y1 = y0 + 1 < h - 1 ? y0 + 1 : h - 1;
+    float fx = x - (float)x0, fy = y - (float)y0;
+    float top = d[(long)y0 * w + x0] * (1.0f - fx) + d[(long)y0 * w + x1] * fx;
+    float bot = d[(long)y1 * w + x0] * (1.0f - fx) + d[(long)y1 * w + x1] * fx;
+    return top * (1.0f - fy) + bot * fy;
+}
+
+DD_FN float dd_at(const float *d, int w, int h, int x, int y)
+{
+    x = x < 0 ? 0 : (x > w - 1 ? w - 1 : x);
+    y = y < 0 ? 0 : (y > h - 1 ? h - 1 : y);
+    return d[(long)y * w + x];
+}
+
+/* `Plane::half`: 2x2 average into a (w+1)/2 x (h+1)/2 plane. */
+DD_FN void dd_half_px(const float *src, int w, int h, float *out, int x, int y)
+{
+    int x0 = 2 * x, y0 = 2 * y;
+    out[(long)y * ((w + 1) / 2) + x] = 0.25f * (dd_at(src, w, h, x0, y0) + dd_at(src, w, h, x0 + 1, y0) +
+                                                 dd_at(src, w, h, x0, y0 + 1) + dd_at(src, w, h, x0 + 1, y0 + 1));
+}
+
+/* The bilinear tail of `Plane::resized` (`scale` 1) and `Flow::resized` (`scale` on: the values are
+ * divided by the step, as vectors are): `src` (sw x sh) sampled onto dw x dh. */
+DD_FN void dd_resample_px(const float *src, int sw, int sh, int dw, int dh, int scale, float *out, int x, int y)
+{
+    float sx = (float)sw / (float)dw, sy = (float)sh / (float)dh;
+    float v = dd_bilinear(src, sw, sh, ((float)x + 0.5f) * sx - 0.5f, ((float)y + 0.5f) * sy - 0.5f);
+    out[(long)y * dw + x] = scale == 1 ? v / sx : (scale == 2 ? v / sy : v);
+}
+
+/* `Plane::normalised`'s mean and scale, summed in order in double as the CPU does (one thread:
+ * the planes have at most 128 x 128 values). */
+DD_FN void dd_norm_stats(const float *src, int n, float *out)
+{
+    double sum = -0.0, nn = (double)(n > 1 ? n : 1);
+    for (int i = 0; i < n; i++)
+        sum += (double)src[i];
+    double mean = sum / nn;
+    double var = -0.0;
+    for (int i = 0; i < n; i++) {
+        double d = (double)src[i] - mean;
+        var += d * d;
+    }
+    var = var / nn;
+    double k = var > 1e-12 ? 1.0 / sqrt(var) : 0.0;
+    out[0] = (float)mean;
+    out[1] = (float)(k * 0.2);
+}
+
+DD_FN void dd_norm_apply_px(const float *src, const float *stats, float *out, int i)
+{
+    out[i] = (src[i] - stats[0]) * stats[1];
+}
+
+/* `Flow::warp`: `src` sampled at (x + u, y + v). */
+DD_FN void dd_warp_px(const float *src, const float *u, const float *v, int w, int h, float *out, int x, int y)
+{
+    long i = (long)y * w + x;
+    out[i] = dd_bilinear(src, w, h, (float)x + u[i], (float)y + v[i]);
+}
+
+/* `refine`'s gradients of the mean of `a` and the warped `b`, and the temporal difference. */
+DD_FN void dd_gradients_px(const float *a, const float *bw, int w, int h, float *ix, float *iy, float *it, int x,
+                           int y)
+{
+    long i = (long)y * w + x;
+    ix[i] = 0.25f * (dd_at(a, w, h, x + 1, y) - dd_at(a, w, h, x - 1, y) + dd_at(bw, w, h, x + 1, y) -
+                     dd_at(bw, w, h, x - 1, y));
+    iy[i] = 0.25f * (dd_at(a, w, h, x, y + 1) - dd_at(a, w, h, x, y - 1) + dd_at(bw, w, h, x, y + 1) -
+                     dd_at(bw, w, h, x, y - 1));
+    it[i] = bw[i] - a[i];
+}
+
+DD_FN float dd_hs_avg(const float *p, int w, int h, int x, int y)
+{
+    int xl = x > 0 ? x - 1 : 0, xr = x + 1 < w - 1 ? x + 1 : w - 1;
+    int yu = y > 0 ? y - 1 : 0, yd = y + 1 < h - 1 ? y + 1 : h - 1;
+    return (p[(long)y * w + xl] + p[(long)y * w + xr] + p[(long)yu * w + x] + p[(long)yd * w + x]) *
+               (1.0f / 6.0f) +
+           (p[(long)yu * w + xl] + p[(long)yu * w + xr] + p[(long)yd * w + xl] + p[(long)yd * w + xr]) *
+               (1.0f / 12.0f);
+}
+
+/* One Horn–Schunck (Jacobi) iteration of `refine`: (u, v) -> (un, vn). */
+DD_FN void dd_jacobi_px(const float *u, const float *v, const float *u0, const float *v0, const float *ix,
+                        const float *iy, const float *it, int w, int h, float smoothness, float *un, float *vn, int x,
+                        int y)
+{
+    long i = (long)y * w + x;
+    float ub = dd_hs_avg(u, w, h, x, y), vb = dd_hs_avg(v, w, h, x, y);
+    float gx = ix[i], gy = iy[i];
+    float r = (gx * (ub - u0[i]) + gy * (vb - v0[i]) + it[i]) / (smoothness + gx * gx + gy * gy);
+    un[i] = ub - gx * r;
+    vn[i] = vb - gy * r;
+}
+
+/* `occlusion_with` without the motion-boundary test: 1 where the backward flow (bu, bv) and the
+ * forward flow where it lands disagree. */
+DD_FN void dd_occlusion_px(const float *fu, const float *fv, const float *bu, const float *bv, int w, int h,
+                           float rel, float abs_, float *out, int x, int y)
+{
+    long i = (long)y * w + x;
+    float u = fu[i], v = fv[i];
+    float tx = (float)x + u, ty = (float)y + v;
+    float su = dd_bilinear(bu, w, h, tx, ty), sv = dd_bilinear(bv, w, h, tx, ty);
+    float du = u + su, dv = v + sv;
+    out[i] = du * du + dv * dv > rel * (u * u + v * v + su * su + sv * sv) + abs_ ? 1.0f : 0.0f;
+}
+
+/* `blend` in flow mode: no weight where the flow-size pixel under it is occluded. */
+DD_FN void dd_blend_flow_px(float *ab, const float *old_ab, const float *change, int size, float strength,
+                            float alpha, const float *occluded, int f, int i)
+{
+    int x = i % size, y = i / size;
+    if (occluded[(long)(y * f / size) * f + x * f / size] != 0.0f)
+        dd_mix(ab, old_ab, size, 0.0f, i);
+    else
+        dd_blend_px(ab, old_ab, change, size, strength, alpha, i);
 }
 
 #ifdef __CUDACC_RTC__
@@ -521,5 +666,76 @@ extern "C" __global__ void dd_rgb_to_yuv(dd_from_rgb t, const dd_u8 *in, int in_
     int cy = blockIdx.y * blockDim.y + threadIdx.y;
     if (cx < (f.width + sub - 1) / sub && cy < (f.height + sub - 1) / sub)
         dd_rgb_to_yuv_px(&t, in, in_pitch, step, &f, cx, cy);
+}
+
+#define DD_XY                                        \
+    int x = blockIdx.x * blockDim.x + threadIdx.x;   \
+    int y = blockIdx.y * blockDim.y + threadIdx.y;
+
+extern "C" __global__ void dd_half(const float *src, int w, int h, float *out)
+{
+    DD_XY
+    if (x < (w + 1) / 2 && y < (h + 1) / 2)
+        dd_half_px(src, w, h, out, x, y);
+}
+
+extern "C" __global__ void dd_resample(const float *src, int sw, int sh, int dw, int dh, int scale, float *out)
+{
+    DD_XY
+    if (x < dw && y < dh)
+        dd_resample_px(src, sw, sh, dw, dh, scale, out, x, y);
+}
+
+extern "C" __global__ void dd_norm_stats_k(const float *src, int n, float *out)
+{
+    if (blockIdx.x == 0 && threadIdx.x == 0)
+        dd_norm_stats(src, n, out);
+}
+
+extern "C" __global__ void dd_norm_apply(const float *src, const float *stats, int n, float *out)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n)
+        dd_norm_apply_px(src, stats, out, i);
+}
+
+extern "C" __global__ void dd_warp(const float *src, const float *u, const float *v, int w, int h, float *out)
+{
+    DD_XY
+    if (x < w && y < h)
+        dd_warp_px(src, u, v, w, h, out, x, y);
+}
+
+extern "C" __global__ void dd_gradients(const float *a, const float *bw, int w, int h, float *ix, float *iy,
+                                        float *it)
+{
+    DD_XY
+    if (x < w && y < h)
+        dd_gradients_px(a, bw, w, h, ix, iy, it, x, y);
+}
+
+extern "C" __global__ void dd_jacobi(const float *u, const float *v, const float *u0, const float *v0,
+                                     const float *ix, const float *iy, const float *it, int w, int h,
+                                     float smoothness, float *un, float *vn)
+{
+    DD_XY
+    if (x < w && y < h)
+        dd_jacobi_px(u, v, u0, v0, ix, iy, it, w, h, smoothness, un, vn, x, y);
+}
+
+extern "C" __global__ void dd_occlusion(const float *fu, const float *fv, const float *bu, const float *bv, int w,
+                                        int h, float rel, float abs_, float *out)
+{
+    DD_XY
+    if (x < w && y < h)
+        dd_occlusion_px(fu, fv, bu, bv, w, h, rel, abs_, out, x, y);
+}
+
+extern "C" __global__ void dd_blend_flow(float *ab, const float *old_ab, const float *change, int size,
+                                         float strength, float alpha, const float *occluded, int f)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < size * size)
+        dd_blend_flow_px(ab, old_ab, change, size, strength, alpha, occluded, f, i);
 }
 #endif
