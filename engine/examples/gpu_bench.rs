@@ -107,10 +107,11 @@ fn main() {
     let a = args();
     let mut model = load(&a, Device::Cuda);
     println!(
-        "model {} at S={} on {}",
+        "model {} at S={} on {}; ONNX Runtime on the kernels' stream: {}",
         a.model.display(),
         a.size,
-        model.placement()
+        model.placement(),
+        model.shares_stream()
     );
     let photo = frame_1080p(&a.photo);
     let Samples::U8(bytes) = &photo.samples else {

@@ -183,18 +183,27 @@ pub(crate) fn support() -> Support {
     }
 }
 
-/// The execution providers for a GPU session, best first. Each fails the session when it
-/// cannot be set up, so that a GPU that does not work is noticed (and `auto` falls back).
+/// The execution providers for a GPU session, best first, and whether they run on the
+/// recipe's stream ([`crate::cuda::shared_stream`], where the CUDA driver and NVRTC load). Each
+/// fails the session when it cannot be set up, so that a GPU that does not work is noticed (and
+/// `auto` falls back).
 pub(crate) fn providers(
     gpu: &GpuOptions,
     tensorrt: bool,
-) -> Vec<ort::ep::ExecutionProviderDispatch> {
+) -> (Vec<ort::ep::ExecutionProviderDispatch>, bool) {
     let id = gpu.device_id as i32;
+    let stream = crate::cuda::shared_stream(gpu.device_id as usize)
+        .ok()
+        .map(|s| s.cu_stream() as *mut ());
     let mut out = Vec::new();
     if tensorrt {
         let mut trt = ort::ep::TensorRT::default()
             .with_device_id(id)
             .with_fp16(gpu.fp16);
+        if let Some(s) = stream {
+            // SAFETY: the shared stream lives for the whole process.
+            trt = unsafe { trt.with_compute_stream(s) };
+        }
         if let Some(dir) = &gpu.engine_cache {
             trt = trt
                 .with_engine_cache(true)
@@ -211,8 +220,12 @@ pub(crate) fn providers(
     if let Some(bytes) = gpu.max_memory {
         cuda = cuda.with_memory_limit(bytes as usize);
     }
+    if let Some(s) = stream {
+        // SAFETY: as above.
+        cuda = unsafe { cuda.with_compute_stream(s) };
+    }
     out.push(cuda.build().error_on_failure());
-    out
+    (out, stream.is_some())
 }
 
 #[cfg(test)]

@@ -113,6 +113,8 @@ pub struct Model {
     /// `None`: dynamic batch axis; `Some(n)`: the model takes exactly n images per call.
     fixed_batch: Option<usize>,
     placement: Placement,
+    /// ONNX Runtime runs on the GPU recipe's stream ([`crate::cuda::shared_stream`]).
+    shares_stream: bool,
 }
 
 impl std::fmt::Debug for Model {
@@ -164,6 +166,7 @@ impl Model {
             }
             builder.commit_from_file(path).map_err(|e| load_err(&e))
         };
+        let mut shares_stream = false;
         let (session, placement) = match device::attempt(options.device, device::support()) {
             Attempt::Cpu(why) => (open(Vec::new())?, Placement::Cpu { why }),
             Attempt::Refuse(why) => {
@@ -178,7 +181,9 @@ impl Model {
                 // is tried next.
                 let mut opened = Err(EngineError::Inference("no GPU attempt".into()));
                 for trt in [true, false].into_iter().filter(|&t| tensorrt || !t) {
-                    opened = open(device::providers(&options.gpu, trt)).map(|s| (s, trt));
+                    let (providers, on_stream) = device::providers(&options.gpu, trt);
+                    opened = open(providers).map(|s| (s, trt));
+                    shares_stream = on_stream;
                     if opened.is_ok() {
                         break;
                     }
@@ -291,6 +296,7 @@ impl Model {
         } else {
             None
         };
+        let shares_stream = shares_stream && placement.is_gpu();
         Ok(Self {
             session,
             path: path.to_path_buf(),
@@ -298,6 +304,7 @@ impl Model {
             dynamic_size: ins[2] < 0,
             fixed_batch,
             placement,
+            shares_stream,
         })
     }
 
@@ -309,6 +316,12 @@ impl Model {
     /// Where the model runs, and why not on the GPU when that was wanted.
     pub fn placement(&self) -> &Placement {
         &self.placement
+    }
+
+    /// Whether ONNX Runtime runs on the GPU recipe's stream, which orders the model after the
+    /// kernels without another synchronisation.
+    pub fn shares_stream(&self) -> bool {
+        self.shares_stream
     }
 
     /// Whether S can change from one call to the next (dynamic H/W).
