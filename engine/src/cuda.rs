@@ -148,7 +148,13 @@ pub fn shared_stream(device_id: usize) -> Result<Arc<CudaStream>, GpuError> {
     if let Some((_, s)) = streams.iter().find(|(id, _)| *id == device_id) {
         return Ok(s.clone());
     }
-    let stream = CudaContext::new(device_id)?.new_stream()?;
+    let ctx = CudaContext::new(device_id)?;
+    // Everything cudarc does here runs on this one stream (ONNX Runtime too, or after a
+    // synchronisation), so cudarc's per-buffer events would only add two or three driver
+    // calls per kernel argument, hundreds of launches a frame. Off before any allocation.
+    // SAFETY: no buffer of this context is used on another stream.
+    unsafe { ctx.disable_event_tracking() };
+    let stream = ctx.new_stream()?;
     streams.push((device_id, stream.clone()));
     Ok(stream)
 }

@@ -584,8 +584,13 @@ impl Steps for CudaSteps {
         let ni = n as i32;
         let mut l = stream.launch_builder(&stats_fn);
         l.arg(src).arg(&ni).arg(&mut *stats);
+        let one = LaunchConfig {
+            grid_dim: (1, 1, 1),
+            block_dim: (1, 1, 1),
+            shared_mem_bytes: 0,
+        };
         // SAFETY: `dd_norm_stats_k(const float*, int, float*)`: one thread sums in order.
-        unsafe { l.launch(LaunchConfig::for_num_elems(1)) }?;
+        unsafe { l.launch(one) }?;
         let mut l = stream.launch_builder(&apply_fn);
         l.arg(src).arg(&*stats).arg(&ni).arg(out);
         // SAFETY: `dd_norm_apply(const float*, const float*, int, float*)`.
