@@ -143,12 +143,17 @@ struct Previous<P> {
     /// Smoothed chroma.
     ab: P,
     signature: SceneSignature,
-    /// Flow mode: the luma at flow size (not blurred, not normalised).
-    small: Option<P>,
+    /// Flow mode: the flow's pyramid of this frame's luma (normalised, finest first, with each
+    /// level's size). The CPU makes it again from the kept luma next frame; the same planes
+    /// come out, so they are kept instead.
+    small: Option<Pyramid<P>>,
 }
 
 // The occlusion kernel has no motion-boundary test: the filter's own test has none.
 const _: () = assert!(temporal::OCCLUSION.boundary.is_none());
+
+/// Pyramid levels, finest first, each with its width and height.
+type Pyramid<P> = Vec<(P, usize, usize)>;
 
 /// A flow field: horizontal and vertical displacements, `w` x `h`.
 type Field<P> = [P; 2];
@@ -185,7 +190,7 @@ fn pyramid<S: Steps>(
     small: &S::Plane,
     f: usize,
     params: &FlowParams,
-) -> Result<Vec<(S::Plane, usize, usize)>, GpuError> {
+) -> Result<Pyramid<S::Plane>, GpuError> {
     let mut first = steps.plane(f * f)?;
     steps.normalise(small, f * f, &mut first)?;
     let mut levels = vec![(first, f, f)];
@@ -311,7 +316,10 @@ impl<P> GpuSmoother<P> {
         let cut = previous.is_some() && cut_score > s.scene_cut_threshold;
         let f = size.min(temporal::FLOW_SIZE);
         let small = match s.mode {
-            TemporalMode::Flow => Some(small_luma(steps, luma, size, f)?),
+            TemporalMode::Flow => {
+                let small = small_luma(steps, luma, size, f)?;
+                Some(pyramid(steps, &small, f, &self.params)?)
+            }
             _ => None,
         };
         let mut recycled = None;
@@ -322,13 +330,11 @@ impl<P> GpuSmoother<P> {
                 _ => steps.plane(plane)?,
             };
             match (&small, &prev.small) {
-                (Some(cur_small), Some(prev_small)) => {
+                (Some(cur), Some(old)) => {
                     let params = self.params;
-                    let cur = pyramid(steps, cur_small, f, &params)?;
-                    let old = pyramid(steps, prev_small, f, &params)?;
                     // Backward flow: this frame's pixel x was at x + B(x) in the previous one.
-                    let back = estimate(steps, &cur, &old, &params)?;
-                    let fwd = estimate(steps, &old, &cur, &params)?;
+                    let back = estimate(steps, cur, old, &params)?;
+                    let fwd = estimate(steps, old, cur, &params)?;
                     let mut occluded = steps.plane(f * f)?;
                     steps.occlusion(&back, &fwd, f, f, &mut occluded)?;
                     let full = if f == size {
