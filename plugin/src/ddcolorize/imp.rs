@@ -411,14 +411,27 @@ impl Ddcolorize {
     }
 
     /// Whether frames may come and go in CUDA memory: the primary context is shared, no
-    /// neighbour brought another, and (once started) the GPU path runs. Before the start it is
-    /// not known yet: offered, and refused in `set_info` if the model ends up on the CPU.
+    /// neighbour brought another, and (once started) the GPU path runs. Before the start,
+    /// offered unless the settings rule the GPU path out; `set_info` refuses CUDA caps if the
+    /// model then ends up on the CPU.
     fn offers_cuda(&self) -> bool {
         let shared = {
             let cuda = self.lock_cuda();
             cuda.context.is_some() && !cuda.foreign
         };
-        shared && self.gpu_path.load(std::sync::atomic::Ordering::Acquire) != GPU_PATH_NO
+        shared
+            && match self.gpu_path.load(std::sync::atomic::Ordering::Acquire) {
+                GPU_PATH_YES => true,
+                GPU_PATH_NO => false,
+                // Not started: what the settings already rule out.
+                _ => {
+                    let s = self.lock_settings();
+                    s.workflow.is_none()
+                        && s.style == Style::None
+                        && !s.keep_luma
+                        && s.upsample != Upsample::EdgeAware
+                }
+            }
     }
 
     /// Wraps the device's primary context for the neighbours and posts it (HAVE_CONTEXT), so
