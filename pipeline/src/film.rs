@@ -448,18 +448,13 @@ fn run_pipeline(
                 .name(DEMUX)
                 .build()
                 .context("GStreamer element 'parsebin' is missing: run `make setup`")?;
-            // Decoded video reaches the colorizer as RGB, as `ddcolor photo` sees a picture.
-            let head: gst::Element = gst::parse::bin_from_description(
-                "queue max-size-buffers=8 max-size-bytes=0 max-size-time=0 ! videoconvert ! capsfilter caps=video/x-raw,format=RGB",
-                true,
-            )?
-            .upcast();
-            pipeline.add_many([&filesrc, &parsebin, &head])?;
+            // The decoder's head to the colorizer is chosen once its caps are known
+            // (`attach_video`).
+            pipeline.add_many([&filesrc, &parsebin])?;
             filesrc.link(&parsebin)?;
-            head.link(&colorize)?;
             let weak = pipeline.downgrade();
             let (head, mux, shared2, input) = (
-                head.clone(),
+                colorize.clone(),
                 mux.clone(),
                 shared.clone(),
                 path.to_path_buf(),
@@ -709,13 +704,56 @@ fn estimate_frames(pipeline: &gst::Pipeline, colorize: &gst::Element) -> Option<
 
 /// Links one elementary stream from `parsebin`: the first video stream to the colorizer, audio
 /// to the muxer (copied when the container takes it), anything else to a fakesink.
+/// Links decoded video to the colorizer. Frames an NVIDIA decoder leaves in GPU memory go
+/// straight in when the colorizer takes them there (its GPU path runs): no copy to the host
+/// before the colour frames come down. Anything else reaches it as RGB, as `ddcolor photo`
+/// sees a picture (a decoder that offered GPU memory then gives system memory).
+fn attach_video(
+    pipeline: &gst::Pipeline,
+    decoded: &gst::Pad,
+    colorize: &gst::Element,
+) -> Result<()> {
+    let sink = colorize
+        .static_pad("sink")
+        .ok_or_else(|| anyhow!("ddcolorize has no sink pad"))?;
+    if sink.is_linked() {
+        return Ok(());
+    }
+    let caps = decoded.current_caps();
+    let on_gpu = caps.as_ref().is_some_and(|c| {
+        c.features(0)
+            .is_some_and(|f| f.contains("memory:CUDAMemory"))
+            && sink.query_accept_caps(c)
+    });
+    let head: gst::Element = gst::parse::bin_from_description(
+        if on_gpu {
+            "queue max-size-buffers=8 max-size-bytes=0 max-size-time=0"
+        } else {
+            "queue max-size-buffers=8 max-size-bytes=0 max-size-time=0 ! videoconvert ! capsfilter caps=video/x-raw,format=RGB"
+        },
+        true,
+    )?
+    .upcast();
+    pipeline.add(&head)?;
+    head.link(colorize)?;
+    head.sync_state_with_parent()?;
+    let head_sink = head
+        .static_pad("sink")
+        .ok_or_else(|| anyhow!("video head without a sink pad"))?;
+    decoded.link(&head_sink)?;
+    if on_gpu {
+        eprintln!("note: decoded frames stay in GPU memory up to the colorizer");
+    }
+    Ok(())
+}
+
 fn link_stream(
     pipeline: &gst::Pipeline,
     pad: &gst::Pad,
-    head: &gst::Element,
+    colorize: &gst::Element,
     mux: &gst::Element,
     container: Container,
-    shared: &Shared,
+    shared: &Arc<Shared>,
 ) -> Result<()> {
     let caps = pad
         .current_caps()
@@ -732,12 +770,12 @@ fn link_stream(
     if name.starts_with("video/") && !shared.video_linked.swap(true, Ordering::SeqCst) {
         let dec = make("decodebin")?;
         pipeline.add(&dec)?;
-        let head = head.clone();
+        let (colorize, weak, shared) = (colorize.clone(), pipeline.downgrade(), shared.clone());
         dec.connect_pad_added(move |_, dpad| {
-            if let Some(sink) = head.static_pad("sink")
-                && !sink.is_linked()
+            if let Some(pipeline) = weak.upgrade()
+                && let Err(e) = attach_video(&pipeline, dpad, &colorize)
             {
-                let _ = dpad.link(&sink);
+                shared.fail(format!("the decoded video could not be linked: {e:#}"));
             }
         });
         dec.sync_state_with_parent()?;
