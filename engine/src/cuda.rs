@@ -117,22 +117,14 @@ pub fn libraries_present() -> Result<(), GpuError> {
     Ok(())
 }
 
-/// The primary context of GPU `device_id` (the one cudarc and ONNX Runtime's CUDA provider
-/// use), as `(CUcontext, CUdevice)`, retained once and never released: GStreamer neighbours
-/// given it in a `GstCudaContext` may outlive every object of ours.
+/// The primary context of GPU `device_id` (the one the kernels and ONNX Runtime's CUDA provider
+/// use), as `(CUcontext, CUdevice)`: the shared stream's, which holds it for the life of the
+/// process, as GStreamer neighbours given it in a `GstCudaContext` may outlive every object of
+/// ours.
 pub fn primary_context(device_id: usize) -> Result<(usize, i32), GpuError> {
-    static HELD: std::sync::Mutex<Vec<(usize, usize, i32)>> = std::sync::Mutex::new(Vec::new());
-    libraries_present()?;
-    let mut held = HELD.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(&(_, ctx, dev)) = held.iter().find(|(id, ..)| *id == device_id) {
-        return Ok((ctx, dev));
-    }
-    cudarc::driver::result::init()?;
-    let dev = cudarc::driver::result::device::get(device_id as i32)?;
-    // SAFETY: `dev` came from `device::get`; the reference is never released, on purpose.
-    let ctx = unsafe { cudarc::driver::result::primary_ctx::retain(dev) }?;
-    held.push((device_id, ctx as usize, dev));
-    Ok((ctx as usize, dev))
+    let stream = shared_stream(device_id)?;
+    let ctx = stream.context();
+    Ok((ctx.cu_ctx() as usize, ctx.cu_device()))
 }
 
 /// The one CUDA stream of GPU `device_id` for the whole recipe: the kernels run on it, and ONNX
@@ -1073,7 +1065,7 @@ mod tests {
     /// values outside [0, 1] and a NaN (histogram edge cases).
     #[test]
     fn kernel_signature_sums_equal_the_cpu_signature() {
-        use crate::temporal::{self as t, HIST_BINS, THUMB};
+        use crate::temporal as t;
         let (_, base) = &photos()[0];
         for size in [40usize, 256] {
             let mut input = vec![0f32; 3 * size * size];
@@ -1086,24 +1078,8 @@ mod tests {
                     luma[11] = f32::NAN;
                 }
                 let want = t::scene_signature(&luma, size, size);
-                let (mut sums, mut counts, mut hist) = (
-                    vec![0f32; THUMB * THUMB],
-                    vec![0f32; THUMB * THUMB],
-                    [0u32; HIST_BINS],
-                );
-                // SAFETY: host buffers of the stated sizes.
-                unsafe {
-                    dd_host_signature(
-                        luma.as_ptr(),
-                        size as i32,
-                        size as i32,
-                        sums.as_mut_ptr(),
-                        counts.as_mut_ptr(),
-                        hist.as_mut_ptr(),
-                    )
-                };
                 let got =
-                    t::signature_from_sums(sums, &counts, hist.map(|c| c as f32), size * size);
+                    smooth::Steps::signature(&mut HostSteps, &luma, size).expect("host steps");
                 if with_nan {
                     // A NaN makes every thumbnail value NaN on both sides; the histogram still counts.
                     assert_eq!(got.hist(), want.hist(), "S={size} with NaN: histogram");

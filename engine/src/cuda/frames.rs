@@ -139,20 +139,6 @@ impl GpuFrames {
         })
     }
 
-    /// Frames waiting for [`Self::run`].
-    pub fn filled(&self) -> usize {
-        self.filled
-    }
-
-    pub fn batch(&self) -> usize {
-        self.colorizer.batch()
-    }
-
-    /// The S the bound buffers are made for.
-    pub fn size(&self) -> usize {
-        self.colorizer.size()
-    }
-
     pub fn colorizer(&mut self) -> &mut GpuColorizer {
         &mut self.colorizer
     }

@@ -393,6 +393,24 @@ pub(crate) fn transformed_caps(
     out
 }
 
+/// A mapped frame's planes as the GPU path takes them.
+fn planes_of(
+    mapped: &MappedFrame,
+    info: &gst_video::VideoInfo,
+    format: PixelFormat,
+    memory: Memory,
+) -> Planes {
+    Planes {
+        format,
+        width: info.width() as usize,
+        height: info.height() as usize,
+        yuv: yuv_of(info),
+        memory,
+        data: [0, 1, 2].map(|i| mapped.data(i)),
+        pitch: [0, 1, 2].map(|i| mapped.pitch(i)),
+    }
+}
+
 fn frame_error(e: impl std::fmt::Display) -> gst::ErrorMessage {
     gst::error_msg!(gst::StreamError::Format, ("ddcolorize: {e}"))
 }
@@ -602,15 +620,7 @@ impl Ddcolorize {
                             too_small()
                         }
                     })?;
-            let planes = Planes {
-                format,
-                width: info.width() as usize,
-                height: info.height() as usize,
-                yuv: yuv_of(info),
-                memory,
-                data: [0, 1, 2].map(|i| mapped.data(i)),
-                pitch: [0, 1, 2].map(|i| mapped.pitch(i)),
-            };
+            let planes = planes_of(&mapped, info, format, memory);
             let discont = inbuf.flags().contains(gst::BufferFlags::DISCONT);
             // SAFETY: the mapped planes are the frame's, valid until `mapped` is dropped, which
             // is after `push` has finished reading them.
@@ -897,15 +907,7 @@ impl Ddcolorize {
             // SAFETY: the buffer is ours until pushed, and outlives the mapping.
             let mapped = unsafe { MappedFrame::map(buf, out_info, memory == Memory::Device, true) }
                 .ok_or_else(|| frame_error("output buffer does not fit the output format"))?;
-            let planes = Planes {
-                format,
-                width: out_info.width() as usize,
-                height: out_info.height() as usize,
-                yuv: yuv_of(out_info),
-                memory,
-                data: [0, 1, 2].map(|i| mapped.data(i)),
-                pitch: [0, 1, 2].map(|i| mapped.pitch(i)),
-            };
+            let planes = planes_of(&mapped, out_info, format, memory);
             // SAFETY: the mapped planes are the output frame's, writable until `mapped` is
             // dropped, after `write` has finished with them.
             unsafe { gpu.frames.write(slot, &planes) }.map_err(frame_error)?;
