@@ -9,9 +9,9 @@ use std::path::PathBuf;
 
 use ddcolor_engine::lab::rgb_to_lab;
 use ddcolor_engine::metrics::{Rgb, colour_error};
-use ddcolor_engine::photo::{Photo, Samples};
 use ddcolor_engine::recombine;
-use ddcolor_engine::resize::{Upsample, resize_to_model};
+use ddcolor_engine::resize::resize_to_model;
+use ddcolor_engine::{Photo, Samples, Upsample};
 
 fn kodak() -> Vec<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/media/photos/kodak");

@@ -19,10 +19,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use ddcolor_engine::lab::{lab_to_rgb, rgb_to_lab};
-use ddcolor_engine::photo::{Photo, Samples};
 use ddcolor_engine::resize::resize_to_model;
 use ddcolor_engine::temporal::{Smoother, TemporalMode, TemporalSettings};
 use ddcolor_engine::{Model, ModelOptions, Upsample, model_input, recombine};
+use ddcolor_engine::{Photo, Samples};
 
 /// Model size the oracle works at (DDColor's training size).
 const S: usize = 256;

@@ -10,9 +10,9 @@ use std::path::PathBuf;
 use ddcolor_engine::guided::{guided_filter, guided_upsample, joint_bilateral_upsample};
 use ddcolor_engine::lab::{LabToRgb, rgb_to_lab};
 use ddcolor_engine::metrics::{Rgb, colour_error};
-use ddcolor_engine::photo::{Photo, Samples};
 use ddcolor_engine::recombine;
 use ddcolor_engine::resize::{Upsample, linear_taps, resize_to_model};
+use ddcolor_engine::{Photo, Samples};
 
 fn to_rgb(p: &Photo) -> Rgb {
     let Samples::U8(d) = &p.samples else {

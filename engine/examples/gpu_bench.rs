@@ -21,9 +21,10 @@ use cudarc::driver::{DevicePtr, DevicePtrMut};
 use ddcolor_engine::cuda::frames::{GpuFrames, Memory, Planes};
 use ddcolor_engine::cuda::{FrameIn, FrameOut, GpuColorizer, Layout, Timing};
 use ddcolor_engine::device::{Device, GpuOptions};
-use ddcolor_engine::photo::{Photo, Samples};
+use ddcolor_engine::frame::PixelFormat;
 use ddcolor_engine::temporal::{TemporalMode, TemporalSettings};
-use ddcolor_engine::{Model, ModelOptions, PixelFormat, Upsample};
+use ddcolor_engine::{Model, ModelOptions, Upsample};
+use ddcolor_engine::{Photo, Samples};
 
 struct Args {
     model: PathBuf,
@@ -44,7 +45,7 @@ fn args() -> Args {
         frames: 40,
         photo: PathBuf::from(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/media/photos/kodak/kodim23.png"
+            "/../tests/media/photos/kodak/kodim23.png"
         )),
         compare: None,
         temporal: TemporalMode::default(),
@@ -248,6 +249,10 @@ fn main() {
             pitch: [w, w, 0],
         };
         let calls = a.frames.div_ceil(batch).max(1);
+        let sizes = ddcolor_engine::plan::Sizes::new(
+            ddcolor_engine::plan::SizeRule::Fixed(model.input_size()),
+            model.has_dynamic_size(),
+        );
         let (mut wall, mut up0, mut down0) = (Duration::ZERO, 0, 0);
         for i in 0..calls + 3 {
             if i == 3 {
@@ -258,7 +263,9 @@ fn main() {
                 // SAFETY: the planes live until the end of this loop; `push` waits for the GPU.
                 unsafe { frames.push(&planes(src), false) }.expect("push");
             }
-            frames.run(&mut model, PixelFormat::Nv12).expect("run");
+            frames
+                .run(&mut model, &sizes, PixelFormat::Nv12)
+                .expect("run");
             for k in 0..batch {
                 // SAFETY: as above; `write` waits for the GPU.
                 unsafe { frames.write(k, &planes(dst)) }.expect("write");

@@ -47,6 +47,9 @@ pub enum EngineError {
     Device { path: PathBuf, reason: String },
     #[error("inference failed: {0}")]
     Inference(String),
+    /// The device ran out of memory running the model: the plan may step S down and retry.
+    #[error("inference failed: {0}")]
+    OutOfMemory(String),
 }
 
 fn megapixels(p: u64) -> String {

@@ -270,11 +270,11 @@ pub fn run(job: &FilmJob) -> Result<()> {
     error_watch::start();
     let temp = temp_output(&job.output)?;
 
-    let outcome = match &sequence {
+    let (outcome, provenance) = match &sequence {
         Some(files) => run_pipeline(job, container, &temp, Source::Sequence(files)),
         None => run_pipeline(job, container, &temp, Source::File(&job.input)),
     }?;
-    if let Some(p) = &job.provenance
+    if let Some(p) = &provenance
         && matches!(container, Container::Mkv | Container::Webm)
     {
         unescape_matroska_tags(&temp, &[&p.summary(), &p.tool])?;
@@ -326,9 +326,19 @@ enum Source<'a> {
 struct Shared {
     failure: std::sync::Mutex<Option<String>>,
     video_linked: AtomicBool,
+    /// What the film records about how it was made, brought up to date when the colorizer
+    /// says which S runs (at start, and after a step-down).
+    provenance: std::sync::Mutex<Option<Provenance>>,
 }
 
 impl Shared {
+    fn provenance(&self) -> Option<Provenance> {
+        self.provenance
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     fn fail(&self, msg: String) {
         let mut f = self.failure.lock().unwrap_or_else(|p| p.into_inner());
         if f.is_none() {
@@ -342,11 +352,12 @@ fn run_pipeline(
     container: Container,
     temp: &Path,
     source: Source,
-) -> Result<Outcome> {
+) -> Result<(Outcome, Option<Provenance>)> {
     let pipeline = gst::Pipeline::new();
     let shared = Arc::new(Shared {
         failure: std::sync::Mutex::new(None),
         video_linked: AtomicBool::new(false),
+        provenance: std::sync::Mutex::new(job.provenance.clone()),
     });
 
     // Colorizer and everything after it.
@@ -392,6 +403,7 @@ fn run_pipeline(
     mux.link(&sink)?;
     if let Some(p) = &job.provenance {
         set_provenance_tags(&mux, p)?;
+        record_size_that_runs(&pipeline, &colorize, &mux, shared.clone())?;
     }
     if job.mark {
         // On the capsfilter's sink pad: before the `--frames` probe on its src pad, so the PNG
@@ -425,13 +437,7 @@ fn run_pipeline(
                 .static_pad("src")
                 .ok_or_else(|| anyhow!("capsfilter without src"))?,
             dir.clone(),
-            WriteOptions {
-                provenance: job
-                    .provenance
-                    .as_ref()
-                    .map(|p| Arc::new(p.with_source(&job.input))),
-                ..WriteOptions::default()
-            },
+            job.input.clone(),
             shared.clone(),
         )?),
         None => None,
@@ -639,12 +645,15 @@ fn run_pipeline(
         .unwrap_or_else(|p| p.into_inner())
         .filter(|_| frames > 1)
         .map(|(first, last)| (frames - 1) as f64 / (last - first).as_secs_f64().max(1e-9));
-    Ok(Outcome {
-        frames,
-        interrupted,
-        steady_fps,
-        elapsed: start.elapsed(),
-    })
+    Ok((
+        Outcome {
+            frames,
+            interrupted,
+            steady_fps,
+            elapsed: start.elapsed(),
+        },
+        shared.provenance(),
+    ))
 }
 
 /// The one-line error for a GStreamer error `error` posted by the element named `from`.
@@ -848,6 +857,48 @@ fn link_stream(
     Ok(())
 }
 
+/// Keeps the provenance's `input_size` to what the colorizer runs: it posts the S when it
+/// knows it and after a step-down, before pushing frames made at it. The handler runs in the
+/// thread that posts, so the muxer's tags and the `--frames` writer have the new S before the
+/// first frame made at it reaches them; the muxer writes its tags when it finishes the file.
+fn record_size_that_runs(
+    pipeline: &gst::Pipeline,
+    colorize: &gst::Element,
+    mux: &gst::Element,
+    shared: Arc<Shared>,
+) -> Result<()> {
+    let bus = pipeline
+        .bus()
+        .ok_or_else(|| anyhow!("pipeline without a bus"))?;
+    let (colorize, mux) = (colorize.downgrade(), mux.downgrade());
+    bus.set_sync_handler(move |_, msg| {
+        if let gst::MessageView::Element(e) = msg.view()
+            && let Some(s) = e.structure()
+            && s.name() == gstddcolor::ddcolorize::SIZE_MESSAGE
+            && msg
+                .src()
+                .is_some_and(|src| colorize.upgrade().is_some_and(|c| src == &c))
+            && let Ok(size) = s.get::<String>("input-size")
+        {
+            let mut p = shared.provenance.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(p) = p.as_mut() {
+                for (k, v) in &mut p.settings {
+                    if k == "input_size" {
+                        v.clone_from(&size);
+                    }
+                }
+                if let Some(mux) = mux.upgrade()
+                    && let Err(e) = set_provenance_tags(&mux, p)
+                {
+                    shared.fail(format!("{e:#}"));
+                }
+            }
+        }
+        gst::BusSyncReply::Pass
+    });
+    Ok(())
+}
+
 /// Records the provenance in the muxer's global tags, chosen for what survives into the file
 /// and what `exiftool` reads back: comment and description carry the whole summary (model
 /// SHA-256, workflow, settings), encoder the tool. MP4 (`mp4mux`/`qtmux`) writes them as iTunes
@@ -998,18 +1049,19 @@ struct FrameWriter {
 }
 
 impl FrameWriter {
-    fn start(
-        pad: gst::Pad,
-        dir: PathBuf,
-        write: WriteOptions,
-        shared: Arc<Shared>,
-    ) -> Result<Self> {
+    fn start(pad: gst::Pad, dir: PathBuf, input: PathBuf, shared: Arc<Shared>) -> Result<Self> {
         let (tx, rx) = crossbeam_channel::bounded::<(gst::Buffer, gst_video::VideoInfo)>(8);
         let thread = std::thread::Builder::new()
             .name("frame-writer".into())
             .spawn(move || {
                 for (n, (buffer, info)) in rx.iter().enumerate() {
                     let path = dir.join(format!("frame_{:06}.png", n + 1));
+                    // Each frame records the S it was made at: the colorizer says so before
+                    // it pushes the frames of a new S.
+                    let write = WriteOptions {
+                        provenance: shared.provenance().map(|p| Arc::new(p.with_source(&input))),
+                        ..WriteOptions::default()
+                    };
                     if let Err(e) = write_frame(&buffer, &info, &path, &write) {
                         shared.fail(format!("{}: {e:#}", path.display()));
                         return;

@@ -158,8 +158,15 @@ fn stall_for_tests() {
     }
 }
 
+/// Only in builds with the `test-hooks` feature: a product build ignores the variable.
+#[cfg(feature = "test-hooks")]
 pub fn stalling_for_tests() -> bool {
     std::env::var_os("DDCOLOR_TEST_STALL_WORKERS").is_some_and(|v| v == "1")
+}
+
+#[cfg(not(feature = "test-hooks"))]
+pub fn stalling_for_tests() -> bool {
+    false
 }
 
 /// A worker's loop: for each ticket not taken back meanwhile, `work` on it, store the result and

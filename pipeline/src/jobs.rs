@@ -9,12 +9,12 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, bounded, unbounded};
-use ddcolor_engine::device::{is_out_of_memory, smaller_size};
 use ddcolor_engine::io::{
     OutputFormat, WriteOptions, chroma_is_coarse, encode_photo, read_photo, write_encoded,
 };
-use ddcolor_engine::workflow::{Workflow, auto_size};
-use ddcolor_engine::{LabImage, Model, Photo, Upsample, model_input, recombine};
+use ddcolor_engine::plan::{SizeRule, Sizes};
+use ddcolor_engine::workflow::Workflow;
+use ddcolor_engine::{EngineError, LabImage, Model, Photo, Upsample, model_input, recombine};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,8 +34,8 @@ pub struct Settings {
     pub upsample: Upsample,
     /// Post-processing after the model (and whether there is a model at all).
     pub workflow: Option<Arc<Workflow>>,
-    /// Pick S per photo from its resolution (a workflow's `size: "auto"`, dynamic models only).
-    pub auto_size: bool,
+    /// S per photo and the out-of-memory step-down, as the engine's plan decided them.
+    pub sizes: Arc<Sizes>,
     pub write: WriteOptions,
     /// Reading threads, and as many encoding threads (at idle priority when the CPU is free).
     pub workers: usize,
@@ -108,11 +108,6 @@ fn progress_bar(len: u64) -> ProgressBar {
 /// What the readers, the model's thread, the encoders and the writer share.
 struct Shared {
     settings: Settings,
-    /// The model's S (0 without a model).
-    model_size: usize,
-    /// Largest S after running out of memory (see `device::STEP_DOWN_SIZES`); readers make
-    /// their inputs no larger.
-    size_cap: AtomicUsize,
     reading: InFlight<Job, Result<Prepared, String>>,
     encoding: InFlight<Colored, Outcome>,
     /// Outcomes the writer has taken so far; the run ends when every photo has one.
@@ -141,11 +136,9 @@ pub fn run(
     let pb = progress_bar(total as u64);
     // Built here, at normal priority: a starved worker building them would hold up every
     // thread that needs them.
-    ddcolor_engine::recipe::build_tables();
+    ddcolor_engine::build_tables();
     let shared = Arc::new(Shared {
         settings: settings.clone(),
-        model_size: model.as_ref().map_or(0, |m| m.input_size()),
-        size_cap: AtomicUsize::new(usize::MAX),
         reading: InFlight::default(),
         encoding: InFlight::default(),
         accepted: AtomicUsize::new(0),
@@ -233,7 +226,7 @@ pub fn run(
             let t = Instant::now();
             let result = match model.as_deref_mut() {
                 Some(model) if !p.input.is_empty() => {
-                    colorize(model, &mut p, batch, &shared.size_cap, &pb, &mut ab)
+                    colorize(model, &mut p, batch, &shared.settings.sizes, &pb, &mut ab)
                 }
                 // A workflow without a model step.
                 _ => {
@@ -350,18 +343,18 @@ fn next_prepared(
     }
 }
 
-/// One photo through the model, stepping S down after running out of memory.
+/// One photo through the model, stepping S down as the plan says after running out of memory.
 fn colorize(
     model: &mut Model,
     p: &mut Prepared,
     batch: usize,
-    size_cap: &AtomicUsize,
+    sizes: &Sizes,
     pb: &ProgressBar,
     ab: &mut Vec<f32>,
 ) -> ddcolor_engine::Result<()> {
     loop {
         // An earlier photo ran out of memory: this one is made no larger.
-        let cap = size_cap.load(Ordering::Relaxed);
+        let cap = sizes.cap();
         if p.size > cap {
             p.size = cap;
             p.input.resize(3 * cap * cap, 0.0);
@@ -372,20 +365,15 @@ fn colorize(
             .and_then(|()| run_model(model, &p.input, batch, p.size, ab));
         match run {
             // Out of (GPU) memory at this S: step down and say so once.
-            Err(e) if is_out_of_memory(&e) && model.has_dynamic_size() => {
-                match smaller_size(p.size) {
-                    Some(smaller) => {
-                        pb.suspend(|| {
-                            eprintln!(
-                                "note: out of memory at input size {}: continuing at {smaller}",
-                                p.size
-                            )
-                        });
-                        size_cap.store(smaller, Ordering::Relaxed);
-                    }
-                    None => return Err(e),
-                }
-            }
+            Err(e @ EngineError::OutOfMemory(_)) => match sizes.step_down(p.size) {
+                Some(smaller) => pb.suspend(|| {
+                    eprintln!(
+                        "note: out of memory at input size {}: continuing at {smaller}",
+                        p.size
+                    )
+                }),
+                None => return Err(e),
+            },
             other => return other,
         }
     }
@@ -437,12 +425,7 @@ fn prepare_unguarded(job: &Job, shared: &Shared) -> Result<Prepared, String> {
         .as_ref()
         .is_none_or(|w| w.colorize.is_some());
     let (input, size) = if colorize {
-        let size = if settings.auto_size {
-            auto_size(photo.width, photo.height)
-        } else {
-            shared.model_size
-        }
-        .min(shared.size_cap.load(Ordering::Relaxed));
+        let size = settings.sizes.for_picture(photo.width, photo.height);
         let mut input = vec![0f32; 3 * size * size];
         model_input(&photo, size, &mut input);
         (input, size)
@@ -522,7 +505,7 @@ fn encode_unguarded(item: &Colored, settings: &Settings) -> Outcome {
         if size_differs {
             for (k, v) in &mut p.settings {
                 if k == "input_size" {
-                    *v = if settings.auto_size {
+                    *v = if settings.sizes.rule() == SizeRule::Auto {
                         format!("{} (auto)", item.size)
                     } else {
                         recorded_size.clone()

@@ -14,14 +14,15 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
+use ddcolor_engine::Style;
+use ddcolor_engine::Upsample;
 use ddcolor_engine::catalog as models;
 use ddcolor_engine::device::{Device, GpuOptions};
 use ddcolor_engine::io::{DEFAULT_MAX_PIXELS, OutputFormat, WriteOptions, is_image_path};
-use ddcolor_engine::post::style::Style;
+use ddcolor_engine::plan::{Choice, Plan, PlanRequest, SizeRule};
 use ddcolor_engine::provenance::{self, Provenance};
 use ddcolor_engine::temporal::{self, TemporalMode, TemporalSettings};
 use ddcolor_engine::workflow::{PRESETS, SizeChoice, Workflow, nodes};
-use ddcolor_engine::{Model, ModelOptions, Upsample};
 use std::sync::Arc;
 
 use crate::jobs::{Job, Settings, Summary};
@@ -401,39 +402,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
             look,
             output_args,
         } => {
-            // Checked here so a bad workflow fails before the pipeline is built; the element
-            // runs it.
-            let workflow = resolve_workflow(&look)?;
-            let colorize = workflow.as_ref().and_then(|w| w.colorize.clone());
-            if workflow.is_some() && colorize.is_none() {
-                bail!("the workflow has no DDColor-ddcolorize node: a film needs one");
-            }
-            let chosen = match (
-                &model.model,
-                colorize.as_ref().and_then(|c| c.model.as_ref()),
-            ) {
-                (None, Some(m)) => choose_model(
-                    Some(m),
-                    &format!(
-                        "{} node {}",
-                        workflow.as_ref().map_or("", |w| w.origin.as_str()),
-                        colorize.as_ref().map_or("", |c| c.node.as_str())
-                    ),
-                )?,
-                (m, _) => choose_model(m.as_deref(), "--model")?,
-            };
+            // Checked here so a bad workflow or model fails before the pipeline is built; the
+            // element asks the same plan and loads the model.
+            let choice = plan_request(&model, &look).choose()?;
+            let chosen = choice.require_model("a film")?;
+            say_model(chosen);
             let temporal = temporal.settings();
-            let provenance = film_provenance(
-                &output_args,
-                &chosen.path,
-                &model,
-                &temporal,
-                workflow.as_ref(),
-            )?;
+            let provenance = film_provenance(&output_args, &choice, &temporal)?;
             film::run(&film::FilmJob {
                 input,
                 output,
-                model: chosen.path,
+                model: chosen.path.clone(),
                 input_size: model.input_size,
                 upsample: model.upsample,
                 device: model.device,
@@ -463,7 +442,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 bail!("give the workflow once: `ddcolor run FILE` takes no --workflow");
             }
             common.look.workflow = Some(workflow);
-            let wf = resolve_workflow(&common.look)?.context("no workflow")?;
+            let wf = plan_request(&common.model, &common.look)
+                .resolve_workflow()?
+                .context("no workflow")?;
             let inputs = if inputs.is_empty() {
                 match &wf.input {
                     // A relative path is taken from the workflow file's folder.
@@ -502,10 +483,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// Finds the model and tells the user which one runs (and when its colours mean nothing).
-/// `how` says where `spec` came from, for messages.
-fn choose_model(spec: Option<&str>, how: &str) -> Result<models::Chosen> {
-    let chosen = models::choose(spec, how)?;
+/// Tells the user which model runs (and when its colours mean nothing).
+fn say_model(chosen: &models::Chosen) {
     eprintln!("model: {} ({})", chosen.path.display(), chosen.how);
     if chosen.is_test_model {
         eprintln!(
@@ -513,128 +492,58 @@ fn choose_model(spec: Option<&str>, how: &str) -> Result<models::Chosen> {
              See models/README.md to get a real DDColor model."
         );
     }
-    Ok(chosen)
 }
 
-/// The workflow of `--workflow`, with `--style` appended (a style alone is the plain recipe
-/// plus that style).
-fn resolve_workflow(look: &LookArgs) -> Result<Option<Workflow>> {
-    let mut workflow = match &look.workflow {
-        Some(arg) => Some(Workflow::resolve(arg)?),
-        None => None,
-    };
-    if let Some(style) = look.style {
-        workflow
-            .get_or_insert_with(Workflow::plain)
-            .add_style(style, 1.0);
-    }
-    Ok(workflow)
-}
-
-/// What runs on every photo: the model (none for a workflow of post-processing only), the
-/// workflow, and where S comes from.
-struct Plan {
-    model: Option<Model>,
-    /// Path of the model file, for the outputs' metadata.
-    model_path: Option<PathBuf>,
-    workflow: Option<Arc<Workflow>>,
-    upsample: Upsample,
-    auto_size: bool,
-}
-
-fn plan(common: &Common) -> Result<Plan> {
-    let workflow = resolve_workflow(&common.look)?;
-    let args = &common.model;
-    let colorize = match &workflow {
-        Some(w) => match &w.colorize {
-            Some(c) => Some(c.clone()),
-            None => {
-                eprintln!(
-                    "workflow {}: no DDColor-ddcolorize node, post-processing only \
-                     (no model runs, so the results record no colorization)",
-                    w.name
-                );
-                if args.model.is_some() || args.input_size.is_some() || args.upsample.is_some() {
-                    eprintln!(
-                        "note: --model, --input-size and --upsample are not used without a DDColor-ddcolorize node"
-                    );
-                }
-                return Ok(Plan {
-                    model: None,
-                    model_path: None,
-                    workflow: workflow.map(Arc::new),
-                    upsample: Upsample::default(),
-                    auto_size: false,
-                });
-            }
-        },
-        None => None,
-    };
-    let node_model = colorize
-        .as_ref()
-        .and_then(|c| c.model.as_deref().map(|m| (m, &c.node)));
-    let chosen = match (&args.model, node_model) {
-        (Some(m), _) => choose_model(Some(m), "--model")?,
-        (None, Some((m, node))) => choose_model(
-            Some(m),
-            &format!(
-                "{} node {node}",
-                workflow.as_ref().map_or("", |w| w.origin.as_str())
-            ),
-        )?,
-        (None, None) => choose_model(None, "--model")?,
-    };
-    let options = ModelOptions {
+/// What the command line asks of the engine's plan.
+fn plan_request(args: &ModelArgs, look: &LookArgs) -> PlanRequest {
+    PlanRequest {
+        model: args.model.clone(),
+        model_setting: "--model",
         input_size: args.input_size,
-        threads: args.threads,
+        upsample: args.upsample,
         device: args.device,
         gpu: args.gpu(),
-    };
+        threads: args.threads,
+        workflow: look.workflow.clone(),
+        style: look.style,
+    }
+}
+
+/// The engine's plan for `photo`, `batch` and `run`, with the model loaded, and what it
+/// decided said in a few lines.
+fn plan(common: &Common) -> Result<Plan> {
+    let choice = plan_request(&common.model, &common.look).choose()?;
+    if let Some(chosen) = &choice.model {
+        say_model(chosen);
+    }
     // The results' provenance needs the model's SHA-256: hash it while ONNX Runtime loads it
     // (hundreds of MB for a real model, about 0.3 s for the bench model).
-    let hashing = (!common.output.no_metadata).then(|| {
-        let path = chosen.path.clone();
-        std::thread::spawn(move || provenance::sha256_file_cached(&path))
-    });
-    let mut model = Model::load(&chosen.path, &options)?;
+    let hashing = choice
+        .model
+        .as_ref()
+        .filter(|_| !common.output.no_metadata)
+        .map(|chosen| {
+            let path = chosen.path.clone();
+            std::thread::spawn(move || provenance::sha256_file_cached(&path))
+        });
+    let plan = choice.load()?;
     // The hash lands in the cache; a failure is reported where the provenance is built.
     if let Some(h) = hashing {
         let _ = h.join();
     }
-    let mut auto_size = false;
-    if args.input_size.is_none()
-        && let Some(c) = &colorize
-    {
-        let fixed = model.input_size();
-        match c.size {
-            SizeChoice::ModelDefault => {}
-            _ if model.has_dynamic_size() => match c.size {
-                SizeChoice::Fixed(s) => model.set_input_size(s)?,
-                SizeChoice::Auto => auto_size = true,
-                SizeChoice::ModelDefault => {}
-            },
-            SizeChoice::Fixed(s) if s == fixed => {}
-            size => eprintln!(
-                "note: the model has a fixed input size of {fixed}; the workflow's size {size} is not used"
-            ),
+    for note in &plan.notes {
+        eprintln!("{note}");
+    }
+    if let Some(model) = &plan.model {
+        eprintln!("device: {}", model.placement());
+        match plan.sizes.rule() {
+            SizeRule::Auto => {
+                eprintln!("input size auto (from each photo's resolution, 256 to 1280)")
+            }
+            SizeRule::Fixed(s) => eprintln!("input size {s}"),
         }
     }
-    eprintln!("device: {}", model.placement());
-    if auto_size {
-        eprintln!("input size auto (from each photo's resolution, 256 to 1280)");
-    } else {
-        eprintln!("input size {}", model.input_size());
-    }
-    Ok(Plan {
-        model: Some(model),
-        model_path: Some(chosen.path),
-        upsample: args
-            .upsample
-            .or(colorize.as_ref().and_then(|c| c.upsample))
-            .unwrap_or_default(),
-        workflow: workflow.map(Arc::new),
-        auto_size,
-    })
+    Ok(plan)
 }
 
 fn settings(common: &Common, plan: &Plan, workers: usize, list_outputs: bool) -> Result<Settings> {
@@ -642,7 +551,7 @@ fn settings(common: &Common, plan: &Plan, workers: usize, list_outputs: bool) ->
         max_pixels: common.max_pixels,
         upsample: plan.upsample,
         workflow: plan.workflow.clone(),
-        auto_size: plan.auto_size,
+        sizes: plan.sizes.clone(),
         write: WriteOptions {
             quality: common.quality,
             provenance: photo_provenance(common, plan)?,
@@ -689,14 +598,10 @@ fn provenance(
 /// own), upsampling, JPEG quality, then the workflow's node settings. `None` when no model runs
 /// (a workflow of post-processing only colorizes nothing).
 fn photo_provenance(common: &Common, plan: &Plan) -> Result<Option<Arc<Provenance>>> {
-    let (Some(model), Some(model_path)) = (&plan.model, &plan.model_path) else {
+    let Some(model_path) = plan.model_path() else {
         return Ok(None);
     };
-    let input_size = if plan.auto_size {
-        "auto".to_string()
-    } else {
-        model.input_size().to_string()
-    };
+    let input_size = plan.sizes.rule().to_string();
     let mut recorded = vec![
         ("input_size".to_string(), input_size),
         ("upsample".to_string(), plan.upsample.name().to_string()),
@@ -715,50 +620,24 @@ fn photo_provenance(common: &Common, plan: &Plan) -> Result<Option<Arc<Provenanc
 }
 
 /// The provenance of a film: the settings of `ddcolor film` that change the colours, then the
-/// workflow's. The element loads the model, so an input size left to it (and to no workflow)
-/// is recorded as "model default".
+/// workflow's. S is what the element reports once it has loaded the model (and again after a
+/// step-down, see `film`); until then, what the settings say.
 fn film_provenance(
     output: &OutputArgs,
-    model_path: &Path,
-    args: &ModelArgs,
+    choice: &Choice,
     temporal: &TemporalSettings,
-    workflow: Option<&Workflow>,
 ) -> Result<Option<Arc<Provenance>>> {
-    // As the element decides: --input-size, else the workflow's size where the model takes
-    // it, else the model's own; --upsample, else the workflow's, else bilinear.
-    let node = workflow.and_then(|w| w.colorize.as_ref());
-    let input_size = match (args.input_size, node.map(|c| c.size)) {
-        (Some(s), _) => s.to_string(),
-        (None, None | Some(SizeChoice::ModelDefault)) => "model default".to_string(),
-        (None, Some(size)) => {
-            // Opening the model says whether it takes the workflow's size.
-            let model = Model::load(
-                model_path,
-                &ModelOptions {
-                    device: Device::Cpu,
-                    ..ModelOptions::default()
-                },
-            )?;
-            match size {
-                _ if !model.has_dynamic_size() => {
-                    eprintln!(
-                        "note: the model has a fixed input size of {}; the workflow's size {size} is not used",
-                        model.input_size()
-                    );
-                    model.input_size().to_string()
-                }
-                SizeChoice::Auto => "auto (from the frame size)".to_string(),
-                other => other.to_string(),
-            }
-        }
+    let Some(chosen) = &choice.model else {
+        return Ok(None);
     };
-    let upsample = args
-        .upsample
-        .or(node.and_then(|c| c.upsample))
-        .unwrap_or_default();
+    let input_size = match choice.size_hint() {
+        Some(SizeChoice::Auto) => "auto (from the frame size)".to_string(),
+        Some(size) => size.to_string(),
+        None => "model default".to_string(),
+    };
     let mut recorded = vec![
         ("input_size".to_string(), input_size),
-        ("upsample".to_string(), upsample.name().to_string()),
+        ("upsample".to_string(), choice.upsample.name().to_string()),
         ("temporal".to_string(), temporal.mode.name().to_string()),
     ];
     if temporal.mode != TemporalMode::Off {
@@ -777,12 +656,13 @@ fn film_provenance(
             ),
         ]);
     }
+    let workflow = choice.workflow.as_deref();
     if let Some(w) = workflow {
         recorded.extend(post_settings(w));
     }
     provenance(
         output,
-        model_path,
+        &chosen.path,
         workflow.map(|w| w.name.as_str()),
         recorded,
     )
@@ -858,7 +738,7 @@ fn photo_with_suffix(
     suffix: &str,
 ) -> Result<ExitCode> {
     // A broken workflow is reported before anything else is looked at.
-    resolve_workflow(&common.look)?;
+    plan_request(&common.model, &common.look).resolve_workflow()?;
     // Expand folders; inputs that do not exist or hold no images are failures of their own.
     let mut files = Vec::new();
     let mut failed = Vec::new();
@@ -1013,7 +893,7 @@ fn batch(
     workers: usize,
     common: Common,
 ) -> Result<ExitCode> {
-    resolve_workflow(&common.look)?;
+    plan_request(&common.model, &common.look).resolve_workflow()?;
     if !in_dir.is_dir() {
         bail!("{}: not a folder", in_dir.display());
     }

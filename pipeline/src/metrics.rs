@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
-use ddcolor_engine::flow::Plane;
+use ddcolor_engine::metrics::Plane;
 use ddcolor_engine::metrics::{
     Histograms, Motion, Rgb, colour_error, colourfulness, histograms, jensen_shannon, warp_error,
 };

@@ -621,7 +621,7 @@ mod tests {
 
     #[test]
     fn guided_smooth_matches_the_reference_filter_at_full_resolution() {
-        // Below radius 4 no subsampling: the same maths as crate::guided::guided_filter.
+        // Below radius 4 no subsampling: the same maths as crate::post::guided::guided_filter.
         let (w, h) = (40usize, 30usize);
         let guide: Vec<f32> = (0..w * h)
             .map(|i| if i % w < 20 { 30.0 } else { 70.0 } + 3.0 * noise(i, 1))
@@ -630,7 +630,7 @@ mod tests {
         let mut ours = p.clone();
         guided_smooth(&guide, &mut [&mut ours], w, h, 3, 4.0);
         let mut reference = p.clone();
-        crate::guided::guided_filter(&guide, &mut [&mut reference], w, h, 3, 4.0);
+        crate::post::guided::guided_filter(&guide, &mut [&mut reference], w, h, 3, 4.0);
         for i in 0..w * h {
             assert!(
                 (ours[i] - reference[i]).abs() < 1e-3,

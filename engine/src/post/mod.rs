@@ -6,6 +6,7 @@
 pub mod chroma;
 pub mod detail;
 pub mod grain;
+pub mod guided;
 pub mod ops;
 pub mod skin;
 pub mod style;
@@ -14,10 +15,10 @@ pub use ops::PostOp;
 
 use rayon::prelude::*;
 
-use crate::lab::{GammaEncode, LabToRgb, l_from_coords, lab_coord, rgb_to_lab};
-use crate::photo::{Photo, Sample, Samples};
-use crate::recipe::{RowCache, RowSource, pixel_l};
-use crate::resize::{Upsample, resize_to_model};
+use crate::picture::lab::{GammaEncode, LabToRgb, l_from_coords, lab_coord, rgb_to_lab};
+use crate::picture::photo::{Photo, Sample, Samples};
+use crate::picture::resize::{Upsample, resize_to_model};
+use crate::picture::rows::{RowCache, RowSource, pixel_l};
 
 /// Range sigma (L in [0, 1]) of the edge-aware upsampling; chosen on the Kodak set (see the
 /// `upsample` bench).
@@ -56,7 +57,7 @@ impl LabImage {
             Upsample::EdgeAware => {
                 let l_small = small_lightness(photo, size);
                 let l_full: Vec<f32> = img.l.iter().map(|v| v * 0.01).collect();
-                crate::guided::joint_bilateral_upsample(
+                crate::post::guided::joint_bilateral_upsample(
                     &l_small,
                     ab,
                     size,

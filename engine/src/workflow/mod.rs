@@ -9,13 +9,13 @@ pub mod nodes;
 use std::fmt;
 use std::path::Path;
 
+use crate::picture::resize::Upsample;
 use crate::post::chroma::{ChromaDenoise, Saturation, WhiteBalance};
 use crate::post::detail::{LocalContrast, Sharpen};
 use crate::post::grain::Grain;
 use crate::post::skin::SkinTone;
 use crate::post::style::Style;
 use crate::post::{LabImage, PostOp};
-use crate::resize::Upsample;
 use graph::{Graph, Node};
 use nodes::Role;
 

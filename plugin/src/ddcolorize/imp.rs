@@ -1,13 +1,13 @@
 use std::collections::VecDeque;
 use std::sync::{LazyLock, Mutex, MutexGuard};
 
-use ddcolor_engine::catalog;
 use ddcolor_engine::cuda::frames::{self as gpu_frames, GpuFrames, Memory, Planes};
-use ddcolor_engine::device::{GpuOptions, Placement, is_out_of_memory, smaller_size};
+use ddcolor_engine::device::{GpuOptions, Placement};
 use ddcolor_engine::frame::{self, Frame, FrameMut, LumaPlane, PixelFormat, Yuv, YuvMatrix};
+use ddcolor_engine::plan::{PlanError, PlanRequest, SizeRule, Sizes};
 use ddcolor_engine::temporal::{self, Smoother, TemporalSettings};
-use ddcolor_engine::workflow::{SizeChoice, Workflow, auto_size};
-use ddcolor_engine::{LabImage, Model, ModelOptions, Photo, Samples, model_input, recombine_into};
+use ddcolor_engine::workflow::Workflow;
+use ddcolor_engine::{EngineError, LabImage, Model, Photo, Samples, model_input, recombine_into};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
@@ -31,6 +31,11 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 
 const MAX_BATCH: u32 = 64;
 const MAX_INPUT_SIZE: u32 = 4096;
+
+/// Name of the element message that says which S runs (field `input-size`, a string: `512`,
+/// `768 (auto)`, or a step-down's description), posted when it is first known and after each
+/// step-down.
+pub const SIZE_MESSAGE: &str = "ddcolorize-input-size";
 
 /// Formats the element reads. Grey formats are what scanned film decodes to; the others let it
 /// sit straight after a decoder or `videoconvert` without another conversion.
@@ -218,15 +223,13 @@ struct State {
     smoother: Smoother,
     /// Post-processing after the model, from the `workflow` property.
     workflow: Option<Arc<Workflow>>,
-    /// S follows the frame size (the workflow's `size: "auto"`, dynamic models only).
-    auto_size: bool,
+    /// S per frame size and the out-of-memory step-down, as the engine's plan decided them.
+    sizes: Arc<Sizes>,
     /// Frames colorized since the last flush or new segment: varies the workflow's film grain
     /// from frame to frame, the same way on a second pass after a seek to the start.
     frames: u64,
     /// The workflow changes lightness: `keep-luma` cannot apply.
     luma_changed: bool,
-    /// Largest S after running out of memory: new caps do not raise it again.
-    size_cap: usize,
     /// The recipe's pre- and post-processing on the GPU, when the model runs there and no
     /// CPU-only option is in use.
     gpu: Option<GpuState>,
@@ -568,16 +571,26 @@ impl Ddcolorize {
         Ok((pool, size))
     }
 
-    /// Says that the GPU ran out of memory and S went down to `s`, as a warning on the bus.
-    fn said_out_of_memory(&self, s: usize) {
-        let text = format!("ddcolorize: out of memory; continuing at input size {s}");
-        gst::warning!(CAT, imp = self, "{text}");
+    /// Says that the GPU ran out of memory and S went down to `s`, as a warning on the bus, and
+    /// announces the S that now runs.
+    fn said_out_of_memory(&self, s: usize, sizes: &Sizes) {
+        gst::element_imp_warning!(
+            self,
+            gst::ResourceError::NoSpaceLeft,
+            ["ddcolorize: out of memory; continuing at input size {s}"]
+        );
+        self.announce_size(&sizes.describe());
+    }
+
+    /// Posts the S that runs, as [`SIZE_MESSAGE`] on the bus: an application records what ran
+    /// (the runner's provenance) from it rather than predicting it. Posted before the frames
+    /// at that S are pushed, so a synchronous bus handler sees it first.
+    fn announce_size(&self, input_size: &str) {
+        let s = gst::Structure::builder(SIZE_MESSAGE)
+            .field("input-size", input_size)
+            .build();
         self.obj()
-            .post_message(
-                gst::message::Warning::builder(gst::ResourceError::NoSpaceLeft, &text)
-                    .src(&*self.obj())
-                    .build(),
-            )
+            .post_message(gst::message::Element::builder(s).src(&*self.obj()).build())
             .ok();
     }
 
@@ -688,24 +701,16 @@ impl Ddcolorize {
 
     /// Runs the model on the filled slots and queues their colour results, in order.
     fn run_batch(&self, state: &mut State) -> Result<(), gst::ErrorMessage> {
-        let (mut upsample, upsample_set, temporal) = {
+        // Asked per batch: the property may change while playing.
+        let (explicit, temporal) = {
             let s = self.lock_settings();
             (
-                ddcolor_engine::Upsample::from(s.upsample),
-                s.upsample_set,
+                s.upsample_set
+                    .then(|| ddcolor_engine::Upsample::from(s.upsample)),
                 s.temporal(),
             )
         };
-        // The property when set, else the workflow's DDColor-ddcolorize node.
-        if !upsample_set
-            && let Some(up) = state
-                .workflow
-                .as_ref()
-                .and_then(|w| w.colorize.as_ref())
-                .and_then(|c| c.upsample)
-        {
-            upsample = up;
-        }
+        let upsample = ddcolor_engine::plan::upsample(explicit, state.workflow.as_deref());
         if state.gpu.as_ref().is_some_and(|g| g.active) {
             return self.run_gpu_batch(state, upsample, temporal);
         }
@@ -721,10 +726,12 @@ impl Ddcolorize {
             let call = state.model.max_batch().unwrap_or(n);
             let input = &state.input[first * n_in..(first + call) * n_in];
             if let Err(e) = state.model.run(input, call, &mut state.ab) {
-                // Out of (GPU) memory: continue at the next smaller S (1280 -> 960 -> 768 ->
-                // 512), with the held frames' inputs made again, and say so.
-                let smaller = smaller_size(s)
-                    .filter(|_| is_out_of_memory(&e) && state.model.has_dynamic_size());
+                // Out of (GPU) memory: continue at the plan's next smaller S, with the held
+                // frames' inputs made again, and say so.
+                let smaller = match &e {
+                    EngineError::OutOfMemory(_) => state.sizes.step_down(s),
+                    _ => None,
+                };
                 let Some(smaller) = smaller else {
                     return Err(gst::error_msg!(
                         gst::LibraryError::Failed,
@@ -739,7 +746,6 @@ impl Ddcolorize {
                 s = smaller;
                 (n_in, n_out) = (3 * s * s, 2 * s * s);
                 state.size = s;
-                state.size_cap = s;
                 state.input = vec![0.0; places * n_in];
                 for i in first..filled {
                     model_input(
@@ -749,7 +755,7 @@ impl Ddcolorize {
                     );
                 }
                 state.smoother.reset();
-                self.said_out_of_memory(s);
+                self.said_out_of_memory(s, &state.sizes);
                 continue;
             }
             for j in 0..n {
@@ -824,16 +830,15 @@ impl Ddcolorize {
         let filled = std::mem::take(&mut state.filled);
         let ran = gpu
             .frames
-            .run(&mut state.model, out_format)
+            .run(&mut state.model, &state.sizes, out_format)
             .map_err(|e| gst::error_msg!(gst::LibraryError::Failed, ("ddcolorize: {e}")))?;
         if let Some(s) = ran.stepped_down {
             // The CPU path's buffers follow, for caps that later take it.
             let places = state.input.len() / (3 * state.size * state.size);
             state.size = s;
-            state.size_cap = s;
             state.input = vec![0.0; places * 3 * s * s];
             state.smoother.reset();
-            self.said_out_of_memory(s);
+            self.said_out_of_memory(s, &state.sizes);
         }
         state.ready.extend(0..filled);
         gst::trace!(
@@ -1399,45 +1404,13 @@ impl BaseTransformImpl for Ddcolorize {
         // `device` may have changed in READY (usually done on NULL -> READY).
         self.share_cuda_context();
         let settings = self.lock_settings().clone();
-        let mut workflow = match settings.workflow.as_deref() {
-            Some(w) => Some(Workflow::resolve(w).map_err(|e| {
-                gst::error_msg!(gst::ResourceError::Settings, ("ddcolorize: workflow {e}"))
-            })?),
-            None => None,
-        };
-        if let Some(style) = settings.style.engine() {
-            workflow
-                .get_or_insert_with(Workflow::plain)
-                .add_style(style, 1.0);
-        }
-        let workflow = workflow.map(Arc::new);
-        let colorize = workflow.as_ref().and_then(|w| w.colorize.clone());
-        if workflow.is_some() && colorize.is_none() {
-            return Err(gst::error_msg!(
-                gst::ResourceError::Settings,
-                ("ddcolorize: the workflow has no DDColor-ddcolorize node")
-            ));
-        }
-        // The model property wins over the workflow's model.
-        let (spec, how) = match (
-            &settings.model,
-            colorize.as_ref().and_then(|c| c.model.as_ref()),
-        ) {
-            (Some(m), _) => (Some(m.as_str()), "model property".to_string()),
-            (None, Some(m)) => (
-                Some(m.as_str()),
-                format!(
-                    "workflow node {}",
-                    colorize.as_ref().map_or("", |c| c.node.as_str())
-                ),
-            ),
-            (None, None) => (None, "model property".to_string()),
-        };
-        let chosen = catalog::choose(spec, &how)
-            .map_err(|e| gst::error_msg!(gst::ResourceError::NotFound, ("ddcolorize: {e}")))?;
-        let options = ModelOptions {
+        let request = PlanRequest {
+            model: settings.model.clone(),
+            model_setting: "model property",
             input_size: (settings.input_size > 0).then_some(settings.input_size as usize),
-            threads: (settings.threads > 0).then_some(settings.threads as usize),
+            upsample: settings
+                .upsample_set
+                .then(|| ddcolor_engine::Upsample::from(settings.upsample)),
             device: settings.device.into(),
             gpu: GpuOptions {
                 device_id: 0,
@@ -1446,36 +1419,41 @@ impl BaseTransformImpl for Ddcolorize {
                 max_memory: (settings.max_gpu_memory > 0)
                     .then_some(settings.max_gpu_memory.saturating_mul(1 << 20)),
             },
+            threads: (settings.threads > 0).then_some(settings.threads as usize),
+            workflow: settings.workflow.clone(),
+            style: settings.style.engine(),
         };
-        let mut model = Model::load(&chosen.path, &options)
-            .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("ddcolorize: {e}")))?;
-        // The input-size property wins over the workflow's size.
-        let mut auto = false;
-        if settings.input_size == 0
-            && model.has_dynamic_size()
-            && let Some(c) = &colorize
-        {
-            match c.size {
-                SizeChoice::Fixed(s) => model.set_input_size(s).map_err(|e| {
-                    gst::error_msg!(gst::ResourceError::Settings, ("ddcolorize: {e}"))
-                })?,
-                SizeChoice::Auto => auto = true,
-                SizeChoice::ModelDefault => {}
-            }
-        } else if settings.input_size == 0
-            && let Some(c) = colorize.as_ref().filter(|c| {
-                c.size != SizeChoice::ModelDefault
-                    && c.size != SizeChoice::Fixed(model.input_size())
+        let plan = request
+            .choose()
+            .and_then(|choice| {
+                choice.require_model("the element")?;
+                choice.load()
             })
-        {
-            gst::warning!(
-                CAT,
-                imp = self,
-                "the model has a fixed input size of {}; the workflow's size {} is not used",
-                model.input_size(),
-                c.size
-            );
+            .map_err(|e| match e {
+                PlanError::Workflow(e) => {
+                    gst::error_msg!(gst::ResourceError::Settings, ("ddcolorize: workflow {e}"))
+                }
+                PlanError::Catalog(e) => {
+                    gst::error_msg!(gst::ResourceError::NotFound, ("ddcolorize: {e}"))
+                }
+                PlanError::Engine(e) => {
+                    gst::error_msg!(gst::ResourceError::OpenRead, ("ddcolorize: {e}"))
+                }
+                e @ PlanError::NoColorizeNode(_) => {
+                    gst::error_msg!(gst::ResourceError::Settings, ("ddcolorize: {e}"))
+                }
+            })?;
+        for note in &plan.notes {
+            gst::warning!(CAT, imp = self, "{note}");
         }
+        let (Some(model), Some(chosen)) = (plan.model, plan.chosen) else {
+            return Err(gst::error_msg!(
+                gst::ResourceError::Settings,
+                ("ddcolorize: no model to run")
+            ));
+        };
+        let workflow = plan.workflow;
+        let sizes = plan.sizes;
         let luma_changed = workflow
             .as_ref()
             .is_some_and(|w| w.steps.iter().any(|s| s.op.changes_lightness()));
@@ -1540,12 +1518,14 @@ impl BaseTransformImpl for Ddcolorize {
             ready: VecDeque::new(),
             smoother: Smoother::new(settings.temporal()),
             workflow,
-            auto_size: auto,
+            sizes: sizes.clone(),
             frames: 0,
             luma_changed,
-            size_cap: usize::MAX,
             gpu,
         });
+        if let SizeRule::Fixed(s) = sizes.rule() {
+            self.announce_size(&s.to_string());
+        }
         Ok(())
     }
 
@@ -1722,9 +1702,11 @@ impl VideoFilterImpl for Ddcolorize {
             ));
         }
         // A workflow's `size: "auto"`: S from the frame size, chosen before the first frame.
-        if state.auto_size && state.filled == 0 {
-            let s =
-                auto_size(in_info.width() as usize, in_info.height() as usize).min(state.size_cap);
+        let mut announce = None;
+        if state.sizes.rule() == SizeRule::Auto && state.filled == 0 {
+            let s = state
+                .sizes
+                .for_picture(in_info.width() as usize, in_info.height() as usize);
             if s != state.size {
                 state
                     .model
@@ -1747,6 +1729,7 @@ impl VideoFilterImpl for Ddcolorize {
                     in_info.width(),
                     in_info.height()
                 );
+                announce = Some(format!("{s} (auto)"));
             }
         }
         // The GPU path takes the frames when the formats have kernels; CUDA memory needs it.
@@ -1778,6 +1761,10 @@ impl VideoFilterImpl for Ddcolorize {
         }
         state.in_info = Some(in_info.clone());
         state.out_info = Some(out_info.clone());
+        drop(guard);
+        if let Some(size) = announce {
+            self.announce_size(&size);
+        }
         Ok(())
     }
 }

@@ -9,6 +9,8 @@ use gst::prelude::*;
 
 mod imp;
 
+pub use imp::SIZE_MESSAGE;
+
 #[cfg(test)]
 pub(crate) use imp::pixel_format;
 
@@ -118,7 +120,7 @@ pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     )
 }
 
-/// A look applied after the workflow's steps (see `ddcolor_engine::post::style`).
+/// A look applied after the workflow's steps (see `ddcolor_engine::Style`).
 #[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]
 #[repr(u32)]
 #[enum_type(name = "GstDdcolorizeStyle")]
@@ -136,8 +138,8 @@ pub enum Style {
 }
 
 impl Style {
-    pub fn engine(self) -> Option<ddcolor_engine::post::style::Style> {
-        use ddcolor_engine::post::style::Style as S;
+    pub fn engine(self) -> Option<ddcolor_engine::Style> {
+        use ddcolor_engine::Style as S;
         match self {
             Style::None => None,
             Style::Vintage => Some(S::Vintage),

@@ -124,37 +124,6 @@ pub(crate) enum Attempt {
     Refuse(String),
 }
 
-/// Sizes S is stepped down through when the GPU runs out of memory, largest first: the
-/// original product's ladder. Below 512 the result changes too much to do it silently.
-pub const STEP_DOWN_SIZES: &[usize] = &[1280, 960, 768, 512];
-
-/// The next smaller S to try after running out of memory at `size`, if any.
-pub fn smaller_size(size: usize) -> Option<usize> {
-    STEP_DOWN_SIZES.iter().copied().find(|&s| s < size)
-}
-
-/// Whether an inference error is the device running out of memory (ONNX Runtime's CUDA and
-/// TensorRT providers and its allocators word it several ways).
-pub fn is_out_of_memory(e: &crate::EngineError) -> bool {
-    let crate::EngineError::Inference(msg) = e else {
-        return false;
-    };
-    let msg = msg.to_ascii_lowercase();
-    [
-        "out of memory",
-        "cuda_error_out_of_memory",
-        "cudaerrormemoryallocation",
-        "failed to allocate memory",
-        "cudnn_status_alloc_failed",
-        "cublas_status_alloc_failed",
-        "could not be allocated",
-        "insufficient memory",
-        "bad_alloc",
-    ]
-    .iter()
-    .any(|k| msg.contains(k))
-}
-
 /// Why the library cannot use a GPU, in words a user can act on.
 pub const NO_CUDA_BUILD: &str = "this ONNX Runtime library has no CUDA support: install the GPU build \
      (PyPI onnxruntime-gpu) and point ORT_DYLIB_PATH at its libonnxruntime.so";
@@ -173,7 +142,7 @@ pub(crate) fn attempt(device: Device, support: Support) -> Attempt {
     }
 }
 
-/// What the loaded ONNX Runtime library was built with. Call after [`crate::model::environment`]:
+/// What the loaded ONNX Runtime library was built with. Call after [`crate::inference::model::environment`]:
 /// before it, `ort` would load a library of its own choosing.
 pub(crate) fn support() -> Support {
     use ort::ep::ExecutionProvider;
@@ -184,7 +153,7 @@ pub(crate) fn support() -> Support {
 }
 
 /// The execution providers for a GPU session, best first, and whether they run on the
-/// recipe's stream ([`crate::cuda::shared_stream`], where the CUDA driver and NVRTC load). Each
+/// recipe's stream ([`crate::inference::cuda::shared_stream`], where the CUDA driver and NVRTC load). Each
 /// fails the session when it cannot be set up, so that a GPU that does not work is noticed (and
 /// `auto` falls back).
 pub(crate) fn providers(
@@ -192,7 +161,7 @@ pub(crate) fn providers(
     tensorrt: bool,
 ) -> (Vec<ort::ep::ExecutionProviderDispatch>, bool) {
     let id = gpu.device_id as i32;
-    let stream = crate::cuda::shared_stream(gpu.device_id as usize)
+    let stream = crate::inference::cuda::shared_stream(gpu.device_id as usize)
         .ok()
         .map(|s| s.cu_stream() as *mut ());
     let mut out = Vec::new();
@@ -270,26 +239,6 @@ mod tests {
     }
 
     #[test]
-    fn out_of_memory_steps_down_to_512_and_stops() {
-        assert_eq!(smaller_size(1280), Some(960));
-        assert_eq!(smaller_size(1024), Some(960));
-        assert_eq!(smaller_size(960), Some(768));
-        assert_eq!(smaller_size(768), Some(512));
-        assert_eq!(smaller_size(512), None);
-        assert_eq!(smaller_size(256), None);
-        let oom = |m: &str| is_out_of_memory(&crate::EngineError::Inference(m.into()));
-        assert!(oom("CUDA failure 2: out of memory ; GPU=0"));
-        assert!(oom(
-            "Failed to allocate memory for requested buffer of size 805306368"
-        ));
-        assert!(oom("CUDNN_STATUS_ALLOC_FAILED"));
-        assert!(!oom("expected 786432 input values, got 12"));
-        assert!(!is_out_of_memory(&crate::EngineError::Runtime(
-            "out of memory".into()
-        )));
-    }
-
-    #[test]
     fn names_and_placement_words() {
         for d in [Device::Cpu, Device::Cuda, Device::Auto] {
             assert_eq!(d.name().parse::<Device>(), Ok(d));
@@ -316,7 +265,7 @@ mod tests {
             eprintln!("skipped: ORT_DYLIB_PATH names another ONNX Runtime library");
             return;
         }
-        crate::model::environment().expect("ONNX Runtime");
+        crate::inference::model::environment().expect("ONNX Runtime");
         let s = support();
         assert!(!s.cuda && !s.tensorrt, "{s:?}");
     }

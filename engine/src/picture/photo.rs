@@ -57,11 +57,11 @@ impl SampleTables {
         let unit = unit_table::<T>();
         let coord: Vec<u16> = unit
             .iter()
-            .map(|&v| crate::lab::lab_coord(v) as u16)
+            .map(|&v| crate::picture::lab::lab_coord(v) as u16)
             .collect();
         let grey_l = coord
             .iter()
-            .map(|&k| crate::lab::l_from_coords(k as i32, k as i32, k as i32))
+            .map(|&k| crate::picture::lab::l_from_coords(k as i32, k as i32, k as i32))
             .collect();
         Self {
             unit,

@@ -84,6 +84,14 @@ pub fn model_dirs() -> Vec<PathBuf> {
         dirs.push(exe_dir.join("../../models"));
         dirs.push(exe_dir.join("../share/ddcolor/models"));
     }
+    // The plugin's own place (loaded by gst-launch-1.0 from target/release or an installed
+    // layout).
+    if let Some(code_dir) = super::model::code_dir() {
+        dirs.push(code_dir.join("../../models"));
+        dirs.push(code_dir.join("../share/ddcolor/models"));
+    }
+    // Test builds only: a product build carries no path of the machine it was built on.
+    #[cfg(debug_assertions)]
     dirs.push(PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../models"

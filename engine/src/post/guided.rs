@@ -84,8 +84,8 @@ pub fn guided_upsample(
         .zip(&mean_i)
         .map(|(m2, m)| (m2 - m * m).max(0.0))
         .collect();
-    let xt = crate::resize::linear_taps(s, w);
-    let yt = crate::resize::linear_taps(s, h);
+    let xt = crate::picture::resize::linear_taps(s, w);
+    let yt = crate::picture::resize::linear_taps(s, h);
     for (c, out) in [out_a, out_b].into_iter().enumerate() {
         let p = &ab_small[c * n..(c + 1) * n];
         let mean_p = box_mean(p, s, s, r);
@@ -136,8 +136,8 @@ pub fn joint_bilateral_upsample(
     assert_eq!(ab_small.len(), 2 * n, "small chroma has the wrong size");
     assert_eq!(l_full.len(), w * h, "guide has the wrong size");
     let kr = -0.5 / (sigma_r * sigma_r);
-    let xt = crate::resize::linear_taps(s, w);
-    let yt = crate::resize::linear_taps(s, h);
+    let xt = crate::picture::resize::linear_taps(s, w);
+    let yt = crate::picture::resize::linear_taps(s, h);
     let (pa, pb) = ab_small.split_at(n);
     out_a
         .par_chunks_mut(w)

@@ -10,7 +10,7 @@
 
 use rayon::prelude::*;
 
-use crate::photo::{Photo, Samples};
+use crate::picture::photo::{Photo, Samples};
 
 /// The raw layouts the film element negotiates. Only what the recipe can use losslessly (or, for
 /// Y'CbCr, with one rounding) is listed, so an unsupported layout is refused at caps time.
@@ -327,7 +327,7 @@ fn to_u8(v: f32) -> u8 {
 /// Y'CbCr -> R'G'B' as per-code tables (in 0..255 units), built once per frame: the per-pixel
 /// work is then three adds. Every chroma table is exactly 0 at code 128, so a grey pixel gives
 /// R = G = B = Y' bit for bit.
-/// `repr(C)`: the CUDA kernels take it as it is (`dd_to_rgb` in cuda/recipe.cu).
+/// `repr(C)`: the CUDA kernels take it as it is (`dd_to_rgb` in gpu/recipe.cu).
 #[repr(C)]
 pub(crate) struct ToRgb {
     y: [f32; 256],
@@ -384,7 +384,7 @@ impl ToRgb {
 }
 
 /// R'G'B' (0..255 units) -> Y'CbCr codes, constants folded once per frame. `repr(C)`: the CUDA
-/// kernels take it as it is (`dd_from_rgb` in cuda/recipe.cu).
+/// kernels take it as it is (`dd_from_rgb` in gpu/recipe.cu).
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct FromRgb {

@@ -3,7 +3,7 @@
 //! semi-transparent box reads on any background. The font is a built-in 5x7 bitmap of the few
 //! letters needed, scaled by whole pixels so the mark stays crisp and identical run to run.
 
-use crate::photo::{Photo, Samples};
+use crate::picture::photo::{Photo, Samples};
 
 /// The text of the mark.
 pub const TEXT: &str = "COLORIZED";

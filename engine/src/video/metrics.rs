@@ -7,8 +7,8 @@
 
 use rayon::prelude::*;
 
-use crate::flow::{self, Flow, FlowParams, Plane};
-use crate::lab::rgb_to_lab;
+use crate::picture::lab::rgb_to_lab;
+use crate::video::flow::{self, Flow, FlowParams, Plane};
 
 /// An 8-bit RGB frame, rows packed.
 #[derive(Clone, Debug)]

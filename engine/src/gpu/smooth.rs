@@ -1,6 +1,6 @@
-//! The temporal smoother (see [`crate::temporal`]) with its planes on the GPU: the same
-//! decisions as [`crate::temporal::Smoother`] in `recursive` and `flow` modes (the optical flow
-//! of [`crate::flow`] included), each per-pixel step a kernel.
+//! The temporal smoother (see [`crate::video::temporal`]) with its planes on the GPU: the same
+//! decisions as [`crate::video::temporal::Smoother`] in `recursive` and `flow` modes (the optical flow
+//! of [`crate::video::flow`] included), each per-pixel step a kernel.
 //! The orchestration is generic over where the steps run, so the tests run it with the
 //! kernels' host build and require the CPU smoother's output bit for bit.
 
@@ -8,8 +8,8 @@ use cudarc::driver::{CudaFunction, CudaSlice, CudaStream, LaunchConfig, PushKern
 use std::sync::Arc;
 
 use super::{GpuError, grid};
-use crate::flow::FlowParams;
-use crate::temporal::{self, SceneSignature, Step, TemporalMode, TemporalSettings};
+use crate::video::flow::FlowParams;
+use crate::video::temporal::{self, SceneSignature, Step, TemporalMode, TemporalSettings};
 
 /// The smoother's per-pixel steps on model-space planes (`size` x `size` floats; chroma is two).
 pub(crate) trait Steps {
@@ -248,7 +248,7 @@ fn estimate<S: Steps>(
     Ok(flow.expect("one level at least").0)
 }
 
-/// The state along one stream, as [`crate::temporal::Smoother`] keeps it (any mode). Reset it
+/// The state along one stream, as [`crate::video::temporal::Smoother`] keeps it (any mode). Reset it
 /// where the CPU smoother is reset.
 pub(crate) struct GpuSmoother<P> {
     settings: TemporalSettings,

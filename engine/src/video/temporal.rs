@@ -19,7 +19,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::flow::{self, Flow, FlowParams, Plane};
+use crate::video::flow::{self, Flow, FlowParams, Plane};
 
 /// Which smoothing runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

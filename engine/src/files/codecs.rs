@@ -10,9 +10,9 @@ use image::codecs::webp::WebPEncoder;
 use image::{DynamicImage, ImageDecoder, ImageEncoder, ImageFormat, ImageReader, Limits};
 
 use crate::error::{EngineError, Result};
-use crate::mark::draw_mark;
-use crate::photo::{Photo, Samples};
-use crate::provenance::Provenance;
+use crate::files::mark::draw_mark;
+use crate::files::provenance::Provenance;
+use crate::picture::photo::{Photo, Samples};
 
 /// Default limit on the pixels of one input (100 MP): a decoded 16-bit RGBA image of that size
 /// already takes 800 MB.
@@ -286,7 +286,7 @@ const JPEG_XMP_SIGNATURE: &[u8] = b"http://ns.adobe.com/xap/1.0/\0";
 
 /// Writes an RGB or RGBA photo atomically: to a temporary file beside `path`, then renamed.
 /// PNG and TIFF keep 16 bits; JPEG and WebP are 8-bit; JPEG drops alpha. With
-/// `options.provenance` the file records how it was made (see [`crate::provenance`]); with
+/// `options.provenance` the file records how it was made (see [`crate::files::provenance`]); with
 /// `options.mark` a copy of the photo gets the visible mark before encoding.
 pub fn write_photo(photo: &Photo, path: &Path, options: WriteOptions) -> Result<()> {
     let bytes = encode_photo(photo, path, options)?;

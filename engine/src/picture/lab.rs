@@ -434,7 +434,7 @@ fn greys() -> &'static [[f32; 3]] {
     })
 }
 
-/// The tables the CUDA kernels take (`dd_tables` in cuda/recipe.cu): the GPU path uses the
+/// The tables the CUDA kernels take (`dd_tables` in gpu/recipe.cu): the GPU path uses the
 /// CPU path's own, so the two agree.
 pub(crate) struct KernelTables {
     pub lut: &'static [i16],

@@ -11,7 +11,7 @@
 
 use std::str::FromStr;
 
-use crate::photo::{Photo, Sample, Samples};
+use crate::picture::photo::{Photo, Sample, Samples};
 
 /// How the model's SxS chroma is brought back to the photo's size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

@@ -8,11 +8,14 @@
 
 use rayon::prelude::*;
 
-use crate::lab::{GammaEncode, LabToRgb, grey_from_coords, l_from_coords, lab_coord};
-use crate::photo::{Photo, Sample, Samples};
+use crate::picture::lab::{GammaEncode, LabToRgb, grey_from_coords, lab_coord};
+use crate::picture::photo::{Photo, Sample, Samples};
 use std::cell::RefCell;
 
-use crate::resize::{Upsample, linear_taps, nearest_indices, resize_to_model_into};
+use crate::picture::resize::{Upsample, resize_to_model_into};
+use crate::picture::rows::{RowCache, RowSource, pixel_l};
+
+pub mod plan;
 
 /// Builds the colour tables now, on the calling thread, instead of on first use: a pipeline
 /// whose workers run at idle priority calls it first, so that no thread ever waits for a
@@ -104,111 +107,6 @@ pub fn recombine_into(photo: &Photo, ab: &[f32], size: usize, upsample: Upsample
     out.channels = out_c;
 }
 
-/// Per-row chroma source: either one model row (nearest) or two rows and a weight (bilinear).
-pub(crate) enum RowSource {
-    Nearest(Vec<usize>, Vec<usize>),
-    Bilinear(Vec<crate::resize::Tap>, Vec<crate::resize::Tap>),
-}
-
-impl RowSource {
-    /// The plain (not edge-aware) ways of scaling `size` x `size` chroma to `w` x `h`.
-    pub(crate) fn new(upsample: Upsample, size: usize, w: usize, h: usize) -> Self {
-        match upsample {
-            Upsample::Nearest => Self::Nearest(nearest_indices(size, w), nearest_indices(size, h)),
-            Upsample::Bilinear | Upsample::EdgeAware => {
-                Self::Bilinear(linear_taps(size, w), linear_taps(size, h))
-            }
-        }
-    }
-
-    /// Row `y` of the upsampled chroma planes. `cache` holds the last model rows scaled to the
-    /// photo's width: going up from S to the photo's height, about H/S output rows in a row
-    /// share them (OpenCV's resize keeps them the same way).
-    pub(crate) fn fill(
-        &self,
-        y: usize,
-        (a_plane, b_plane): (&[f32], &[f32]),
-        size: usize,
-        cache: &mut RowCache,
-        row_a: &mut [f32],
-        row_b: &mut [f32],
-    ) {
-        match self {
-            Self::Nearest(xs, ys) => {
-                let base = ys[y] * size;
-                for x in 0..row_a.len() {
-                    row_a[x] = a_plane[base + xs[x]];
-                    row_b[x] = b_plane[base + xs[x]];
-                }
-            }
-            Self::Bilinear(xt, yt) => {
-                let t = yt[y];
-                let horizontal = |r: usize, ra: &mut [f32], rb: &mut [f32]| {
-                    let (pa, pb) = (&a_plane[r * size..], &b_plane[r * size..]);
-                    for ((oa, ob), tx) in ra.iter_mut().zip(rb.iter_mut()).zip(xt) {
-                        *oa = pa[tx.i0] * (1.0 - tx.w) + pa[tx.i1] * tx.w;
-                        *ob = pb[tx.i0] * (1.0 - tx.w) + pb[tx.i1] * tx.w;
-                    }
-                };
-                let s0 = cache.slot(t.i0, t.i1, row_a.len(), horizontal);
-                let s1 = cache.slot(t.i1, t.i0, row_a.len(), horizontal);
-                let (a0, a1, b0, b1) = (&cache.a[s0], &cache.a[s1], &cache.b[s0], &cache.b[s1]);
-                for x in 0..row_a.len() {
-                    row_a[x] = a0[x] * (1.0 - t.w) + a1[x] * t.w;
-                    row_b[x] = b0[x] * (1.0 - t.w) + b1[x] * t.w;
-                }
-            }
-        }
-    }
-}
-
-/// Two model rows of chroma scaled to the photo's width, keyed by model row.
-#[derive(Default)]
-pub(crate) struct RowCache {
-    key: [Option<usize>; 2],
-    a: [Vec<f32>; 2],
-    b: [Vec<f32>; 2],
-}
-
-impl RowCache {
-    /// The slot holding model row `r`, computed by `scale` unless already there; the slot of
-    /// row `keep` is not reused.
-    fn slot(
-        &mut self,
-        r: usize,
-        keep: usize,
-        width: usize,
-        scale: impl Fn(usize, &mut [f32], &mut [f32]),
-    ) -> usize {
-        if let Some(s) = self.key.iter().position(|&k| k == Some(r)) {
-            return s;
-        }
-        let s = usize::from(self.key[0] == Some(keep));
-        self.a[s].resize(width, 0.0);
-        self.b[s].resize(width, 0.0);
-        scale(r, &mut self.a[s], &mut self.b[s]);
-        self.key[s] = Some(r);
-        s
-    }
-}
-
-/// L (OpenCV Lab, 0..100) of the pixel `px` (1 to 4 channels).
-#[inline(always)]
-pub(crate) fn pixel_l<T: Sample>(px: &[T], tables: &crate::photo::SampleTables) -> f32 {
-    if px.len() >= 3 {
-        let (r, g, b) = (px[0].index(), px[1].index(), px[2].index());
-        // Grey pixels (most of a black-and-white archive) need no interpolation.
-        if r == g && g == b {
-            tables.grey_l[r]
-        } else {
-            let c = &tables.coord;
-            l_from_coords(c[r] as i32, c[g] as i32, c[b] as i32)
-        }
-    } else {
-        tables.grey_l[px[0].index()]
-    }
-}
-
 fn recombine_impl<T: Sample + GammaEncode>(
     data: &[T],
     photo: &Photo,
@@ -252,6 +150,7 @@ fn recombine_impl<T: Sample + GammaEncode>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::picture::resize::linear_taps;
 
     /// The chroma rows scaled from cached model rows equal the bilinear formula evaluated for
     /// each pixel on its own, whatever order the rows come in and whenever the cache is new.

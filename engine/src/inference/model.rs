@@ -16,19 +16,57 @@ use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::value::{Tensor, TensorElementType, TensorRef, ValueType};
 
-use crate::device::{self, Attempt, Device, GpuOptions, Placement};
 use crate::error::{EngineError, Result};
+use crate::inference::device::{self, Attempt, Device, GpuOptions, Placement};
 
-/// `DDCOLOR_SIMULATE_OOM_ABOVE=S`: every model call above S fails as if the device ran out of
-/// memory. The out-of-memory step-down can then be tested on machines without a GPU (and
-/// without exhausting their memory for real).
-fn simulated_memory_limit() -> Option<usize> {
+/// `DDCOLOR_SIMULATE_OOM_ABOVE=S`, in builds with the `test-hooks` feature only: every model
+/// call above S fails as if the device ran out of memory, so the step-down can be tested on
+/// machines without a GPU (and without exhausting their memory for real).
+#[cfg(feature = "test-hooks")]
+fn simulated_out_of_memory(size: usize) -> Result<()> {
     static LIMIT: OnceLock<Option<usize>> = OnceLock::new();
-    *LIMIT.get_or_init(|| {
+    let limit = *LIMIT.get_or_init(|| {
         std::env::var("DDCOLOR_SIMULATE_OOM_ABOVE")
             .ok()
             .and_then(|v| v.parse().ok())
-    })
+    });
+    match limit {
+        Some(limit) if size > limit => Err(EngineError::OutOfMemory(format!(
+            "out of memory (simulated above S={limit}: DDCOLOR_SIMULATE_OOM_ABOVE)"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(not(feature = "test-hooks"))]
+fn simulated_out_of_memory(_size: usize) -> Result<()> {
+    Ok(())
+}
+
+/// An error from ONNX Runtime as the engine's: running out of device memory is its own kind,
+/// recognised here once (ONNX Runtime's CUDA and TensorRT providers and its allocators word it
+/// several ways), so that callers decide on the kind and never on the text.
+fn inference_error(e: impl std::fmt::Display) -> EngineError {
+    let msg = e.to_string();
+    let lower = msg.to_ascii_lowercase();
+    let out_of_memory = [
+        "out of memory",
+        "cuda_error_out_of_memory",
+        "cudaerrormemoryallocation",
+        "failed to allocate memory",
+        "cudnn_status_alloc_failed",
+        "cublas_status_alloc_failed",
+        "could not be allocated",
+        "insufficient memory",
+        "bad_alloc",
+    ]
+    .iter()
+    .any(|k| lower.contains(k));
+    if out_of_memory {
+        EngineError::OutOfMemory(msg)
+    } else {
+        EngineError::Inference(msg)
+    }
 }
 
 /// Input size used for models with dynamic H/W when the caller does not choose one.
@@ -43,23 +81,26 @@ pub fn ort_library_candidates() -> Vec<PathBuf> {
 
 /// Where a shared library the project's set-up installs is looked for, in order: the path in
 /// the environment variable `env` (then nothing else), `file` next to the executable and in
-/// `../lib`, then `.deps/<deps_dir>/file` of the repository the executable was built in
-/// (found from the executable's place, then from where it was built).
+/// `../lib`, then `.deps/<deps_dir>/file` of the repository the executable sits in; then the
+/// same beside the shared object this code is in (the GStreamer plugin, loaded by
+/// `gst-launch-1.0` from wherever it was put). Test builds also look in the repository they
+/// were built from; a product build carries no path of the machine it was built on.
 pub(crate) fn library_candidates(env: &str, file: &str, deps_dir: &str) -> Vec<PathBuf> {
     let mut c = Vec::new();
     if let Some(p) = std::env::var_os(env) {
         c.push(PathBuf::from(p));
         return c;
     }
-    if let Some(dir) = std::env::current_exe()
+    let exe_dir = std::env::current_exe()
         .ok()
-        .and_then(|e| e.parent().map(Path::to_path_buf))
-    {
+        .and_then(|e| e.parent().map(Path::to_path_buf));
+    for dir in exe_dir.into_iter().chain(code_dir()) {
         c.push(dir.join(file));
         c.push(dir.join("../lib").join(file));
         // target/release/ddcolor inside the repository, wherever the repository was moved.
         c.push(dir.join("../../.deps").join(deps_dir).join(file));
     }
+    #[cfg(debug_assertions)]
     c.push(
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../.deps")
@@ -67,6 +108,25 @@ pub(crate) fn library_candidates(env: &str, file: &str, deps_dir: &str) -> Vec<P
             .join(file),
     );
     c
+}
+
+/// The folder of the executable or shared object this code was linked into: for the plugin,
+/// where its `.so` is, which the executable's folder (`/usr/bin` for `gst-launch-1.0`) is not.
+pub(crate) fn code_dir() -> Option<PathBuf> {
+    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    let here = code_dir as *const () as *const libc::c_void;
+    // SAFETY: dladdr only reads the loader's tables and fills `info`; `dli_fname` points into
+    // the loader's own strings, copied out before anything could unload them.
+    let found = unsafe { libc::dladdr(here, &mut info) } != 0 && !info.dli_fname.is_null();
+    if !found {
+        return None;
+    }
+    let name = unsafe { std::ffi::CStr::from_ptr(info.dli_fname) };
+    let path = PathBuf::from(std::ffi::OsStr::new(
+        std::str::from_utf8(name.to_bytes()).ok()?,
+    ));
+    let path = path.canonicalize().unwrap_or(path);
+    path.parent().map(Path::to_path_buf)
 }
 
 /// The process-wide ONNX Runtime environment (ONNX Runtime allows one per process).
@@ -113,7 +173,7 @@ pub struct Model {
     /// `None`: dynamic batch axis; `Some(n)`: the model takes exactly n images per call.
     fixed_batch: Option<usize>,
     placement: Placement,
-    /// ONNX Runtime runs on the GPU recipe's stream ([`crate::cuda::shared_stream`]).
+    /// ONNX Runtime runs on the GPU recipe's stream ([`crate::inference::cuda::shared_stream`]).
     shares_stream: bool,
 }
 
@@ -378,7 +438,7 @@ impl Model {
                 "model takes batches of {b}, not {batch}"
             )));
         }
-        let err = |e: ort::Error| EngineError::Inference(e.to_string());
+        let err = inference_error;
         let memory = MemoryInfo::new(
             AllocationDevice::CUDA,
             device_id as i32,
@@ -415,14 +475,10 @@ impl Model {
                 io.size, self.size
             )));
         }
-        if let Some(limit) = simulated_memory_limit().filter(|&l| self.size > l) {
-            return Err(EngineError::Inference(format!(
-                "out of memory (simulated above S={limit}: DDCOLOR_SIMULATE_OOM_ABOVE)"
-            )));
-        }
+        simulated_out_of_memory(self.size)?;
         self.session
             .run_binding(&io.binding)
-            .map_err(|e| EngineError::Inference(e.to_string()))?;
+            .map_err(inference_error)?;
         Ok(())
     }
 
@@ -430,12 +486,7 @@ impl Model {
     /// (planar `[n, 2, S, S]`) into `output`.
     pub fn run(&mut self, input: &[f32], n: usize, output: &mut Vec<f32>) -> Result<()> {
         let s = self.size;
-        if simulated_memory_limit().is_some_and(|limit| s > limit) {
-            return Err(EngineError::Inference(format!(
-                "out of memory (simulated above S={}: DDCOLOR_SIMULATE_OOM_ABOVE)",
-                simulated_memory_limit().unwrap_or_default()
-            )));
-        }
+        simulated_out_of_memory(s)?;
         if input.len() != n * 3 * s * s {
             return Err(EngineError::Inference(format!(
                 "expected {} input values, got {}",
@@ -450,7 +501,7 @@ impl Model {
                 "model takes batches of {b}, got {n}"
             )));
         }
-        let err = |e: ort::Error| EngineError::Inference(e.to_string());
+        let err = inference_error;
         let tensor = TensorRef::from_array_view(([n, 3, s, s], input)).map_err(err)?;
         let outputs = self.session.run(ort::inputs![tensor]).map_err(err)?;
         let (shape, data) = outputs[0].try_extract_tensor::<f32>().map_err(err)?;
@@ -498,5 +549,26 @@ impl DeviceIo {
 
     pub fn size(&self) -> usize {
         self.size
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn running_out_of_memory_is_its_own_kind() {
+        let oom = |m: &str| matches!(inference_error(m), EngineError::OutOfMemory(_));
+        assert!(oom("CUDA failure 2: out of memory ; GPU=0"));
+        assert!(oom(
+            "Failed to allocate memory for requested buffer of size 805306368"
+        ));
+        assert!(oom("CUDNN_STATUS_ALLOC_FAILED"));
+        assert!(!oom("expected 786432 input values, got 12"));
+        // The message the user sees is ONNX Runtime's, whatever the kind.
+        assert_eq!(
+            inference_error("CUDNN_STATUS_ALLOC_FAILED").to_string(),
+            "inference failed: CUDNN_STATUS_ALLOC_FAILED"
+        );
     }
 }

@@ -4,7 +4,7 @@
  * up, Lab -> sRGB, 8-bit). engine/src/cuda.rs compiles this file at run time with NVRTC.
  *
  * Why one file for two compilers: the same source is also compiled as C on the host
- * (engine/build.rs, engine/src/cuda/host_check.c) and a test compares it with the Rust CPU
+ * (engine/build.rs, engine/src/gpu/host_check.c) and a test compares it with the Rust CPU
  * path on real photos, bit for bit. So the maths of the GPU path is checked on every machine,
  * with or without a GPU; only the launch itself needs one. The rules that make it exact:
  *   - the tables are the CPU path's own (engine/src/lab.rs, photo.rs), uploaded once;

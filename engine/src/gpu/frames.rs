@@ -9,7 +9,7 @@
 use cudarc::driver::{CudaSlice, DevicePtr, sys};
 
 use super::{FrameIn, FrameOut, GpuColorizer, GpuError, Layout, Timing, YuvFrame, yuv_code};
-use crate::frame::{PixelFormat, Yuv};
+use crate::video::frame::{PixelFormat, Yuv};
 
 /// Where a frame's planes live.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,7 +127,7 @@ impl GpuFrames {
     pub fn new(
         model: &crate::Model,
         batch: usize,
-        upsample: crate::resize::Upsample,
+        upsample: crate::picture::resize::Upsample,
     ) -> Result<Self, GpuError> {
         Ok(Self {
             colorizer: GpuColorizer::new(model, batch.max(1), upsample)?,
@@ -249,9 +249,14 @@ impl GpuFrames {
 
     /// Colorizes the frames waiting, for output as `output` (packed formats are written by the
     /// recombination kernel in their own layout; Y'CbCr ones are converted in [`Self::write`]).
-    /// When the GPU runs out of memory at S, the model steps down (1280 -> 960 -> 768 -> 512)
+    /// When the GPU runs out of memory at S, the model steps down as the plan's `sizes` say
     /// and the batch runs again.
-    pub fn run(&mut self, model: &mut crate::Model, output: PixelFormat) -> Result<Ran, GpuError> {
+    pub fn run(
+        &mut self,
+        model: &mut crate::Model,
+        sizes: &crate::recipe::plan::Sizes,
+        output: PixelFormat,
+    ) -> Result<Ran, GpuError> {
         let n = std::mem::take(&mut self.filled);
         let out_layout = match Layout::of(output) {
             Some(l) if !output.is_grey() => l,
@@ -313,21 +318,17 @@ impl GpuFrames {
                     ran.timing.post += t.post;
                     first = end;
                 }
-                Err(GpuError::Engine(mut e)) if crate::device::is_out_of_memory(&e) => {
-                    // Down the ladder until the model's buffers fit too.
+                Err(GpuError::Engine(mut e @ crate::EngineError::OutOfMemory(_))) => {
+                    // Down the plan's ladder until the model's buffers fit too.
                     loop {
-                        let Some(smaller) = crate::device::smaller_size(model.input_size())
-                            .filter(|_| model.has_dynamic_size())
-                        else {
+                        let Some(smaller) = sizes.step_down(model.input_size()) else {
                             return Err(GpuError::Engine(e));
                         };
                         model.set_input_size(smaller)?;
                         ran.stepped_down = Some(smaller);
                         match self.colorizer.rebind(model) {
                             Ok(()) => break,
-                            Err(GpuError::Engine(again))
-                                if crate::device::is_out_of_memory(&again) =>
-                            {
+                            Err(GpuError::Engine(again @ crate::EngineError::OutOfMemory(_))) => {
                                 e = again
                             }
                             Err(other) => return Err(other),

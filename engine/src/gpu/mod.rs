@@ -15,14 +15,16 @@ use cudarc::driver::{
 };
 use cudarc::nvrtc::{CompileOptions, compile_ptx_with_opts};
 
-use crate::frame::PixelFormat;
+use crate::video::frame::PixelFormat;
+
+pub use crate::inference::cuda::{GpuError, libraries_present, primary_context, shared_stream};
 
 pub mod frames;
 mod smooth;
-use crate::resize::{Upsample, linear_taps, model_rows, nearest_indices};
+use crate::picture::resize::{Upsample, linear_taps, model_rows, nearest_indices};
 
 /// The kernels' source, compiled by NVRTC when a [`GpuRecipe`] is made.
-pub const KERNELS: &str = include_str!("cuda/recipe.cu");
+pub const KERNELS: &str = include_str!("recipe.cu");
 
 /// NVRTC options: no fused multiply-add, so that every float operation rounds as the CPU
 /// path's does (the host build of the same source uses `-ffp-contract=off`).
@@ -36,119 +38,6 @@ pub fn compile_options(arch: Option<&'static str>) -> CompileOptions {
         name: Some("recipe.cu".into()),
         ..Default::default()
     }
-}
-
-/// Why the GPU recipe cannot run, in words a user can act on.
-#[derive(Debug, thiserror::Error)]
-pub enum GpuError {
-    #[error("no CUDA driver library (libcuda.so.1): is the NVIDIA driver installed?")]
-    NoDriver,
-    #[error(
-        "no NVRTC library (libnvrtc.so.13): install PyPI nvidia-cuda-nvrtc or the CUDA toolkit, and set DDCOLOR_NVRTC_PATH to the library"
-    )]
-    NoNvrtc,
-    #[error("CUDA: {0}")]
-    Driver(#[from] cudarc::driver::DriverError),
-    #[error("NVRTC could not compile the kernels: {0}")]
-    Compile(String),
-    #[error("{0}")]
-    Unsupported(String),
-    #[error(transparent)]
-    Engine(#[from] crate::EngineError),
-}
-
-/// Where NVRTC is looked for before the system's search path: `DDCOLOR_NVRTC_PATH`, next to the
-/// executable, then the copy the project's set-up links into `.deps/nvrtc` (PyPI
-/// `nvidia-cuda-nvrtc`, so a machine with only the NVIDIA driver needs no CUDA toolkit).
-pub fn nvrtc_candidates() -> Vec<std::path::PathBuf> {
-    crate::model::library_candidates("DDCOLOR_NVRTC_PATH", "libnvrtc.so.13", "nvrtc")
-}
-
-/// Loads the first NVRTC candidate that exists, once per process. `cudarc` opens NVRTC by name
-/// (`libnvrtc.so.13`), and the dynamic loader answers that with a library of that name already
-/// loaded; without a candidate the system's search path (LD_LIBRARY_PATH, the CUDA toolkit's
-/// ld.so.conf entry) decides.
-fn preload_nvrtc() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        use libloading::os::unix::{Library, RTLD_GLOBAL, RTLD_NOW};
-        for path in nvrtc_candidates().iter().filter(|p| p.is_file()) {
-            // SAFETY: NVRTC's initialisers only set up the library itself.
-            if let Ok(lib) = unsafe { Library::open(Some(path), RTLD_NOW | RTLD_GLOBAL) } {
-                // Kept for the life of the process, as cudarc keeps its own handle.
-                std::mem::forget(lib);
-                return;
-            }
-        }
-    });
-}
-
-/// Whether NVRTC 13 can be loaded (see [`preload_nvrtc`]). cudarc asks the loader for
-/// `libnvrtc.so` before `libnvrtc.so.13`, so another toolkit's NVRTC could answer: the version
-/// is checked, as the bindings are those of CUDA 13.
-pub fn nvrtc_present() -> bool {
-    preload_nvrtc();
-    std::panic::catch_unwind(|| {
-        // SAFETY: the probe only tries to dlopen the library; nvrtcVersion writes two ints.
-        unsafe {
-            if !cudarc::nvrtc::sys::is_culib_present() {
-                return false;
-            }
-            let (mut major, mut minor) = (0, 0);
-            let ok = cudarc::nvrtc::sys::nvrtcVersion(&mut major, &mut minor)
-                == cudarc::nvrtc::sys::nvrtcResult::NVRTC_SUCCESS;
-            ok && major == 13
-        }
-    })
-    .unwrap_or(false)
-}
-
-/// Whether the CUDA driver and NVRTC libraries can be loaded. `cudarc` panics (rather than
-/// return an error) on the first call into a library it cannot find, so this is asked first.
-pub fn libraries_present() -> Result<(), GpuError> {
-    let probe = |f: fn() -> bool| std::panic::catch_unwind(f).unwrap_or(false);
-    // SAFETY: the probes only try to dlopen the libraries.
-    if !probe(|| unsafe { cudarc::driver::sys::is_culib_present() }) {
-        return Err(GpuError::NoDriver);
-    }
-    if !nvrtc_present() {
-        return Err(GpuError::NoNvrtc);
-    }
-    Ok(())
-}
-
-/// The primary context of GPU `device_id` (the one the kernels and ONNX Runtime's CUDA provider
-/// use), as `(CUcontext, CUdevice)`: the shared stream's, which holds it for the life of the
-/// process, as GStreamer neighbours given it in a `GstCudaContext` may outlive every object of
-/// ours.
-pub fn primary_context(device_id: usize) -> Result<(usize, i32), GpuError> {
-    let stream = shared_stream(device_id)?;
-    let ctx = stream.context();
-    Ok((ctx.cu_ctx() as usize, ctx.cu_device()))
-}
-
-/// The one CUDA stream of GPU `device_id` for the whole recipe: the kernels run on it, and ONNX
-/// Runtime is given it as its compute stream ([`crate::device::providers`]), so the model's work
-/// is ordered after the kernels' without the host waiting in between. Made once, on the
-/// primary context, and kept for the life of the process (ONNX Runtime requires the stream to
-/// outlive its sessions).
-pub fn shared_stream(device_id: usize) -> Result<Arc<CudaStream>, GpuError> {
-    static STREAMS: std::sync::Mutex<Vec<(usize, Arc<CudaStream>)>> =
-        std::sync::Mutex::new(Vec::new());
-    libraries_present()?;
-    let mut streams = STREAMS.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((_, s)) = streams.iter().find(|(id, _)| *id == device_id) {
-        return Ok(s.clone());
-    }
-    let ctx = CudaContext::new(device_id)?;
-    // Everything cudarc does here runs on this one stream (ONNX Runtime too, or after a
-    // synchronisation), so cudarc's per-buffer events would only add two or three driver
-    // calls per kernel argument, hundreds of launches a frame. Off before any allocation.
-    // SAFETY: no buffer of this context is used on another stream.
-    unsafe { ctx.disable_event_tracking() };
-    let stream = ctx.new_stream()?;
-    streams.push((device_id, stream.clone()));
-    Ok(stream)
 }
 
 /// The CPU path's tables as the kernels take them (`dd_tables`): device pointers on the GPU,
@@ -247,7 +136,7 @@ pub struct YuvFrame {
 // SAFETY: plain old data with the layout of `dd_yuv`.
 unsafe impl DeviceRepr for YuvFrame {}
 // SAFETY: plain old data with the layout of `dd_from_rgb`.
-unsafe impl DeviceRepr for crate::frame::FromRgb {}
+unsafe impl DeviceRepr for crate::video::frame::FromRgb {}
 
 /// The kernels' code for a Y'CbCr format (`DD_I420`, `DD_NV12`, `DD_Y444`).
 pub fn yuv_code(format: PixelFormat) -> Option<i32> {
@@ -271,7 +160,7 @@ pub struct Tap {
 // SAFETY: plain old data with the layout of `dd_tap`.
 unsafe impl DeviceRepr for Tap {}
 
-fn taps(t: &[crate::resize::Tap]) -> Vec<Tap> {
+fn taps(t: &[crate::picture::resize::Tap]) -> Vec<Tap> {
     t.iter()
         .map(|t| Tap {
             i0: t.i0 as i32,
@@ -334,8 +223,8 @@ struct HostTables {
 }
 
 fn host_tables() -> HostTables {
-    let lab = crate::lab::kernel_tables();
-    let sample = <u8 as crate::photo::Sample>::tables();
+    let lab = crate::picture::lab::kernel_tables();
+    let sample = <u8 as crate::picture::photo::Sample>::tables();
     HostTables {
         lut: lab.lut,
         weights: lab.weights,
@@ -360,7 +249,7 @@ pub struct GpuRecipe {
     yuv_to_rgb: CudaFunction,
     rgb_to_yuv: CudaFunction,
     /// Y'CbCr -> R'G'B' tables for the last matrix and range used.
-    to_rgb: Option<(crate::frame::Yuv, CudaSlice<u8>)>,
+    to_rgb: Option<(crate::video::frame::Yuv, CudaSlice<u8>)>,
     /// The recursive smoother's kernels.
     smoothing: smooth::CudaSteps,
     tables: Tables,
@@ -572,14 +461,14 @@ pub struct Timing {
 pub struct GpuColorizer {
     recipe: GpuRecipe,
     /// The model's bound input and output; `None` only after making them again failed.
-    io: Option<crate::model::DeviceIo>,
+    io: Option<crate::inference::model::DeviceIo>,
     /// Images per model call.
     batch: usize,
     upsample: Upsample,
     /// Host <-> device copies of frame pixels so far, for the benchmark's count.
     pub uploads: u64,
     pub downloads: u64,
-    temporal: crate::temporal::TemporalSettings,
+    temporal: crate::video::temporal::TemporalSettings,
     /// Temporal smoothing, `recursive` and `flow`, by kernels.
     smoother: smooth::GpuSmoother<CudaSlice<f32>>,
 }
@@ -588,7 +477,7 @@ impl GpuColorizer {
     /// For `model` (placed on a GPU: the kernels run on the same one), `batch` frames per
     /// model call.
     pub fn new(model: &crate::Model, batch: usize, upsample: Upsample) -> Result<Self, GpuError> {
-        let crate::device::Placement::Cuda { device_id, .. } = *model.placement() else {
+        let crate::inference::device::Placement::Cuda { device_id, .. } = *model.placement() else {
             return Err(GpuError::Unsupported(
                 "the model runs on the CPU: load it with device cuda".into(),
             ));
@@ -600,8 +489,8 @@ impl GpuColorizer {
         }
         let recipe = GpuRecipe::new(device_id as usize)?;
         let io = model.device_io(batch)?;
-        let off = crate::temporal::TemporalSettings {
-            mode: crate::temporal::TemporalMode::Off,
+        let off = crate::video::temporal::TemporalSettings {
+            mode: crate::video::temporal::TemporalMode::Off,
             ..Default::default()
         };
         Ok(Self {
@@ -651,7 +540,7 @@ impl GpuColorizer {
 
     /// Temporal smoothing from the next frame on (off at first), on the GPU. A change of mode
     /// forgets the past.
-    pub fn set_temporal(&mut self, settings: crate::temporal::TemporalSettings) {
+    pub fn set_temporal(&mut self, settings: crate::video::temporal::TemporalSettings) {
         self.temporal = settings;
         self.smoother.set_settings(settings);
     }
@@ -711,11 +600,11 @@ impl GpuColorizer {
         for k in 0..n as u64 {
             let (luma, ab) = (input + k * bytes_in, output + k * bytes_out);
             // SAFETY: inside the bound input and output, which only this object writes.
-            if self.temporal.mode != crate::temporal::TemporalMode::Off {
+            if self.temporal.mode != crate::video::temporal::TemporalMode::Off {
                 unsafe { self.smooth(luma, ab) }?
             }
         }
-        if self.temporal.mode != crate::temporal::TemporalMode::Off {
+        if self.temporal.mode != crate::video::temporal::TemporalMode::Off {
             self.recipe.stream().synchronize()?;
         }
         let smooth_time = start.elapsed() - pre - model_time;
@@ -770,7 +659,7 @@ impl GpuColorizer {
         photo: &crate::Photo,
     ) -> Result<crate::Photo, GpuError> {
         use cudarc::driver::{DevicePtr, DevicePtrMut};
-        let crate::photo::Samples::U8(data) = &photo.samples else {
+        let crate::picture::photo::Samples::U8(data) = &photo.samples else {
             return Err(GpuError::Unsupported(
                 "16-bit photos have no GPU kernel yet".into(),
             ));
@@ -820,7 +709,7 @@ impl GpuColorizer {
             width: photo.width,
             height: photo.height,
             channels: out_c,
-            samples: crate::photo::Samples::U8(bytes),
+            samples: crate::picture::photo::Samples::U8(bytes),
         })
     }
 }
@@ -835,16 +724,16 @@ impl GpuRecipe {
     pub unsafe fn yuv_to_rgb(
         &mut self,
         frame: &YuvFrame,
-        yuv: crate::frame::Yuv,
+        yuv: crate::video::frame::Yuv,
         out: u64,
         out_pitch: usize,
     ) -> Result<(), GpuError> {
         if self.to_rgb.as_ref().is_none_or(|(y, _)| *y != yuv) {
-            let t = crate::frame::ToRgb::new(yuv);
+            let t = crate::video::frame::ToRgb::new(yuv);
             // SAFETY: `ToRgb` is `repr(C)` floats.
             let bytes = unsafe {
                 std::slice::from_raw_parts(
-                    (&t as *const crate::frame::ToRgb).cast::<u8>(),
+                    (&t as *const crate::video::frame::ToRgb).cast::<u8>(),
                     std::mem::size_of_val(&t),
                 )
             };
@@ -873,9 +762,9 @@ impl GpuRecipe {
         in_pitch: usize,
         step: usize,
         frame: &YuvFrame,
-        yuv: crate::frame::Yuv,
+        yuv: crate::video::frame::Yuv,
     ) -> Result<(), GpuError> {
-        let t = crate::frame::FromRgb::new(yuv);
+        let t = crate::video::frame::FromRgb::new(yuv);
         let sub = if frame.format == 2 { 1 } else { 2 };
         let cfg = grid(
             (frame.width as usize).div_ceil(sub),
@@ -907,7 +796,8 @@ fn as_bytes<T: Copy>(v: &[T]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::photo::{Photo, Samples};
+    use crate::inference::cuda::{nvrtc_candidates, nvrtc_present};
+    use crate::picture::photo::{Photo, Samples};
 
     unsafe extern "C" {
         fn dd_host_model_input(
@@ -933,13 +823,13 @@ mod tests {
 
     unsafe extern "C" {
         fn dd_host_yuv_to_rgb(
-            t: *const crate::frame::ToRgb,
+            t: *const crate::video::frame::ToRgb,
             f: *const YuvFrame,
             out: *mut u8,
             out_pitch: i32,
         );
         fn dd_host_rgb_to_yuv(
-            t: *const crate::frame::FromRgb,
+            t: *const crate::video::frame::FromRgb,
             input: *const u8,
             in_pitch: i32,
             step: i32,
@@ -951,7 +841,9 @@ mod tests {
     /// the kernels' code equals the CPU conversions byte for byte.
     #[test]
     fn kernel_yuv_conversions_equal_the_cpu_path() {
-        use crate::frame::{Frame, FrameMut, Yuv, YuvMatrix, frame_to_photo, photo_to_frame};
+        use crate::video::frame::{
+            Frame, FrameMut, Yuv, YuvMatrix, frame_to_photo, photo_to_frame,
+        };
         let (_, base) = &photos()[0];
         let Samples::U8(d) = &base.samples else {
             unreachable!()
@@ -1010,7 +902,7 @@ mod tests {
                         height: h as i32,
                         format: yuv_code(format).unwrap(),
                     };
-                    let from = crate::frame::FromRgb::new(yuv);
+                    let from = crate::video::frame::FromRgb::new(yuv);
                     // SAFETY: host buffers of the stated shapes.
                     unsafe { dd_host_rgb_to_yuv(&from, rgb.as_ptr(), (w * 3) as i32, 3, &out) };
                     assert!(got == planes, "{format:?} {yuv:?}: RGB -> Y'CbCr differs");
@@ -1041,7 +933,7 @@ mod tests {
                         ..out
                     };
                     let mut back = vec![0u8; w * h * 3];
-                    let to = crate::frame::ToRgb::new(yuv);
+                    let to = crate::video::frame::ToRgb::new(yuv);
                     // SAFETY: as above.
                     unsafe { dd_host_yuv_to_rgb(&to, &input, back.as_mut_ptr(), (w * 3) as i32) };
                     assert!(back == want, "{format:?} {yuv:?}: Y'CbCr -> RGB differs");
@@ -1065,7 +957,7 @@ mod tests {
     /// values outside [0, 1] and a NaN (histogram edge cases).
     #[test]
     fn kernel_signature_sums_equal_the_cpu_signature() {
-        use crate::temporal as t;
+        use crate::video::temporal as t;
         let (_, base) = &photos()[0];
         for size in [40usize, 256] {
             let mut input = vec![0f32; 3 * size * size];
@@ -1122,7 +1014,7 @@ mod tests {
     /// a brightening exposure and an object moving in.
     #[test]
     fn kernel_smoothing_steps_equal_the_cpu_smoother() {
-        use crate::temporal::{self as t, DEFAULT_MOTION_SENSITIVITY, DEFAULT_STRENGTH};
+        use crate::video::temporal::{self as t, DEFAULT_MOTION_SENSITIVITY, DEFAULT_STRENGTH};
         let (_, base) = &photos()[0];
         for size in [64usize, 256] {
             let plane = size * size;
@@ -1306,8 +1198,8 @@ mod tests {
             &mut self,
             luma: &Vec<f32>,
             size: usize,
-        ) -> Result<crate::temporal::SceneSignature, GpuError> {
-            use crate::temporal::{HIST_BINS, THUMB};
+        ) -> Result<crate::video::temporal::SceneSignature, GpuError> {
+            use crate::video::temporal::{HIST_BINS, THUMB};
             let (mut sums, mut counts, mut hist) = (
                 vec![0f32; THUMB * THUMB],
                 vec![0f32; THUMB * THUMB],
@@ -1324,7 +1216,7 @@ mod tests {
                     hist.as_mut_ptr(),
                 )
             };
-            Ok(crate::temporal::signature_from_sums(
+            Ok(crate::video::temporal::signature_from_sums(
                 sums,
                 &counts,
                 hist.map(|c| c as f32),
@@ -1337,7 +1229,7 @@ mod tests {
             prev: &Vec<f32>,
             size: usize,
         ) -> Result<f32, GpuError> {
-            let step = crate::temporal::grid_step(size);
+            let step = crate::video::temporal::grid_step(size);
             let g = size.div_ceil(step);
             let mut diffs = vec![0f32; g * g];
             // SAFETY: as above.
@@ -1350,7 +1242,7 @@ mod tests {
                     diffs.as_mut_ptr(),
                 )
             };
-            Ok(crate::temporal::median_of(&mut diffs))
+            Ok(crate::video::temporal::median_of(&mut diffs))
         }
         fn luma_change(
             &mut self,
@@ -1367,7 +1259,7 @@ mod tests {
                     prev.as_ptr(),
                     size as i32,
                     typical,
-                    crate::temporal::CHANGE_RADIUS as i32,
+                    crate::video::temporal::CHANGE_RADIUS as i32,
                     out.as_mut_ptr(),
                 )
             };
@@ -1516,7 +1408,7 @@ mod tests {
         ) -> Result<(), GpuError> {
             let n = w * h;
             assert!(f.iter().chain(b).all(|p| p.len() >= n) && out.len() >= n);
-            let t = crate::temporal::OCCLUSION;
+            let t = crate::video::temporal::OCCLUSION;
             unsafe {
                 dd_host_occlusion(
                     f[0].as_ptr(),
@@ -1590,14 +1482,14 @@ mod tests {
     /// at the model size (64), is resampled to 128 (160) and is halved to it (256).
     #[test]
     fn gpu_smoother_equals_the_cpu_smoother_in_both_modes() {
-        use crate::temporal::TemporalMode;
+        use crate::video::temporal::TemporalMode;
         smoother_sequence(TemporalMode::Recursive, 128);
         smoother_sequence(TemporalMode::Flow, 160);
         smoother_sequence(TemporalMode::Flow, 256);
     }
 
-    fn smoother_sequence(mode: crate::temporal::TemporalMode, big: usize) {
-        use crate::temporal::{Smoother, TemporalMode, TemporalSettings};
+    fn smoother_sequence(mode: crate::video::temporal::TemporalMode, big: usize) {
+        use crate::video::temporal::{Smoother, TemporalMode, TemporalSettings};
         let all = photos();
         let luma_of = |p: &Photo, size: usize, shift: usize, gain: f32| -> Vec<f32> {
             let plane = size * size;
@@ -1726,11 +1618,12 @@ mod tests {
     }
 
     fn photos() -> Vec<(String, Photo)> {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../shared/media/photos/kodak");
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/media/photos/kodak");
         let mut out = Vec::new();
         for name in ["kodim03.png", "kodim23.png"] {
-            let p = crate::io::read_photo(&dir.join(name), u64::MAX).expect("test photo");
+            let p =
+                crate::files::codecs::read_photo(&dir.join(name), u64::MAX).expect("test photo");
             out.push((name.to_string(), p));
         }
         // A grey photo, one with alpha, and one exactly twice the model size (OpenCV's area path).
@@ -1929,7 +1822,7 @@ mod tests {
                         let mut cpu = vec![0x5au8; pitch * photo.height];
                         {
                             let (p1, p2) = (&mut [][..], &mut [][..]);
-                            let mut f = crate::frame::FrameMut {
+                            let mut f = crate::video::frame::FrameMut {
                                 format,
                                 width: photo.width,
                                 height: photo.height,
@@ -1937,7 +1830,8 @@ mod tests {
                                 strides: [pitch, 0, 0],
                                 yuv: Default::default(),
                             };
-                            crate::frame::photo_to_frame(&want, &mut f, None).expect("to frame");
+                            crate::video::frame::photo_to_frame(&want, &mut f, None)
+                                .expect("to frame");
                         }
                         let mut gpu = vec![0x5au8; pitch * photo.height];
                         let out = FrameOut {
@@ -2060,16 +1954,16 @@ mod tests {
             }
         }
         if needs_gpu_model {
-            crate::model::environment().expect("ONNX Runtime");
-            if !crate::device::support().cuda {
-                skipped(test, &crate::device::NO_CUDA_BUILD);
+            crate::inference::model::environment().expect("ONNX Runtime");
+            if !crate::inference::device::support().cuda {
+                skipped(test, &crate::inference::device::NO_CUDA_BUILD);
                 return false;
             }
         }
         true
     }
 
-    fn test_model(device: crate::device::Device) -> crate::Result<crate::Model> {
+    fn test_model(device: crate::inference::device::Device) -> crate::Result<crate::Model> {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../models/generated/test-dynamic.onnx");
         crate::Model::load(
@@ -2084,7 +1978,8 @@ mod tests {
 
     #[test]
     fn a_model_on_the_cpu_has_no_gpu_buffers() {
-        let model = test_model(crate::device::Device::Cpu).expect("test model (make test-data)");
+        let model =
+            test_model(crate::inference::device::Device::Cpu).expect("test model (make test-data)");
         let e = model.device_io(1).err().expect("no GPU buffers on the CPU");
         assert!(e.to_string().contains("runs on the CPU"), "{e}");
     }
@@ -2097,8 +1992,9 @@ mod tests {
         if !gpu_here("gpu_colorizer_equals_the_cpu_path_within_one_level", true) {
             return;
         }
-        let mut gpu_model = test_model(crate::device::Device::Cuda).expect("model on the GPU");
-        let mut cpu_model = test_model(crate::device::Device::Cpu).expect("test model");
+        let mut gpu_model =
+            test_model(crate::inference::device::Device::Cuda).expect("model on the GPU");
+        let mut cpu_model = test_model(crate::inference::device::Device::Cpu).expect("test model");
         let mut gpu = GpuColorizer::new(&gpu_model, 1, Upsample::Bilinear).expect("GPU colorizer");
         for (name, photo) in photos() {
             let got = gpu
@@ -2132,7 +2028,9 @@ mod tests {
     /// without a GPU.
     #[test]
     fn gpu_frames_in_every_format_equal_the_cpu_path_within_one_level() {
-        use crate::frame::{Frame, FrameMut, Yuv, YuvMatrix, frame_to_photo, photo_to_frame};
+        use crate::video::frame::{
+            Frame, FrameMut, Yuv, YuvMatrix, frame_to_photo, photo_to_frame,
+        };
         use frames::{GpuFrames, Memory, Planes};
         if !gpu_here(
             "gpu_frames_in_every_format_equal_the_cpu_path_within_one_level",
@@ -2184,8 +2082,13 @@ mod tests {
             photo_to_frame(p, &mut f, None).expect("photo to frame");
             (planes, pitch)
         };
-        let mut gpu_model = test_model(crate::device::Device::Cuda).expect("model on the GPU");
-        let mut cpu_model = test_model(crate::device::Device::Cpu).expect("test model");
+        let mut gpu_model =
+            test_model(crate::inference::device::Device::Cuda).expect("model on the GPU");
+        let sizes = crate::recipe::plan::Sizes::new(
+            crate::recipe::plan::SizeRule::Fixed(gpu_model.input_size()),
+            true,
+        );
+        let mut cpu_model = test_model(crate::inference::device::Device::Cpu).expect("test model");
         let mut gpu = GpuFrames::new(&gpu_model, 1, Upsample::Bilinear).expect("GPU frames");
         let stream = gpu.colorizer().recipe().stream().clone();
         use PixelFormat as P;
@@ -2257,7 +2160,7 @@ mod tests {
                     };
                     // SAFETY: the planes are live buffers of the stated shapes.
                     unsafe { gpu.push(&src, false) }.expect("push");
-                    gpu.run(&mut gpu_model, output).expect("run");
+                    gpu.run(&mut gpu_model, &sizes, output).expect("run");
                     unsafe { gpu.write(0, &dst) }.expect("write");
                     if memory == Memory::Device {
                         for (g, dev) in got.iter_mut().zip(&dev_out) {
@@ -2298,12 +2201,13 @@ mod tests {
     /// path's frames (within 1 level) over a short sequence. Skipped, visibly, without a GPU.
     #[test]
     fn gpu_smoothing_equals_the_cpu_path_within_one_level() {
-        use crate::temporal::{Smoother, TemporalMode, TemporalSettings};
+        use crate::video::temporal::{Smoother, TemporalMode, TemporalSettings};
         if !gpu_here("gpu_smoothing_equals_the_cpu_path_within_one_level", true) {
             return;
         }
-        let mut gpu_model = test_model(crate::device::Device::Cuda).expect("model on the GPU");
-        let mut cpu_model = test_model(crate::device::Device::Cpu).expect("test model");
+        let mut gpu_model =
+            test_model(crate::inference::device::Device::Cuda).expect("model on the GPU");
+        let mut cpu_model = test_model(crate::inference::device::Device::Cpu).expect("test model");
         let mut gpu = GpuColorizer::new(&gpu_model, 1, Upsample::Bilinear).expect("GPU colorizer");
         let (_, base) = &photos()[0];
         let Samples::U8(d) = &base.samples else {

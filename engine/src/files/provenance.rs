@@ -125,7 +125,7 @@ pub fn model_name(path: &Path) -> String {
         .unwrap_or_default();
     match stem.strip_prefix("ddcolor_") {
         Some(rest)
-            if crate::catalog::VARIANTS
+            if crate::inference::catalog::VARIANTS
                 .iter()
                 .any(|v| rest == v.name || rest.starts_with(&format!("{}_", v.name))) =>
         {
