@@ -30,6 +30,21 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 });
 
 const MAX_BATCH: u32 = 64;
+
+// Each default once: `Settings::default()` and the ParamSpecs (what gst-inspect shows) both
+// take it from here.
+/// 0: the model's fixed S, or the engine's default for a model of any size.
+const DEFAULT_INPUT_SIZE: u32 = 0;
+const DEFAULT_UPSAMPLE: Upsample = Upsample::Bilinear;
+const DEFAULT_BATCH_SIZE: u32 = 1;
+const DEFAULT_DEVICE: Device = Device::Auto;
+const DEFAULT_FP16: bool = false;
+/// 0: no cap on ONNX Runtime's GPU memory.
+const DEFAULT_MAX_GPU_MEMORY: u64 = 0;
+const DEFAULT_KEEP_LUMA: bool = false;
+/// 0: ONNX Runtime's own choice, one per core.
+const DEFAULT_THREADS: u32 = 0;
+const DEFAULT_STYLE: Style = Style::None;
 const MAX_INPUT_SIZE: u32 = 4096;
 
 /// Name of the element message that says which S runs (field `input-size`, a string: `512`,
@@ -107,21 +122,21 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             model: None,
-            input_size: 0,
-            upsample: Upsample::Bilinear,
-            batch_size: 1,
-            device: Device::Auto,
-            fp16: false,
+            input_size: DEFAULT_INPUT_SIZE,
+            upsample: DEFAULT_UPSAMPLE,
+            batch_size: DEFAULT_BATCH_SIZE,
+            device: DEFAULT_DEVICE,
+            fp16: DEFAULT_FP16,
             engine_cache: None,
-            max_gpu_memory: 0,
-            keep_luma: false,
-            threads: 0,
+            max_gpu_memory: DEFAULT_MAX_GPU_MEMORY,
+            keep_luma: DEFAULT_KEEP_LUMA,
+            threads: DEFAULT_THREADS,
             temporal: Temporal::default(),
             temporal_strength: temporal::DEFAULT_STRENGTH,
             motion_sensitivity: temporal::DEFAULT_MOTION_SENSITIVITY,
             scene_cut_threshold: temporal::DEFAULT_SCENE_CUT_THRESHOLD,
             workflow: None,
-            style: Style::None,
+            style: DEFAULT_STYLE,
             upsample_set: false,
         }
     }
@@ -1071,9 +1086,9 @@ impl ObjectImpl for Ddcolorize {
                          0 = the model's fixed size, or 512. Larger is slower. Set in NULL or READY.",
                     )
                     .maximum(MAX_INPUT_SIZE)
-                    .default_value(0)
+                    .default_value(DEFAULT_INPUT_SIZE)
                     .build(),
-                glib::ParamSpecEnum::builder_with_default("upsample", Upsample::Bilinear)
+                glib::ParamSpecEnum::builder_with_default("upsample", DEFAULT_UPSAMPLE)
                     .nick("Upsample")
                     .blurb(
                         "How the model's colour is brought up to the frame size: bilinear (smooth, default), \
@@ -1092,9 +1107,9 @@ impl ObjectImpl for Ddcolorize {
                     )
                     .minimum(1)
                     .maximum(MAX_BATCH)
-                    .default_value(1)
+                    .default_value(DEFAULT_BATCH_SIZE)
                     .build(),
-                glib::ParamSpecEnum::builder_with_default("device", Device::Auto)
+                glib::ParamSpecEnum::builder_with_default("device", DEFAULT_DEVICE)
                     .mutable_ready()
                     .nick("Device")
                     .blurb(
@@ -1106,7 +1121,7 @@ impl ObjectImpl for Ddcolorize {
                     .mutable_ready()
                     .nick("FP16")
                     .blurb("On the GPU with TensorRT: half precision (faster). Set in NULL or READY.")
-                    .default_value(false)
+                    .default_value(DEFAULT_FP16)
                     .build(),
                 glib::ParamSpecString::builder("engine-cache")
                     .mutable_ready()
@@ -1124,7 +1139,7 @@ impl ObjectImpl for Ddcolorize {
                          0 = no cap. Set in NULL or READY.",
                     )
                     .maximum(1 << 30)
-                    .default_value(0)
+                    .default_value(DEFAULT_MAX_GPU_MEMORY)
                     .build(),
                 glib::ParamSpecBoolean::builder("keep-luma")
                     .nick("Keep luma")
@@ -1133,7 +1148,7 @@ impl ObjectImpl for Ddcolorize {
                          write only colour. Off (default): every pixel follows the DDColor recipe, exactly as \
                          `ddcolor photo`. May change while playing.",
                     )
-                    .default_value(false)
+                    .default_value(DEFAULT_KEEP_LUMA)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecEnum::builder_with_default("temporal", Temporal::default())
@@ -1193,7 +1208,7 @@ impl ObjectImpl for Ddcolorize {
                          Empty: none. Set in NULL or READY.",
                     )
                     .build(),
-                glib::ParamSpecEnum::builder_with_default("style", Style::None)
+                glib::ParamSpecEnum::builder_with_default("style", DEFAULT_STYLE)
                     .mutable_ready()
                     .nick("Style")
                     .blurb("A look applied last: none, vintage (muted, warm, fine grain) or modern (vivid, clean). Set in NULL or READY.")
@@ -1203,7 +1218,7 @@ impl ObjectImpl for Ddcolorize {
                     .nick("Threads")
                     .blurb("Threads ONNX Runtime uses for one inference; 0 = one per core. Set in NULL or READY.")
                     .maximum(1024)
-                    .default_value(0)
+                    .default_value(DEFAULT_THREADS)
                     .build(),
             ]
         });
@@ -1211,15 +1226,8 @@ impl ObjectImpl for Ddcolorize {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
-        let live = matches!(
-            pspec.name(),
-            "upsample"
-                | "keep-luma"
-                | "temporal"
-                | "temporal-strength"
-                | "motion-sensitivity"
-                | "scene-cut-threshold"
-        );
+        // What may change while playing is what the ParamSpec says.
+        let live = pspec.flags().contains(gst::PARAM_FLAG_MUTABLE_PLAYING);
         if !live && !self.is_stopped() {
             gst::warning!(
                 CAT,
@@ -1238,14 +1246,14 @@ impl ObjectImpl for Ddcolorize {
                     .flatten()
                     .filter(|m| !m.is_empty())
             }
-            "input-size" => s.input_size = value.get().unwrap_or(0),
+            "input-size" => s.input_size = value.get().unwrap_or(DEFAULT_INPUT_SIZE),
             "upsample" => {
                 s.upsample = value.get().unwrap_or_default();
                 s.upsample_set = true;
             }
-            "batch-size" => s.batch_size = value.get().unwrap_or(1),
+            "batch-size" => s.batch_size = value.get().unwrap_or(DEFAULT_BATCH_SIZE),
             "device" => s.device = value.get().unwrap_or_default(),
-            "fp16" => s.fp16 = value.get().unwrap_or(false),
+            "fp16" => s.fp16 = value.get().unwrap_or(DEFAULT_FP16),
             "engine-cache" => {
                 s.engine_cache = value
                     .get::<Option<String>>()
@@ -1253,9 +1261,9 @@ impl ObjectImpl for Ddcolorize {
                     .flatten()
                     .filter(|d| !d.is_empty())
             }
-            "max-gpu-memory" => s.max_gpu_memory = value.get().unwrap_or(0),
-            "keep-luma" => s.keep_luma = value.get().unwrap_or(false),
-            "threads" => s.threads = value.get().unwrap_or(0),
+            "max-gpu-memory" => s.max_gpu_memory = value.get().unwrap_or(DEFAULT_MAX_GPU_MEMORY),
+            "keep-luma" => s.keep_luma = value.get().unwrap_or(DEFAULT_KEEP_LUMA),
+            "threads" => s.threads = value.get().unwrap_or(DEFAULT_THREADS),
             "style" => s.style = value.get().unwrap_or_default(),
             "workflow" => {
                 s.workflow = value

@@ -3,6 +3,20 @@
 //! Frames are collected into batches of `batch-size`, pre-processed as they arrive (so the input
 //! buffer goes back upstream at once and decoder pools never run dry), run through the model
 //! in one call, and pushed downstream in order with their timestamps.
+//!
+//! SECTION:element-ddcolorize
+//!
+//! Colorizes black-and-white film (or stills) with a DDColor ONNX model, smoothing the colour
+//! from frame to frame so it does not flicker. The model, S, upsampling, device and the
+//! out-of-memory step-down are decided by the engine's plan, as for `ddcolor photo`; the S that
+//! runs is posted as an element message named `ddcolorize-input-size`.
+//!
+//! ## Example launch line
+//! ```text
+//! gst-launch-1.0 filesrc location=old.mp4 ! decodebin ! videoconvert ! \
+//!     ddcolorize model=modelscope input-size=512 ! videoconvert ! x264enc ! mp4mux ! \
+//!     filesink location=colour.mp4
+//! ```
 
 use gst::glib;
 use gst::prelude::*;
