@@ -106,7 +106,10 @@ fn conversions_match_opencv_on_historical_photos() {
         .map(|p| p["name"].as_str().expect("name"))
         .collect();
     got.sort();
-    assert_eq!(got, want, "expected every historical photo in the reference data");
+    assert_eq!(
+        got, want,
+        "expected every historical photo in the reference data"
+    );
     let lab2rgb = LabToRgb::new();
     for p in photos {
         let name = p["name"].as_str().expect("name");

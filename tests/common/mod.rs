@@ -44,9 +44,7 @@ pub fn root() -> PathBuf {
 
 /// A generated test model, e.g. `model("test-dynamic")`: `models/generated/NAME.onnx`.
 pub fn model(name: &str) -> PathBuf {
-    let p = root()
-        .join("models/generated")
-        .join(format!("{name}.onnx"));
+    let p = root().join("models/generated").join(format!("{name}.onnx"));
     assert!(
         p.is_file(),
         "{}: generated test model missing: run `make test` or `make models` first",
@@ -407,4 +405,3 @@ pub fn gpu_or_skip<T, E: Display>(test: &str, ready: Result<T, E>) -> bool {
         }
     }
 }
-
