@@ -1,7 +1,8 @@
 # Quick start: `make demo` (set up, build, colorize the samples into out/), `make test`.
 SHELL := /bin/bash
 PY := .deps/venv/bin/python
-MEDIA := ../shared/media
+# The test inputs kept in the repository (tests/media/README.md says what each is).
+MEDIA := tests/media
 HIST := $(MEDIA)/photos/historical
 DDCOLOR := target/release/ddcolor
 
@@ -25,17 +26,19 @@ demo: build
 	@echo
 	@echo "Colorized samples are in $(CURDIR)/out/ (inputs: samples/)."
 
-# A film: the archival sample in ../shared/media, with PNG frames beside it.
+# A film: the archival sample in tests/media, with PNG frames beside it.
 demo-film: build
 	@mkdir -p out
 	$(DDCOLOR) film $(MEDIA)/film/a-bomb_blast_effects_part.mp4 out/a-bomb_color.mp4 --overwrite --input-size 256 --frames out/a-bomb_frames
 	@echo "Colorized film: $(CURDIR)/out/a-bomb_color.mp4 (frames in out/a-bomb_frames/)."
 
-# Reference values from OpenCV and the Python reference recipe, rebuilt when their scripts change.
+# Reference values from OpenCV and the Python reference recipe, rebuilt when their scripts or the
+# historical photos change (from scratch, so no photo that has gone stays behind).
 TESTDATA := tests/data
 test-data: setup $(TESTDATA)/lab/manifest.json $(TESTDATA)/recipe/.done
 
-$(TESTDATA)/lab/manifest.json: tests/reference/lab_reference.py tests/requirements.txt
+$(TESTDATA)/lab/manifest.json: tests/reference/lab_reference.py tests/requirements.txt $(HIST) $(wildcard $(HIST)/*)
+	rm -rf $(TESTDATA)/lab
 	$(PY) tests/reference/lab_reference.py $(TESTDATA)/lab --photos $(HIST)
 
 $(TESTDATA)/recipe/.done: tests/reference/recipe.py $(TESTDATA)/lab/manifest.json models/gen_test_models.py

@@ -6,7 +6,8 @@
 # The film is cut to its first frames to keep the run short (BENCH_FRAMES_256, BENCH_FRAMES_512).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-FILM=../shared/media/film/a-bomb_blast_effects_part.mp4
+. scripts/media.sh
+FILM=$(media film/a-bomb_blast_effects_part.mp4)
 MODEL=models/generated/bench.onnx
 N256=${BENCH_FRAMES_256:-120}
 N512=${BENCH_FRAMES_512:-40}

@@ -2,19 +2,20 @@
 # The temporal-smoothing benchmark (`make bench-temporal`). Everything it prints is measured in
 # this run; outputs (frames, JSON, plots) stay under target/bench-temporal/.
 #
-# 1. Flickering oracle on the colour clips of ../shared/media/video-color/, turned grey: the
+# 1. Flickering oracle on the colour clips (bikes and carphone from ../shared/media/video-color/,
+#    Big Buck Bunny from tests/media/video-color/ when there), turned grey: the
 #    true chroma plus seeded, smooth, per-frame perturbations and hue jumps, smoothed by the
 #    engine in each mode, measured by `ddcolor metrics` against the truth.
 # 2. Ghosting: a patch moving over a still photo; ab error in its wake, per mode.
 # 3. Cuts: clips spliced at known frames; scene-cut precision and recall.
 # 4. The archival film with the bench model through `ddcolor film`, each mode, measured.
 # 5. Cost: smoothing time per frame against the model's at S=512.
-# The targets of issue 4 are checked at the end (PASS/FAIL lines).
+# The targets for temporal smoothing are checked at the end (PASS/FAIL lines).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/media.sh
 ROOT=$PWD
 B=$ROOT/target/bench-temporal
-MEDIA=$ROOT/../shared/media
 MODEL=$ROOT/models/generated/bench.onnx
 DDCOLOR=$ROOT/target/release/ddcolor
 FILM_SIZE=${BENCH_FILM_SIZE:-256}
@@ -34,8 +35,9 @@ extract() {
     fi
 }
 CLIPS=(bikes carphone_pristine bigbuckbunny)
-for c in "${CLIPS[@]}"; do extract "$MEDIA/video-color/$c.mp4" "$B/clips/$c"; done
-extract "$MEDIA/film/a-bomb_blast_effects_part.mp4" "$B/clips/abomb"
+ABOMB=$(media film/a-bomb_blast_effects_part.mp4)
+for c in "${CLIPS[@]}"; do extract "$(media "video-color/$c.mp4")" "$B/clips/$c"; done
+extract "$ABOMB" "$B/clips/abomb"
 
 echo
 echo "== 1. flickering oracle (S=256), measured against the truth"
@@ -60,10 +62,10 @@ echo "== 4. archival film, bench model at S=$FILM_SIZE, through ddcolor film"
 a=$B/out/abomb
 mkdir -p "$a"
 for mode in off recursive flow; do
-    "$DDCOLOR" film "$MEDIA/film/a-bomb_blast_effects_part.mp4" "$a/$mode.mkv" --lossless --overwrite \
+    "$DDCOLOR" film "$ABOMB" "$a/$mode.mkv" --lossless --overwrite \
         --model "$MODEL" --input-size "$FILM_SIZE" --temporal "$mode" 2>&1 | grep '^done:' | sed "s/^/$mode: /"
 done
-"$DDCOLOR" metrics "$a/off.mkv" "$a/recursive.mkv" "$a/flow.mkv" --input "$MEDIA/film/a-bomb_blast_effects_part.mp4" \
+"$DDCOLOR" metrics "$a/off.mkv" "$a/recursive.mkv" "$a/flow.mkv" --input "$ABOMB" \
     --json "$a/metrics.json" --plot "$a/metrics.png"
 echo "   plot: $a/metrics.png"
 

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # The photo benchmark (`make bench`), all in one session so the figures are comparable:
 #   1. per-photo time split for a 1024x768 and a 3000x2000 photo, bench model at S=512;
-#   2. `ddcolor batch` over the 35 historical photos against the model alone called 35 times
-#      (the ceiling), measured in turns, BENCH_ROUNDS times (default 3): the machine is shared
+#   2. `ddcolor batch` over the historical photos (all 35 from ../shared/media when it is beside
+#      the project, else the 9 in tests/media) against the model alone called as many times (the
+#      ceiling), measured in turns, BENCH_ROUNDS times (default 3): the machine is shared
 #      and its speed drifts by several per cent within minutes, so each batch is compared with
 #      the ceiling measured just before it, and the median ratio is the figure;
 #   3. the Python reference recipe (numpy + OpenCV + onnxruntime) on the same photos and model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/media.sh
 SIZE=${BENCH_SIZE:-512}
 ROUNDS=${BENCH_ROUNDS:-3}
 MODEL=models/generated/bench.onnx
-HIST=../shared/media/photos/historical
+HIST=$(full_set photos/historical)
 N=$(ls "$HIST" | wc -l)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
 # Before/after crops of the workflow presets (`make workflow-crops`), written to
 # target/workflow-crops/:
-#   - historical photos (../shared/media/photos/historical): the plain model vs the preset, with
+#   - historical photos (tests/media/photos/historical): the plain model vs the preset, with
 #     the generated test model. Its weights are random (real DDColor weights cannot be downloaded
 #     here) and it paints everything magenta, so the colours mean nothing: look at what the preset
 #     does to them (faces pulled out of magenta towards skin, crisper brick and stone).
-#   - Kodak photos with known colour (../shared/media/photos/kodak), the model played by the
-#     oracle of the `workflows` bench (true colour plus DDColor-like flaws): truth, plain, preset.
+#   - Kodak photos with known colour (tests/media/photos/kodak), the model played by the oracle
+#     of the `workflows` bench (true colour plus DDColor-like flaws): truth, plain, preset. That
+#     bench reads the Kodak photos from ../shared/media/photos/kodak.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/media.sh
 out=target/workflow-crops
 mkdir -p "$out/full"
 bin=target/release/ddcolor
 py=.deps/venv/bin/python
 model=models/generated/test-dynamic.onnx
-hist=../shared/media/photos/historical
-kodak=../shared/media/photos/kodak
+hist=$(dirname "$(media photos/historical/1870Girl.jpg)")
+kodak=$(dirname "$(media photos/kodak/kodim01.png)")
 
 run() { # NAME PHOTO WORKFLOW
     "$bin" photo "$hist/$2" -o "$out/full/$1_plain.png" --model "$model" --input-size 512 --no-metadata

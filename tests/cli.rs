@@ -3,125 +3,28 @@
 //!
 //! The tests use the generated test models (`models/generated/`, made by `make models`), always
 //! passed with `--model`, so they never depend on which real models are installed. Inputs are
-//! synthetic images written into temporary folders, plus a few read-only historical photos.
+//! synthetic images written into temporary folders, plus a few read-only historical photos from
+//! `tests/media/`.
+
+#[macro_use]
+mod common;
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus};
 use std::time::{Duration, SystemTime};
 
+use common::{Run, Snapshot, historical, model, mtime, snapshot};
 use image::{
     DynamicImage, GrayAlphaImage, GrayImage, ImageBuffer, ImageDecoder, ImageReader, Luma,
     RgbImage, RgbaImage,
 };
 use tempfile::TempDir;
 
-const MODELS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/generated/");
-const PHOTOS: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/media/photos/historical/"
-);
-const BIN: &str = env!("CARGO_BIN_EXE_ddcolor");
-
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-/// A generated test model, e.g. `model("test-dynamic")`.
-fn model(name: &str) -> PathBuf {
-    let p = Path::new(MODELS).join(format!("{name}.onnx"));
-    assert!(
-        p.is_file(),
-        "{}: generated test model missing: run `make test` or `make models` first",
-        p.display()
-    );
-    p
-}
-
-/// A read-only historical photo (never written to, never copied into the repository).
-fn photo(name: &str) -> PathBuf {
-    let p = Path::new(PHOTOS).join(name);
-    assert!(p.is_file(), "{}: shared test photo missing", p.display());
-    p
-}
-
-/// Builds an argument list from anything path- or string-like.
-macro_rules! args {
-    ($($a:expr),* $(,)?) => {
-        vec![$(OsString::from(AsRef::<OsStr>::as_ref(&$a))),*]
-    };
-}
-
-/// What one run of the binary did.
-struct Run {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn code(&self) -> Option<i32> {
-        self.status.code()
-    }
-
-    fn assert_ok(&self) -> &Self {
-        assert!(
-            self.status.success(),
-            "expected success, got {:?}\nstdout:\n{}\nstderr:\n{}",
-            self.status,
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-
-    /// Failed the way the tool fails (1: some photo failed, 2: the run could not start), not by
-    /// a panic (101) or a signal.
-    fn assert_failed(&self) -> &Self {
-        assert!(
-            matches!(self.code(), Some(1) | Some(2)),
-            "expected exit status 1 or 2, got {:?}\nstdout:\n{}\nstderr:\n{}",
-            self.status,
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-
-    fn error_lines(&self) -> Vec<&str> {
-        self.stderr
-            .lines()
-            .filter(|l| l.starts_with("error: "))
-            .collect()
-    }
-
-    /// Exactly one `error: <path>: ...` line on stderr, naming `path` and mentioning each of
-    /// `problem` (case-insensitive). Returns the line.
-    fn assert_one_error(&self, path: &Path, problem: &[&str]) -> String {
-        let errors = self.error_lines();
-        assert_eq!(
-            errors.len(),
-            1,
-            "expected exactly one error line, stderr:\n{}",
-            self.stderr
-        );
-        let line = errors[0];
-        let prefix = format!("error: {}: ", path.display());
-        assert!(
-            line.starts_with(&prefix),
-            "error line does not start with {prefix:?}: {line:?}"
-        );
-        for p in problem {
-            assert!(
-                line.to_lowercase().contains(&p.to_lowercase()),
-                "error line does not mention {p:?}: {line:?}"
-            );
-        }
-        line.to_string()
-    }
-}
 
 /// Runs `ddcolor` with `args`, with no model chosen by the environment unless `env` sets one.
 /// Killed, and the test failed, if it runs past 10 minutes.
@@ -131,47 +34,11 @@ fn run_env(args: Vec<OsString>, env: &[(&str, &OsStr)]) -> Run {
 
 /// [`run_env`], killed and failed after `limit`.
 fn run_env_within(args: Vec<OsString>, env: &[(&str, &OsStr)], limit: Duration) -> Run {
-    let mut cmd = Command::new(BIN);
-    cmd.args(&args)
-        .env_remove("DDCOLOR_MODEL")
-        .env_remove("DDCOLOR_MODELS_DIR")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
+    let mut cmd = common::ddcolor_command(&args);
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("{BIN}: cannot run: {e}"));
-    let drain = |mut r: Box<dyn std::io::Read + Send>| {
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = r.read_to_string(&mut s);
-            s
-        })
-    };
-    let out = drain(Box::new(child.stdout.take().expect("piped stdout")));
-    let err = drain(Box::new(child.stderr.take().expect("piped stderr")));
-    let deadline = std::time::Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "ddcolor {args:?} still running after {limit:?}; stderr:\n{}",
-                err.join().unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Run {
-        status,
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
-    }
+    common::run(cmd, limit)
 }
 
 fn run(args: Vec<OsString>) -> Run {
@@ -229,43 +96,6 @@ fn assert_files(dir: &Path, expected: &[&str]) {
     let mut expected: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
     expected.sort();
     assert_eq!(files_under(dir), expected, "files under {}", dir.display());
-}
-
-/// The bytes and modification time of a file, to prove a run left it alone.
-struct Snapshot {
-    path: PathBuf,
-    bytes: Vec<u8>,
-    modified: SystemTime,
-}
-
-fn snapshot(path: &Path) -> Snapshot {
-    Snapshot {
-        path: path.to_path_buf(),
-        bytes: fs::read(path).unwrap(),
-        modified: mtime(path),
-    }
-}
-
-impl Snapshot {
-    fn assert_untouched(&self) {
-        let now = fs::read(&self.path)
-            .unwrap_or_else(|e| panic!("{}: input gone after the run: {e}", self.path.display()));
-        assert!(
-            now == self.bytes,
-            "{}: input was modified",
-            self.path.display()
-        );
-        assert_eq!(
-            mtime(&self.path),
-            self.modified,
-            "{}: input mtime changed",
-            self.path.display()
-        );
-    }
-}
-
-fn mtime(path: &Path) -> SystemTime {
-    fs::metadata(path).unwrap().modified().unwrap()
 }
 
 fn set_old_mtime(path: &Path) -> SystemTime {
@@ -391,7 +221,7 @@ fn folder_without_images() {
 #[test]
 fn truncated_jpeg() {
     let dir = TempDir::new().unwrap();
-    let full = fs::read(photo("LondonStreets1900.jpg")).unwrap();
+    let full = fs::read(historical("LondonStreets1900.jpg")).unwrap();
     let input = dir.path().join("half.jpg");
     fs::write(&input, &full[..full.len() / 2]).unwrap();
     check_bad_input(&input, &["truncated"], &[]);
@@ -455,7 +285,7 @@ fn image_above_the_pixel_limit() {
 #[test]
 fn max_pixels_option_refuses_a_small_photo() {
     // abe.jpg is 220x276 = 60720 pixels.
-    let input = photo("abe.jpg");
+    let input = historical("abe.jpg");
     let out_dir = TempDir::new().unwrap();
     let out = out_dir.path().join("out");
     let r = run_fast(args!["photo", input, "-o", out, "--max-pixels", "1000"]);
@@ -500,9 +330,10 @@ fn unwritable_dir() -> Option<(PathBuf, Option<TempDir>)> {
 #[test]
 fn unwritable_output() {
     let Some((dir, _keep)) = unwritable_dir() else {
-        eprintln!(
-            "unwritable_output: SKIPPED: /sys accepts new files here and this user can write into a \
-             0o555 folder (root), so no unwritable folder is available"
+        common::skipped(
+            "unwritable_output",
+            &"/sys accepts new files here and this user can write into a 0o555 folder (root), so \
+              no unwritable folder is available",
         );
         return;
     };
@@ -677,7 +508,7 @@ fn input_size_conflicts() {
 fn photo_default_output_beside_the_input() {
     let dir = TempDir::new().unwrap();
     let input = dir.path().join("abe.jpg");
-    fs::copy(photo("abe.jpg"), &input).unwrap();
+    fs::copy(historical("abe.jpg"), &input).unwrap();
     let snap = snapshot(&input);
     let r = run_fast(args!["photo", input]);
     r.assert_ok();
@@ -753,7 +584,7 @@ fn photo_output_folder_with_several_inputs() {
     .unwrap();
     fs::create_dir(folder.join("nested")).unwrap();
     save_grey(&folder.join("nested/e.png"), 16, 16); // photo takes the images directly inside
-    let abe = photo("abe.jpg");
+    let abe = historical("abe.jpg");
     let out = dir.path().join("colour");
 
     let r = run_fast(args!["photo", a, abe, folder, "-o", out]);
@@ -943,7 +774,7 @@ fn sixteen_bit_grey_stays_sixteen_bit() {
 #[test]
 fn jpeg_and_webp_results_decode() {
     let dir = TempDir::new().unwrap();
-    let abe = photo("abe.jpg");
+    let abe = historical("abe.jpg");
     for name in ["out.jpg", "out.jpeg", "out.webp"] {
         let target = dir.path().join(name);
         run_fast(args!["photo", abe, "-o", target]).assert_ok();
@@ -1033,7 +864,7 @@ fn photo_and_batch_give_the_same_pixels() {
     let dir = TempDir::new().unwrap();
     let input_dir = dir.path().join("in");
     fs::create_dir(&input_dir).unwrap();
-    fs::copy(photo("abe.jpg"), input_dir.join("abe.jpg")).unwrap();
+    fs::copy(historical("abe.jpg"), input_dir.join("abe.jpg")).unwrap();
     let rgba = RgbaImage::from_fn(70, 45, |x, y| {
         let g = (30 + (x * 3 + y * 2) % 200) as u8;
         image::Rgba([g, g, g, (x * 3) as u8])
@@ -1611,7 +1442,7 @@ fn no_output_folder_is_left_when_the_model_fails() {
     let out = dir.path().join("never");
     let r = run(args![
         "photo",
-        photo("abe.jpg"),
+        historical("abe.jpg"),
         "-o",
         out,
         "--model",
@@ -1646,7 +1477,10 @@ fn no_output_folder_is_left_when_the_model_fails() {
 #[test]
 fn device_choice_and_fallback() {
     if std::env::var_os("ORT_DYLIB_PATH").is_some() {
-        eprintln!("skipped: ORT_DYLIB_PATH names another ONNX Runtime library (maybe a GPU build)");
+        common::skipped(
+            "device_choice_and_fallback",
+            &"ORT_DYLIB_PATH names another ONNX Runtime library (maybe a GPU build)",
+        );
         return;
     }
     let (dir, input) = grey_scan();

@@ -8,27 +8,26 @@
 //! has a watchdog: a run that takes too long, or uses no CPU time at all for a while (a
 //! deadlocked pipeline), is killed and the test fails instead of stalling.
 //!
-//! Inputs: the shared films under `../../shared/media/` (read only), short clips and image
+//! Inputs: the films under `tests/media/` (read only), short clips and image
 //! sequences made into temporary folders, and the generated test models, always passed with
 //! `--model`, at a small `--input-size` to keep the runs fast.
 
-use std::ffi::{OsStr, OsString};
-use std::fs;
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+#[macro_use]
+mod common;
 
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use common::{Run, media, model, snapshot};
 use gst::prelude::*;
 use gst_video::prelude::*;
 use image::{GrayImage, Luma, RgbImage};
 use tempfile::TempDir;
 
-const BIN: &str = env!("CARGO_BIN_EXE_ddcolor");
-const MODELS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/generated/");
-const MEDIA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/media/");
 /// Where inputs shared between tests (made once per test binary run) are kept.
 const SCRATCH: &str = env!("CARGO_TARGET_TMPDIR");
 
@@ -39,11 +38,6 @@ const ABOMB_FRAMES: usize = 360;
 const BUNNY: &str = "video-color/bigbuckbunny.mp4";
 const BUNNY_FRAMES: usize = 132;
 
-/// A run that uses (almost) no CPU time for this long is hung: a deadlocked pipeline. (Its
-/// progress-bar and bus-polling threads still wake up, so "no CPU at all" is too strict.)
-const STALL: Duration = Duration::from_secs(15);
-/// Below this much CPU time in `STALL` (in clock ticks, 1/100 s), a run counts as hung.
-const STALL_TICKS: u64 = 25;
 /// Limits for one run of the binary.
 const SHORT: Duration = Duration::from_secs(60);
 const LONG: Duration = Duration::from_secs(300);
@@ -51,29 +45,6 @@ const LONG: Duration = Duration::from_secs(300);
 // ---------------------------------------------------------------------------------------------
 // Running the binary, with a watchdog
 // ---------------------------------------------------------------------------------------------
-
-/// Builds an argument list from anything path- or string-like.
-macro_rules! args {
-    ($($a:expr),* $(,)?) => {
-        vec![$(OsString::from(AsRef::<OsStr>::as_ref(&$a))),*]
-    };
-}
-
-fn model(name: &str) -> PathBuf {
-    let p = Path::new(MODELS).join(format!("{name}.onnx"));
-    assert!(
-        p.is_file(),
-        "{}: generated test model missing: run `make models` first",
-        p.display()
-    );
-    p
-}
-
-fn media(rel: &str) -> PathBuf {
-    let p = Path::new(MEDIA).join(rel);
-    assert!(p.is_file(), "{}: shared test film missing", p.display());
-    p
-}
 
 /// `--model test-dynamic --input-size S`.
 fn fast_model(size: u32) -> Vec<OsString> {
@@ -85,201 +56,15 @@ fn fast_model(size: u32) -> Vec<OsString> {
     ]
 }
 
-/// What one run of the binary did.
-struct Run {
-    status: ExitStatus,
-    stderr: String,
-    elapsed: Duration,
+/// Starts `ddcolor ARGS` (see [`common::Running`]).
+fn start(args: Vec<OsString>) -> common::Running {
+    common::start(common::ddcolor_command(&args))
 }
 
-impl Run {
-    fn assert_ok(&self) -> &Self {
-        assert!(
-            self.status.success(),
-            "expected success, got {:?}\nstderr:\n{}",
-            self.status,
-            self.stderr
-        );
-        self
-    }
-
-    /// Failed the way the tool fails (exit status 1 or 2), not by a panic (101) or a signal.
-    fn assert_failed(&self) -> &Self {
-        assert!(
-            matches!(self.status.code(), Some(1) | Some(2)),
-            "expected exit status 1 or 2, got {:?}\nstderr:\n{}",
-            self.status,
-            self.stderr
-        );
-        self
-    }
-
-    /// Exactly one `error: <path>: ...` line on stderr, naming `path` and mentioning each of
-    /// `words` (case-insensitive). Returns the line.
-    fn assert_one_error(&self, path: &Path, words: &[&str]) -> String {
-        let errors: Vec<&str> = self
-            .stderr
-            .lines()
-            .filter(|l| l.starts_with("error: "))
-            .collect();
-        assert_eq!(
-            errors.len(),
-            1,
-            "expected exactly one error line, stderr:\n{}",
-            self.stderr
-        );
-        let line = errors[0];
-        let prefix = format!("error: {}: ", path.display());
-        assert!(
-            line.starts_with(&prefix),
-            "error line does not start with {prefix:?}: {line:?}"
-        );
-        for w in words {
-            assert!(
-                line.to_lowercase().contains(&w.to_lowercase()),
-                "error line does not mention {w:?}: {line:?}"
-            );
-        }
-        line.to_string()
-    }
-}
-
-/// CPU time (user + system, all threads) a process has used, in clock ticks.
-fn cpu_ticks(pid: u32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
-    // Fields 14 and 15 of stat(5); `fields` starts at field 3.
-    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
-}
-
-/// A running `ddcolor`; killed when dropped (a failed test never leaves it behind).
-struct Running {
-    child: Child,
-    what: String,
-    start: Instant,
-    stderr: Option<JoinHandle<String>>,
-    stdout: Option<JoinHandle<String>>,
-}
-
-fn read_all(mut r: impl Read + Send + 'static) -> JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = r.read_to_end(&mut buf);
-        String::from_utf8_lossy(&buf).into_owned()
-    })
-}
-
-fn start(args: Vec<OsString>) -> Running {
-    let what = format!(
-        "ddcolor {}",
-        args.iter()
-            .map(|a| a.to_string_lossy())
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
-    let mut child = Command::new(BIN)
-        .args(&args)
-        .env_remove("DDCOLOR_MODEL")
-        .env_remove("DDCOLOR_MODELS_DIR")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{BIN}: cannot run: {e}"));
-    let stdout = read_all(child.stdout.take().unwrap());
-    let stderr = read_all(child.stderr.take().unwrap());
-    Running {
-        child,
-        what,
-        start: Instant::now(),
-        stderr: Some(stderr),
-        stdout: Some(stdout),
-    }
-}
-
-impl Running {
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn has_exited(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(Some(_)))
-    }
-
-    fn kill_and_fail(&mut self, why: String) -> ! {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let stderr = self
-            .stderr
-            .take()
-            .map(|h| h.join().unwrap_or_default())
-            .unwrap_or_default();
-        panic!("{}: {why}: killed\nstderr:\n{stderr}", self.what);
-    }
-
-    /// Waits for the exit; fails the test when it takes longer than `limit` or the process uses
-    /// no CPU time for `STALL` (hung).
-    fn finish(mut self, limit: Duration) -> Run {
-        let pid = self.pid();
-        // CPU time at the start of the current watch window.
-        let mut window: Option<(Instant, u64)> = None;
-        let status = loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => break status,
-                Ok(None) => {}
-                Err(e) => self.kill_and_fail(format!("cannot wait: {e}")),
-            }
-            let now = Instant::now();
-            if now - self.start > limit {
-                self.kill_and_fail(format!("still running after {limit:?}"));
-            }
-            if let Some(cpu) = cpu_ticks(pid) {
-                match window {
-                    None => window = Some((now, cpu)),
-                    Some((since, at)) if now - since >= STALL => {
-                        if cpu.saturating_sub(at) < STALL_TICKS {
-                            self.kill_and_fail(format!(
-                                "hung: {} ms of CPU time in the last {STALL:?} ({:.0} s after the \
-                                 start; a deadlocked pipeline?)",
-                                cpu.saturating_sub(at) * 10,
-                                (now - self.start).as_secs_f64()
-                            ));
-                        }
-                        window = Some((now, cpu));
-                    }
-                    Some(_) => {}
-                }
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        let elapsed = self.start.elapsed();
-        let stderr = self.stderr.take().unwrap().join().unwrap_or_default();
-        let _ = self.stdout.take().unwrap().join();
-        eprintln!(
-            "[{:.1} s] {}\n{}",
-            elapsed.as_secs_f64(),
-            self.what,
-            stderr.trim_end()
-        );
-        Run {
-            status,
-            stderr,
-            elapsed,
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
+/// Runs `ddcolor ARGS`; fails the test when it takes longer than `limit` or uses no CPU time
+/// for a while (hung).
 fn run(args: Vec<OsString>, limit: Duration) -> Run {
-    start(args).finish(limit)
+    start(args).finish_unless_hung(limit)
 }
 
 /// `ddcolor film IN OUT EXTRA... --model test-dynamic --input-size 64`.
@@ -343,35 +128,6 @@ fn png_frames(dir: &Path) -> Vec<String> {
 
 fn expected_png_frames(n: usize) -> Vec<String> {
     (1..=n).map(|i| format!("frame_{i:06}.png")).collect()
-}
-
-/// The bytes and modification time of a file, to prove a run left it alone.
-struct Snapshot {
-    path: PathBuf,
-    bytes: Vec<u8>,
-    modified: SystemTime,
-}
-
-fn snapshot(path: &Path) -> Snapshot {
-    Snapshot {
-        path: path.to_path_buf(),
-        bytes: fs::read(path).unwrap(),
-        modified: fs::metadata(path).unwrap().modified().unwrap(),
-    }
-}
-
-impl Snapshot {
-    fn assert_untouched(&self) {
-        let now = fs::read(&self.path)
-            .unwrap_or_else(|e| panic!("{}: gone after the run: {e}", self.path.display()));
-        assert!(now == self.bytes, "{}: was modified", self.path.display());
-        assert_eq!(
-            fs::metadata(&self.path).unwrap().modified().unwrap(),
-            self.modified,
-            "{}: mtime changed",
-            self.path.display()
-        );
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1117,7 +873,10 @@ fn film_runs_a_workflow_on_every_frame() {
 #[test]
 fn device_note_is_printed_without_a_terminal() {
     if std::env::var_os("ORT_DYLIB_PATH").is_some() {
-        eprintln!("skipped: ORT_DYLIB_PATH names another ONNX Runtime library (maybe a GPU build)");
+        common::skipped(
+            "device_note_is_printed_without_a_terminal",
+            &"ORT_DYLIB_PATH names another ONNX Runtime library (maybe a GPU build)",
+        );
         return;
     }
     let tmp = TempDir::new().unwrap();
@@ -1428,7 +1187,10 @@ fn output_in_an_unwritable_folder() {
     let probe = sys.join(".ddcolor-film-test-probe");
     if fs::File::create(&probe).is_ok() {
         let _ = fs::remove_file(&probe);
-        eprintln!("output_in_an_unwritable_folder: SKIPPED: /sys accepts new files here");
+        common::skipped(
+            "output_in_an_unwritable_folder",
+            &"/sys accepts new files here",
+        );
         return;
     }
     let output = sys.join("out.mp4");
@@ -1520,7 +1282,7 @@ fn ctrl_c_finishes_a_playable_file() {
         .status()
         .unwrap();
     assert!(sent.success(), "kill -INT failed");
-    let r = running.finish(Duration::from_secs(120));
+    let r = running.finish_unless_hung(Duration::from_secs(120));
     r.assert_ok();
     assert!(
         r.stderr.contains("interrupted"),

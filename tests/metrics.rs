@@ -7,19 +7,20 @@
 //! made with `gst-launch-1.0`. Every process has a time limit, so a hang fails the test instead
 //! of stalling CI.
 
-use std::ffi::{OsStr, OsString};
-use std::fs;
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+#[macro_use]
+mod common;
 
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::Run;
 use image::{GrayImage, Luma, Rgb, RgbImage};
 use serde_json::Value;
 use tempfile::TempDir;
 
-const BIN: &str = env!("CARGO_BIN_EXE_ddcolor");
 /// Limit for one run of a process: the films here take well under a second.
 const LIMIT: Duration = Duration::from_secs(120);
 /// Size of the chart `--plot` writes: 1200 px wide, 400 px per panel.
@@ -30,141 +31,21 @@ const W: u32 = 64;
 const H: u32 = 48;
 const FRAMES: u32 = 8;
 
-/// Builds an argument list from anything path- or string-like.
-macro_rules! args {
-    ($($a:expr),* $(,)?) => {
-        vec![$(OsString::from(AsRef::<OsStr>::as_ref(&$a))),*]
-    };
-}
-
 // ---------------------------------------------------------------------------------------------
 // Running processes, with a time limit
 // ---------------------------------------------------------------------------------------------
 
-struct Run {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn assert_ok(&self) -> &Self {
-        assert!(
-            self.status.success(),
-            "expected success, got {:?}\nstdout:\n{}\nstderr:\n{}",
-            self.status,
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-
-    /// Failed the way the tool fails (exit status 1 or 2, not a panic or a signal), with exactly
-    /// one `error: <path>: ...` line that mentions each of `words`.
-    fn assert_one_error(&self, path: &Path, words: &[&str]) -> String {
-        assert!(
-            matches!(self.status.code(), Some(1) | Some(2)),
-            "expected exit status 1 or 2, got {:?}\nstderr:\n{}",
-            self.status,
-            self.stderr
-        );
-        let errors: Vec<&str> = self
-            .stderr
-            .lines()
-            .filter(|l| l.starts_with("error: "))
-            .collect();
-        assert_eq!(
-            errors.len(),
-            1,
-            "expected exactly one error line, stderr:\n{}",
-            self.stderr
-        );
-        let line = errors[0];
-        let prefix = format!("error: {}: ", path.display());
-        assert!(
-            line.starts_with(&prefix),
-            "error line does not start with {prefix:?}: {line:?}"
-        );
-        for w in words {
-            assert!(
-                line.to_lowercase().contains(&w.to_lowercase()),
-                "error line does not mention {w:?}: {line:?}"
-            );
-        }
-        line.to_string()
-    }
-}
-
-fn read_all(mut r: impl Read + Send + 'static) -> JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = r.read_to_end(&mut buf);
-        String::from_utf8_lossy(&buf).into_owned()
-    })
-}
-
-/// Kills the child when dropped, so a failed test never leaves it running.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
 /// Runs `program` with `args`; fails the test when it runs longer than `LIMIT`.
 fn run_program(program: &str, args: &[OsString]) -> Run {
-    let what = format!(
-        "{program} {}",
-        args.iter()
-            .map(|a| a.to_string_lossy())
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{program}: cannot run: {e}"));
-    let stdout = read_all(child.stdout.take().unwrap());
-    let stderr = read_all(child.stderr.take().unwrap());
-    let mut child = Guard(child);
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.0.try_wait().expect("cannot wait for the child") {
-            break status;
-        }
-        if start.elapsed() > LIMIT {
-            drop(child);
-            panic!(
-                "{what}: still running after {LIMIT:?} (hung?): killed\nstderr:\n{}",
-                stderr.join().unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let run = Run {
-        status,
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
-    };
-    eprintln!(
-        "[{:.1} s] {what}\n{}",
-        start.elapsed().as_secs_f64(),
-        run.stderr.trim_end()
-    );
-    run
+    let mut cmd = Command::new(program);
+    cmd.args(args).stdin(Stdio::null());
+    common::run(cmd, LIMIT)
 }
 
 fn metrics(args: Vec<OsString>) -> Run {
     let mut all = args!["metrics"];
     all.extend(args);
-    run_program(BIN, &all)
+    common::run(common::ddcolor_command(&all), LIMIT)
 }
 
 /// Runs the metrics with `--json` into `dir` and returns the report.

@@ -7,41 +7,27 @@
 //! Without exiftool these tests fail (they do not skip): a missing reader must not pass for
 //! missing metadata.
 
+#[macro_use]
+mod common;
+
 use std::collections::BTreeMap;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
+use common::model;
 use image::{DynamicImage, GrayImage, ImageBuffer, Luma};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
-const MODELS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/generated/");
-const BIN: &str = env!("CARGO_BIN_EXE_ddcolor");
 const TOOL: &str = concat!("ddcolor ", env!("CARGO_PKG_VERSION"));
-
-/// Builds an argument list from anything path- or string-like.
-macro_rules! args {
-    ($($a:expr),* $(,)?) => {
-        vec![$(OsString::from(AsRef::<OsStr>::as_ref(&$a))),*]
-    };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-fn model(name: &str) -> PathBuf {
-    let p = Path::new(MODELS).join(format!("{name}.onnx"));
-    assert!(
-        p.is_file(),
-        "{}: generated test model missing: run `make models` first",
-        p.display()
-    );
-    p
-}
 
 /// SHA-256 of a file, computed by the test itself.
 fn sha256(path: &Path) -> String {
@@ -52,22 +38,12 @@ fn sha256(path: &Path) -> String {
         .collect()
 }
 
-/// Runs `ddcolor`; panics with its output unless it succeeds.
+/// Runs `ddcolor`; fails the test unless it succeeds within 5 minutes. Returns its stderr.
 fn ddcolor(args: Vec<OsString>) -> String {
-    let out = Command::new(BIN)
-        .args(&args)
-        .env_remove("DDCOLOR_MODEL")
-        .env_remove("DDCOLOR_MODELS_DIR")
-        .output()
-        .unwrap_or_else(|e| panic!("{BIN}: cannot run: {e}"));
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        out.status.success(),
-        "ddcolor {args:?} failed: {:?}\nstdout:\n{}\nstderr:\n{stderr}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout)
-    );
-    stderr
+    common::run(common::ddcolor_command(&args), Duration::from_secs(300))
+        .assert_ok()
+        .stderr
+        .clone()
 }
 
 /// `ddcolor photo IN -o OUT --model test-256 EXTRA...`.
@@ -363,8 +339,11 @@ fn mark_changes_only_the_corner() {
 #[test]
 fn help_describes_the_options() {
     for cmd in ["photo", "batch", "film"] {
-        let out = Command::new(BIN).args([cmd, "--help"]).output().unwrap();
-        let help = String::from_utf8_lossy(&out.stdout);
+        let out = common::run(
+            common::ddcolor_command([cmd, "--help"]),
+            Duration::from_secs(60),
+        );
+        let help = &out.stdout;
         for flag in ["--no-metadata", "--mark"] {
             assert!(
                 help.contains(flag),

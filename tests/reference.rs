@@ -1,28 +1,22 @@
 //! End to end: `ddcolor photo --upsample nearest` against the official recipe re-implemented in
 //! Python (numpy + OpenCV + onnxruntime, `tests/reference/recipe.py`) with the same model, on
-//! every historical photo (up to the 4764x3759 scan, 1-channel and sepia files included).
+//! every historical photo in `tests/media/photos/historical/` (up to the 4764x3759 scan,
+//! 1-channel, sepia and faded PNG files included).
 //!
 //! Reference outputs are made by `make test-data` into `tests/data/recipe/`.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::{ROOT, model};
+
+/// Limit for one `ddcolor photo` run over a whole set (the largest scan is 18 megapixels).
+const LIMIT: Duration = Duration::from_secs(1800);
 
 fn historical() -> PathBuf {
-    PathBuf::from(ROOT).join("../shared/media/photos/historical")
-}
-
-fn model(name: &str) -> PathBuf {
-    let p = PathBuf::from(ROOT)
-        .join("models/generated")
-        .join(format!("{name}.onnx"));
-    assert!(
-        p.is_file(),
-        "{} missing: run `make test` (or `make setup`) first",
-        p.display()
-    );
-    p
+    common::media_dir("photos/historical")
 }
 
 fn reference_dir(model: &str, set: &str) -> PathBuf {
@@ -71,18 +65,14 @@ fn compare(
     reference: &Path,
 ) -> Vec<(String, f64, u32, u32)> {
     let out = tempfile::tempdir().expect("tempdir");
-    let status = Command::new(env!("CARGO_BIN_EXE_ddcolor"))
-        .arg("photo")
-        .args(inputs)
+    let mut cmd = common::ddcolor_command(["photo"]);
+    cmd.args(inputs)
         .args(["--upsample", "nearest", "--format", "png", "-o"])
         .arg(out.path())
         .arg("--model")
         .arg(model(model_name))
-        .args(extra)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .expect("run ddcolor");
-    assert!(status.success(), "ddcolor photo failed");
+        .args(extra);
+    common::run(cmd, LIMIT).assert_ok();
     inputs
         .iter()
         .map(|input| {
@@ -108,8 +98,9 @@ fn compare(
         .collect()
 }
 
+/// Checks one row per historical photo.
 fn report_and_check(title: &str, rows: &[(String, f64, u32, u32)], min_db: f64) {
-    report_and_check_n(title, rows, min_db, 35);
+    report_and_check_n(title, rows, min_db, images(&historical()).len());
 }
 
 fn report_and_check_n(title: &str, rows: &[(String, f64, u32, u32)], min_db: f64, expected: usize) {

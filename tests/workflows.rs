@@ -2,50 +2,30 @@
 //! `--style`, `ddcolor workflows`, `ddcolor help models`, and the errors a broken workflow file
 //! gets (one line naming the file, the node id and the input; nothing written).
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
+use common::{Run, historical};
 use image::{GrayImage, Luma, RgbImage};
 use tempfile::TempDir;
 
-const MODELS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/generated/");
-const PHOTOS: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/media/photos/historical/"
-);
-const BIN: &str = env!("CARGO_BIN_EXE_ddcolor");
-
 fn model(name: &str) -> String {
-    let p = Path::new(MODELS).join(format!("{name}.onnx"));
-    assert!(p.is_file(), "{}: run `make test` first", p.display());
-    p.display().to_string()
+    common::model(name).display().to_string()
 }
 
-struct Out {
-    ok: bool,
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
+/// Runs `ddcolor ARGS` (no model chosen by the environment); fails the test when it runs past
+/// 5 minutes.
+fn ddcolor(args: &[&str]) -> Run {
+    common::run(common::ddcolor_command(args), Duration::from_secs(300))
 }
 
-fn ddcolor(args: &[&str]) -> Out {
-    let o = Command::new(BIN)
-        .args(args)
-        .env_remove("DDCOLOR_MODEL")
-        .output()
-        .expect("run ddcolor");
-    Out {
-        ok: o.status.success(),
-        code: o.status.code(),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
-}
-
-fn ok(args: &[&str]) -> Out {
+fn ok(args: &[&str]) -> Run {
     let o = ddcolor(args);
-    assert!(o.ok, "ddcolor {args:?} failed:\n{}", o.stderr);
+    assert!(o.status.success(), "ddcolor {args:?} failed:\n{}", o.stderr);
     o
 }
 
@@ -183,7 +163,7 @@ fn presets_run_change_the_result_and_are_deterministic() {
         ("portrait", "1870Girl.jpg"),
         ("building", "1909Chicago.jpg"),
     ] {
-        let input = Path::new(PHOTOS).join(photo);
+        let input = historical(photo);
         let plain = dir.path().join(format!("{preset}_plain.png"));
         let a = dir.path().join(format!("{preset}_a.png"));
         let b = dir.path().join(format!("{preset}_b.png"));
@@ -338,7 +318,7 @@ fn refused(json: &str, must: &[&str]) {
         "--model",
         &model("test-dynamic"),
     ]);
-    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert_eq!(r.code(), Some(2), "{}", r.stderr);
     let lines: Vec<&str> = r
         .stderr
         .lines()
@@ -403,7 +383,7 @@ fn broken_workflows_are_refused_naming_node_and_input() {
 #[test]
 fn unknown_preset_and_conflicting_flags() {
     let r = ddcolor(&["photo", "x.png", "--workflow", "potrait"]);
-    assert_eq!(r.code, Some(2));
+    assert_eq!(r.code(), Some(2));
     assert!(
         r.stderr.contains("potrait: unknown workflow"),
         "{}",
@@ -553,12 +533,10 @@ fn run_reads_the_load_node_photo_beside_the_workflow_and_drops_folders_from_the_
     );
     let wf = write_workflow(&sub, "wf.json", &json);
     // Run from another folder: the photo is found beside the workflow file.
-    let o = Command::new(BIN)
-        .args(["run", s(&wf), "--model", &model("test-dynamic")])
-        .current_dir(dir.path())
-        .output()
-        .expect("run ddcolor");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut cmd = common::ddcolor_command(["run", s(&wf), "--model", &model("test-dynamic")]);
+    cmd.current_dir(dir.path());
+    let o = common::run(cmd, Duration::from_secs(300));
+    assert!(o.status.success(), "{}", o.stderr);
     assert!(
         sub.join("old_colour.png").is_file(),
         "{:?}",

@@ -9,6 +9,10 @@
 //! Every test starts a [`Watchdog`] that aborts the process if the test hangs, and every wait on
 //! a bus or a child process has its own deadline.
 
+// The helpers every crate's tests share (process runner, skips and the DDCOLOR_REQUIRE_GPU switch).
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -760,7 +764,10 @@ fn device_choice_and_fallback() {
     let _w = watchdog("device_choice_and_fallback", 60);
     init();
     if std::env::var_os("ORT_DYLIB_PATH").is_some() {
-        eprintln!("skipped: ORT_DYLIB_PATH names another ONNX Runtime library (maybe a GPU build)");
+        common::skipped(
+            "device_choice_and_fallback",
+            &"ORT_DYLIB_PATH names another ONNX Runtime library (maybe a GPU build)",
+        );
         return;
     }
     let run = |device: &str| -> Vec<gst::Message> {
@@ -1805,31 +1812,9 @@ impl PluginEnv {
     }
 
     /// Runs the command with a deadline; returns (exit status, stdout, stderr).
-    fn run(&self, mut cmd: Command, limit: Duration) -> (std::process::ExitStatus, String, String) {
-        let (out_path, err_path) = (self.dir.0.join("stdout"), self.dir.0.join("stderr"));
-        cmd.stdout(std::fs::File::create(&out_path).unwrap())
-            .stderr(std::fs::File::create(&err_path).unwrap());
-        let mut child = cmd.spawn().expect("start GStreamer tool");
-        let deadline = Instant::now() + limit;
-        let status = loop {
-            if let Some(s) = child.try_wait().unwrap() {
-                break s;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "{cmd:?} still running after {limit:?}; stderr: {}",
-                    std::fs::read_to_string(&err_path).unwrap_or_default()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        (
-            status,
-            std::fs::read_to_string(&out_path).unwrap_or_default(),
-            std::fs::read_to_string(&err_path).unwrap_or_default(),
-        )
+    fn run(&self, cmd: Command, limit: Duration) -> (std::process::ExitStatus, String, String) {
+        let r = common::run(cmd, limit);
+        (r.status, r.stdout, r.stderr)
     }
 }
 
@@ -2665,13 +2650,7 @@ fn gst_inspect_lists_temporal_properties() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// CUDA memory (issue 5)
-
-/// Says a test was skipped where `cargo test` shows it (libtest captures `eprintln!`).
-fn skipped(test: &str, why: &dyn std::fmt::Display) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
-}
+// CUDA memory
 
 fn cuda_structures(caps: &gst::CapsRef) -> Vec<Vec<String>> {
     caps.iter_with_features()
@@ -2712,7 +2691,8 @@ fn cuda_memory_is_in_the_templates_and_negotiated_only_with_a_gpu() {
         );
     }
     if ddcolor_engine::cuda::libraries_present().is_ok() {
-        skipped(
+        // Not a GPU test's skip: this half is for machines without a GPU.
+        common::skipped(
             "cuda_memory_is_in_the_templates_and_negotiated_only_with_a_gpu (no-GPU half)",
             &"a CUDA driver is here",
         );
@@ -2759,18 +2739,17 @@ fn gpu_element_equals_the_cpu_element_within_one_level() {
     let test = "gpu_element_equals_the_cpu_element_within_one_level";
     let _w = watchdog("gpu_element_equals_the_cpu_element_within_one_level", 300);
     init();
-    if let Err(e) = ddcolor_engine::cuda::libraries_present() {
-        skipped(test, &e);
+    if !common::gpu_or_skip(test, ddcolor_engine::cuda::libraries_present()) {
         return;
     }
-    if let Err(e) = Model::load(
+    let gpu_model = Model::load(
         Path::new(DYNAMIC),
         &ModelOptions {
             device: ddcolor_engine::device::Device::Cuda,
             ..ModelOptions::default()
         },
-    ) {
-        skipped(test, &e);
+    );
+    if !common::gpu_or_skip(test, gpu_model) {
         return;
     }
     // One frame through `launch` (appsrc and appsink around it): the output's plane rows.
@@ -2818,17 +2797,20 @@ fn gpu_element_equals_the_cpu_element_within_one_level() {
         (V::Nv12, V::Rgba, ""),
         (V::Y444, V::Nv12, ""),
     ];
-    let zero_copy = ["cudaupload", "cudadownload"]
+    let nvcodec = ["cudaupload", "cudadownload"]
         .iter()
         .all(|f| gst::ElementFactory::find(f).is_some());
+    let zero_copy = common::gpu_or_skip(
+        &format!("{test} (CUDA memory)"),
+        if nvcodec {
+            Ok(())
+        } else {
+            Err("no cudaupload/cudadownload (nvcodec)")
+        },
+    );
     if zero_copy {
         cases.push((V::Nv12, V::Nv12, "cuda"));
         cases.push((V::Rgba, V::I420, "cuda"));
-    } else {
-        skipped(
-            &format!("{test} (CUDA memory)"),
-            &"no cudaupload/cudadownload (nvcodec)",
-        );
     }
     for (k, (fin, fout, memory)) in cases.into_iter().enumerate() {
         let photo = picture_for(fin, 67, 45, 300 + k);

@@ -34,7 +34,7 @@ def bgr2lab_rgb_order(rgb):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out_dir")
-    ap.add_argument("--photos", default=os.path.join(os.path.dirname(__file__), "../../../shared/media/photos/historical"))
+    ap.add_argument("--photos", default=os.path.join(os.path.dirname(__file__), "../media/photos/historical"))
     args = ap.parse_args()
     out = args.out_dir
     os.makedirs(os.path.join(out, "photos"), exist_ok=True)
