@@ -6,7 +6,7 @@ MEDIA := tests/media
 HIST := $(MEDIA)/photos/historical
 DDCOLOR := target/release/ddcolor
 
-.PHONY: all setup build demo demo-film test test-data bench bench-film bench-temporal bench-workflows workflow-crops models clean
+.PHONY: all setup build demo demo-film test lint test-data bench bench-film bench-temporal bench-workflows workflow-crops models clean
 
 all: build
 
@@ -50,8 +50,14 @@ $(TESTDATA)/recipe/.done: tests/reference/recipe.py $(TESTDATA)/lab/manifest.jso
 	touch $@
 
 # DDCOLOR_REQUIRE_NVRTC: the set-up installed NVRTC, so the kernel compile test must not skip.
-test: setup test-data
-	DDCOLOR_REQUIRE_NVRTC=1 cargo test --workspace --locked
+# test-hooks: the hooks that simulate running out of GPU memory and starved workers, compiled
+# into the test builds only. Formatting and clippy's warnings fail the run as a test would.
+test: setup test-data lint
+	DDCOLOR_REQUIRE_NVRTC=1 cargo test --workspace --locked --features ddcolor/test-hooks,gst-plugin-ddcolor/test-hooks
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --locked --features ddcolor/test-hooks -- -D warnings
 
 bench: build
 	scripts/bench.sh

@@ -7,11 +7,12 @@
 
 use std::path::PathBuf;
 
+use ddcolor_engine::Upsample;
 use ddcolor_engine::guided::{guided_filter, guided_upsample, joint_bilateral_upsample};
 use ddcolor_engine::lab::{LabToRgb, rgb_to_lab};
 use ddcolor_engine::metrics::{Rgb, colour_error};
 use ddcolor_engine::recombine;
-use ddcolor_engine::resize::{Upsample, linear_taps, resize_to_model};
+use ddcolor_engine::resize::{linear_taps, resize_to_model};
 use ddcolor_engine::{Photo, Samples};
 
 fn to_rgb(p: &Photo) -> Rgb {

@@ -16,10 +16,10 @@ use std::path::PathBuf;
 
 use ddcolor_engine::lab::rgb_to_lab;
 use ddcolor_engine::metrics::{Rgb, colour_error};
-use ddcolor_engine::resize::{Upsample, resize_to_model};
+use ddcolor_engine::resize::resize_to_model;
 use ddcolor_engine::workflow::Workflow;
 use ddcolor_engine::{LabImage, recombine};
-use ddcolor_engine::{Photo, Samples};
+use ddcolor_engine::{Photo, Samples, Upsample};
 
 const S: usize = 256;
 

@@ -82,7 +82,7 @@ pub mod lab {
 
 /// The recipe's resize to model size, for benchmarks that feed a model by hand.
 pub mod resize {
-    pub use crate::picture::resize::resize_to_model;
+    pub use crate::picture::resize::{linear_taps, resize_to_model};
 }
 
 /// Temporal smoothing of film chroma.

@@ -75,8 +75,10 @@ pub fn historical(name: &str) -> PathBuf {
 
 /// The `ddcolor` binary cargo built for this test (only the `ddcolor` package's tests have one).
 pub fn ddcolor_bin() -> &'static str {
-    option_env!("CARGO_BIN_EXE_ddcolor")
-        .expect("the ddcolor binary is only built for the tests of the ddcolor package")
+    match option_env!("CARGO_BIN_EXE_ddcolor") {
+        Some(bin) => bin,
+        None => panic!("the ddcolor binary is only built for the tests of the ddcolor package"),
+    }
 }
 
 /// `ddcolor ARGS` with no model chosen by the environment (`DDCOLOR_MODEL` and
