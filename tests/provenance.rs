@@ -445,3 +445,68 @@ fn films_record_their_provenance() {
         );
     }
 }
+
+/// A film records the S that ran, not the one asked for: with the device out of memory above
+/// 512 (simulated), `--input-size 768` steps down, and the container's comment and every
+/// `--frames` PNG say so. Without `--input-size`, the S the element chose is recorded rather
+/// than a guess.
+#[test]
+fn films_record_the_size_that_ran() {
+    let dir = TempDir::new().unwrap();
+    let seq = dir.path().join("reel");
+    frames(&seq, 4);
+    for ext in ["mp4", "mkv"] {
+        let out = dir.path().join(format!("reel.{ext}"));
+        let png = dir.path().join(format!("frames-{ext}"));
+        let mut cmd = common::ddcolor_command(args![
+            "film",
+            &seq,
+            &out,
+            "--fps",
+            "24",
+            "--model",
+            model("test-dynamic"),
+            "--input-size",
+            "768",
+            "--frames",
+            &png
+        ]);
+        cmd.env("DDCOLOR_SIMULATE_OOM_ABOVE", "512");
+        let r = common::run(cmd, Duration::from_secs(300));
+        r.assert_ok();
+        let tags = exiftool_with(&out, &["-ee"]);
+        let key = if ext == "mp4" {
+            "ItemList:Comment"
+        } else {
+            "Matroska:Comments"
+        };
+        let comment = text(&tags, key, &out);
+        assert!(
+            comment.contains("input_size=512 (stepped down from 768 after running out of memory)"),
+            "{ext}: {key} is {comment:?}"
+        );
+        let first = exiftool(&png.join("frame_000001.png"));
+        let settings = text(
+            &first,
+            "XMP-ddcolor:Settings",
+            &png.join("frame_000001.png"),
+        );
+        assert!(
+            settings.starts_with("input_size=512 (stepped down from 768"),
+            "{ext}: frame 1 records {settings:?}"
+        );
+    }
+    // No size given: the model's default as the element chose it (512 for a dynamic model).
+    let out = dir.path().join("plain.mkv");
+    ddcolor(args![
+        "film",
+        &seq,
+        &out,
+        "--fps",
+        "24",
+        "--model",
+        model("test-dynamic")
+    ]);
+    let comment = text(&exiftool_with(&out, &["-ee"]), "Matroska:Comments", &out);
+    assert!(comment.contains("input_size=512;"), "{comment:?}");
+}
