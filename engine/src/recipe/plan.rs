@@ -31,7 +31,8 @@ pub const STEP_DOWN_SIZES: &[usize] = &[1280, 960, 768, 512];
 /// Why a plan could not be made; each names what to change.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
-    #[error("workflow {0}")]
+    /// Says which workflow and what is wrong with it; front ends add no prefix of their own.
+    #[error(transparent)]
     Workflow(#[from] WorkflowError),
     #[error(transparent)]
     Catalog(#[from] CatalogError),
