@@ -7,6 +7,7 @@
 //! the grey input's luma, and used for every run, so the runs are judged against the same motion.
 
 mod plot;
+mod video;
 
 use std::collections::VecDeque;
 use std::io::Write;
@@ -27,7 +28,7 @@ use serde::Serialize;
 use tempfile::NamedTempFile;
 
 use crate::progress::{bar_style, progress_bar};
-use crate::video::FrameSource;
+use video::FrameSource;
 
 /// `ddcolor metrics RUN... --input GREY [--truth TRUTH] [--label NAME]... [--json F] [--plot F]`.
 #[derive(Args)]

@@ -1937,7 +1937,19 @@ mod tests {
 
     /// Whether this machine can run the GPU tests: the libraries load and a GPU is there, and
     /// the ONNX Runtime library has CUDA. Anything else that fails later is a failure.
+    ///
+    /// With `DDCOLOR_REQUIRE_GPU` set (to anything but empty or `0`), as on a machine that has a
+    /// GPU, a test that cannot run fails instead of skipping, as the integration tests do.
     fn gpu_here(test: &str, needs_gpu_model: bool) -> bool {
+        let skipped = |test: &str, why: &dyn std::fmt::Display| {
+            let required =
+                std::env::var_os("DDCOLOR_REQUIRE_GPU").is_some_and(|v| !v.is_empty() && v != "0");
+            assert!(
+                !required,
+                "{test}: DDCOLOR_REQUIRE_GPU is set, but it cannot run: {why}"
+            );
+            skipped(test, why);
+        };
         if let Err(e) = libraries_present() {
             skipped(test, &e);
             return false;

@@ -1,0 +1,215 @@
+//! Containers and codecs: which muxer and video encoder a film's extension takes, and the
+//! provenance in the muxer's tags, which GStreamer writes differently per container (and which
+//! follows the S the colorizer reports).
+
+use super::*;
+
+/// The container and codecs an output name asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Container {
+    Mp4,
+    Mkv,
+    Webm,
+}
+
+impl Container {
+    pub(super) fn of(path: &Path) -> Result<Self> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("mp4") | Some("m4v") | Some("mov") => Ok(Self::Mp4),
+            Some("mkv") => Ok(Self::Mkv),
+            Some("webm") => Ok(Self::Webm),
+            _ => bail!(
+                "{}: unsupported output format (use .mp4, .mkv or .webm)",
+                path.display()
+            ),
+        }
+    }
+
+    pub(super) fn muxer(self, output: &Path) -> &'static str {
+        match self {
+            Self::Mp4
+                if output
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("mov")) =>
+            {
+                "qtmux"
+            }
+            Self::Mp4 => "mp4mux",
+            Self::Mkv => "matroskamux",
+            Self::Webm => "webmmux",
+        }
+    }
+
+    /// Audio encoder for streams the container cannot take as they are.
+    pub(super) fn audio_encoder(self) -> &'static str {
+        match self {
+            Self::Mp4 => "avenc_aac",
+            Self::Mkv | Self::Webm => "opusenc",
+        }
+    }
+}
+
+/// The video encoder chain (after `videoconvert`), as `gst::parse::bin_from_description` text.
+/// H.264's capsfilter is named `layout`: its chroma layout is set once the frame size is known.
+pub(super) fn video_encoder(container: Container, lossless: bool) -> Result<String> {
+    Ok(match (container, lossless) {
+        // FFV1 on BGRx keeps the element's RGB bit for bit: an archival master.
+        (Container::Mkv, true) => "capsfilter caps=video/x-raw,format=BGRx ! avenc_ffv1 slicecrc=1".into(),
+        (_, true) => bail!("--lossless needs an .mkv output (FFV1 in Matroska)"),
+        (Container::Webm, false) => {
+            "vp9enc deadline=1 cpu-used=5 row-mt=true end-usage=cq cq-level=20 threads=2 keyframe-max-dist=250".into()
+        }
+        (_, false) => "capsfilter name=layout ! x264enc pass=qual quantizer=18 speed-preset=medium ! h264parse".into(),
+    })
+}
+
+/// Keeps the provenance's `input_size` to what the colorizer runs: it posts the S when it
+/// knows it and after a step-down, before pushing frames made at it. The handler runs in the
+/// thread that posts, so the muxer's tags and the `--frames` writer have the new S before the
+/// first frame made at it reaches them; the muxer writes its tags when it finishes the file.
+pub(super) fn record_size_that_runs(
+    pipeline: &gst::Pipeline,
+    colorize: &gst::Element,
+    mux: &gst::Element,
+    shared: Arc<Shared>,
+) -> Result<()> {
+    let bus = pipeline
+        .bus()
+        .ok_or_else(|| anyhow!("pipeline without a bus"))?;
+    let (colorize, mux) = (colorize.downgrade(), mux.downgrade());
+    bus.set_sync_handler(move |_, msg| {
+        if let gst::MessageView::Element(e) = msg.view()
+            && let Some(s) = e.structure()
+            && s.name() == gstddcolor::ddcolorize::SIZE_MESSAGE
+            && msg
+                .src()
+                .is_some_and(|src| colorize.upgrade().is_some_and(|c| src == &c))
+            && let Ok(size) = s.get::<String>("input-size")
+        {
+            let mut p = shared.provenance.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(p) = p.as_mut() {
+                for (k, v) in &mut p.settings {
+                    if k == "input_size" {
+                        v.clone_from(&size);
+                    }
+                }
+                if let Some(mux) = mux.upgrade()
+                    && let Err(e) = set_provenance_tags(&mux, p)
+                {
+                    shared.fail(format!("{e:#}"));
+                }
+            }
+        }
+        gst::BusSyncReply::Pass
+    });
+    Ok(())
+}
+
+/// Records the provenance in the muxer's global tags, chosen for what survives into the file
+/// and what `exiftool` reads back: comment and description carry the whole summary (model
+/// SHA-256, workflow, settings), encoder the tool. MP4 (`mp4mux`/`qtmux`) writes them as iTunes
+/// `ilst` items (©cmt, desc, ©too; the description and keywords also as XMP); Matroska
+/// (`matroskamux`) writes COMMENTS and ENCODER SimpleTags (it has no description) and takes the
+/// tool as its WritingApp. Matroska's string tags come out escaped; [`unescape_matroska_tags`]
+/// puts them right once the file is complete.
+pub(super) fn set_provenance_tags(mux: &gst::Element, p: &Provenance) -> Result<()> {
+    let setter = mux
+        .dynamic_cast_ref::<gst::TagSetter>()
+        .ok_or_else(|| anyhow!("the muxer {} takes no tags", mux.name()))?;
+    let summary = p.summary();
+    let mut tags = gst::TagList::new();
+    {
+        let t = tags
+            .get_mut()
+            .ok_or_else(|| anyhow!("a new tag list is not writable"))?;
+        let m = gst::TagMergeMode::Replace;
+        t.add::<gst::tags::Comment>(&summary.as_str(), m);
+        t.add::<gst::tags::Description>(&summary.as_str(), m);
+        t.add::<gst::tags::Encoder>(&p.tool.as_str(), m);
+        t.add::<gst::tags::Keywords>(&"colorized", gst::TagMergeMode::Append);
+        t.add::<gst::tags::Keywords>(&"DDColor", gst::TagMergeMode::Append);
+    }
+    setter.merge_tags(&tags, gst::TagMergeMode::Replace);
+    if mux.has_property("writing-app") {
+        mux.set_property("writing-app", &p.tool);
+    }
+    Ok(())
+}
+
+/// `matroskamux` (GStreamer 1.22) writes each tag through `gst_value_serialize`, so a string
+/// with spaces is stored quoted and backslash-escaped (`"Colorized\ by\ ..."`). This rewrites
+/// those values in place in the finished file: each escaped value is found near the end (where
+/// the muxer writes its Tags), checked to be a whole TagString element, and overwritten by the
+/// plain text followed by zero bytes, which EBML allows as padding of a string element; no size
+/// or offset in the file changes. Values that are not found (a muxer that writes them plainly)
+/// are left alone.
+pub(super) fn unescape_matroska_tags(path: &Path, values: &[&str]) -> Result<()> {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    /// Tags follow the clusters and cues: the tail of the file holds them.
+    const TAIL: u64 = 4 << 20;
+    const TAG_STRING_ID: [u8; 2] = [0x44, 0x87];
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("{}: cannot reopen to fix its tags", path.display()))?;
+    let len = file.metadata()?.len();
+    let start = len.saturating_sub(TAIL);
+    file.seek(SeekFrom::Start(start))?;
+    let mut tail = Vec::new();
+    file.read_to_end(&mut tail)?;
+    for value in values {
+        let escaped = value.to_value().serialize()?;
+        let (escaped, plain) = (escaped.as_bytes(), value.as_bytes());
+        if escaped == plain || escaped.len() < plain.len() {
+            continue;
+        }
+        let mut from = 0;
+        while let Some(i) = find(&tail[from..], escaped).map(|i| i + from) {
+            from = i + escaped.len();
+            // The element's header right before: TagString ID, then its size as a one- to
+            // eight-byte EBML number equal to the escaped length (plus a trailing NUL, which
+            // GStreamer writes).
+            let header_ok = (1..=8).any(|w| {
+                i >= 2 + w
+                    && tail[i - 2 - w..i - w] == TAG_STRING_ID
+                    && ebml_size(&tail[i - w..i]).is_some_and(|size| {
+                        size == escaped.len() as u64 || size == escaped.len() as u64 + 1
+                    })
+            });
+            if !header_ok {
+                continue;
+            }
+            let mut replacement = plain.to_vec();
+            replacement.resize(escaped.len(), 0);
+            file.seek(SeekFrom::Start(start + i as u64))?;
+            file.write_all(&replacement)?;
+            tail[i..i + escaped.len()].copy_from_slice(&replacement);
+        }
+    }
+    file.sync_all()?;
+    Ok(())
+}
+
+pub(super) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The value of an EBML variable-size integer occupying exactly `bytes` (its length marker must
+/// say so).
+pub(super) fn ebml_size(bytes: &[u8]) -> Option<u64> {
+    let w = bytes.len();
+    let first = *bytes.first()?;
+    if w > 8 || first.leading_zeros() as usize != w - 1 {
+        return None;
+    }
+    let mut v = (first as u64) & (0xFF >> w);
+    for &b in &bytes[1..] {
+        v = v << 8 | b as u64;
+    }
+    Some(v)
+}

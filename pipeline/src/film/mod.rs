@@ -1,0 +1,252 @@
+//! `ddcolor film`: builds and runs the GStreamer pipeline that colorizes a film file or a scanned
+//! image sequence with the `ddcolorize` element, keeping every frame, timestamp and the sound.
+//!
+//! ```text
+//! filesrc ! parsebin ─ video ─ decodebin ! queue ! videoconvert ! RGB ! ddcolorize ! RGB ! tee ─ queue ! videoconvert ! encoder ! parser ! mux ! filesink (temporary name)
+//!                   │                                          (--frames: a pad probe after the colorizer hands frames to a PNG writer thread)
+//!                   └ audio ─ queue (unbounded) ! mux       (copied untouched when the container takes it)
+//!                           └ decodebin ! audioconvert ! audioresample ! encoder ! mux   (otherwise, with a note)
+//! ```
+//! The queues put decoding, inference and encoding on their own threads, so the model never
+//! waits for the others. The result is written under a temporary name and renamed at the end,
+//! so a failed run leaves nothing under the final name; Ctrl-C sends end-of-stream instead, so
+//! what was done so far is a playable file.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use ddcolor_engine::io::{WriteOptions, read_photo, write_photo};
+use ddcolor_engine::mark::draw_mark_u8;
+use ddcolor_engine::provenance::Provenance;
+use ddcolor_engine::{Photo, Samples};
+use gst::prelude::*;
+use gst_video::prelude::*;
+
+use crate::error_watch;
+use crate::progress::{bar_style, progress_bar};
+
+mod containers;
+mod errors;
+mod graph;
+mod sequence;
+
+use containers::*;
+use errors::*;
+use graph::*;
+use sequence::*;
+
+pub use sequence::sequence_files;
+
+/// What `ddcolor film` was asked to do.
+pub struct FilmJob {
+    pub input: PathBuf,
+    pub output: PathBuf,
+    pub model: PathBuf,
+    pub input_size: Option<usize>,
+    /// `None`: the workflow's, else the element's default.
+    pub upsample: Option<ddcolor_engine::Upsample>,
+    pub device: ddcolor_engine::device::Device,
+    pub gpu: ddcolor_engine::device::GpuOptions,
+    pub threads: Option<usize>,
+    pub batch_size: u32,
+    pub lossless: bool,
+    pub fps: Option<gst::Fraction>,
+    pub frames_dir: Option<PathBuf>,
+    pub max_pixels: u64,
+    pub overwrite: bool,
+    pub temporal: ddcolor_engine::temporal::TemporalSettings,
+    /// The element's `workflow` (preset name or JSON file) and `style` properties.
+    pub workflow: Option<String>,
+    pub style: Option<&'static str>,
+    /// Recorded in the container's tags and in the `--frames` PNGs; `None` with `--no-metadata`.
+    pub provenance: Option<Provenance>,
+    /// Draw the visible "COLORIZED" mark on every frame (`--mark`).
+    pub mark: bool,
+}
+
+/// Temporary name beside the final output: hidden, removed on failure, renamed on success.
+fn temp_output(output: &Path) -> Result<tempfile::TempPath> {
+    let dir = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = output
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("film");
+    let file = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".part")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .tempfile_in(&dir)
+        .with_context(|| format!("{}: cannot write here", output.display()))?;
+    Ok(file.into_temp_path())
+}
+
+/// Name of the `parsebin` that splits the input file into streams.
+const DEMUX: &str = "demux";
+
+/// What the pipeline run ended with.
+struct Outcome {
+    frames: u64,
+    interrupted: bool,
+    elapsed: Duration,
+    /// Frames per second from the first colour frame to the last.
+    steady_fps: Option<f64>,
+}
+
+/// `ddcolor film`: the engine's plan asked first, so a bad workflow or model fails before the
+/// pipeline is built (the element asks the same plan and loads the model); then the film.
+pub(crate) fn command(args: crate::args::FilmArgs) -> Result<std::process::ExitCode> {
+    let choice = crate::photos::plan_request(&args.model, &args.look).choose()?;
+    let chosen = choice.require_model("a film")?;
+    crate::photos::say_model(chosen);
+    let temporal = args.temporal.settings();
+    let provenance = crate::provenance::film_provenance(&args.output_args, &choice, &temporal)?;
+    run(&FilmJob {
+        input: args.input,
+        output: args.output,
+        model: chosen.path.clone(),
+        input_size: args.model.input_size,
+        upsample: args.model.upsample,
+        device: args.model.device,
+        gpu: args.model.gpu(),
+        threads: args.model.threads,
+        batch_size: args.batch_size,
+        lossless: args.lossless,
+        fps: args.fps,
+        frames_dir: args.frames,
+        max_pixels: args.max_pixels,
+        overwrite: args.overwrite,
+        temporal,
+        workflow: args.look.workflow.clone(),
+        style: args.look.style.map(|s| s.name()),
+        provenance: provenance.map(Arc::unwrap_or_clone),
+        mark: args.output_args.mark,
+    })?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+pub fn run(job: &FilmJob) -> Result<()> {
+    let container = Container::of(&job.output)?;
+    if job.lossless && container != Container::Mkv {
+        bail!(
+            "{}: --lossless needs an .mkv output (FFV1 in Matroska)",
+            job.output.display()
+        );
+    }
+    if !job.input.exists() {
+        bail!("{}: no such file or folder", job.input.display());
+    }
+    if same_path(&job.input, &job.output) {
+        bail!(
+            "{}: the output would overwrite the input",
+            job.output.display()
+        );
+    }
+    if job.output.exists() && !job.overwrite {
+        bail!(
+            "{}: already exists (use --overwrite to replace it)",
+            job.output.display()
+        );
+    }
+    let sequence = if job.input.is_dir() {
+        Some(sequence_files(&job.input)?)
+    } else {
+        None
+    };
+    if sequence.is_some() && job.fps.is_none() {
+        bail!(
+            "{}: an image sequence needs --fps (e.g. --fps 24 or --fps 24000/1001)",
+            job.input.display()
+        );
+    }
+    if let Some(dir) = &job.frames_dir {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("{}: cannot create the frames folder", dir.display()))?;
+    }
+
+    gst::init().context("GStreamer could not be initialised")?;
+    gstddcolor::register_static().context("the ddcolorize element could not be registered")?;
+    error_watch::start();
+    let temp = temp_output(&job.output)?;
+
+    let (outcome, provenance) = match &sequence {
+        Some(files) => run_pipeline(job, container, &temp, Source::Sequence(files)),
+        None => run_pipeline(job, container, &temp, Source::File(&job.input)),
+    }?;
+    if let Some(p) = &provenance
+        && matches!(container, Container::Mkv | Container::Webm)
+    {
+        unescape_matroska_tags(&temp, &[&p.summary(), &p.tool])?;
+    }
+    temp.persist(&job.output).with_context(|| {
+        format!(
+            "{}: could not move the result into place",
+            job.output.display()
+        )
+    })?;
+    let fps = outcome.frames as f64 / outcome.elapsed.as_secs_f64().max(1e-9);
+    if outcome.interrupted {
+        eprintln!(
+            "interrupted: {} holds the {} frames done so far (a playable file)",
+            job.output.display(),
+            outcome.frames
+        );
+    } else {
+        eprintln!(
+            "done: {} frames in {:.1} s ({fps:.2} frames/s{}) -> {}",
+            outcome.frames,
+            outcome.elapsed.as_secs_f64(),
+            outcome
+                .steady_fps
+                .map(|f| format!(", {f:.3} after start-up"))
+                .unwrap_or_default(),
+            job.output.display()
+        );
+    }
+    if let Some(dir) = &job.frames_dir {
+        eprintln!("frames: {}", dir.display());
+    }
+    Ok(())
+}
+
+fn same_path(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+enum Source<'a> {
+    File(&'a Path),
+    Sequence(&'a [PathBuf]),
+}
+
+/// Shared between the pad-added handler and the main loop.
+struct Shared {
+    failure: std::sync::Mutex<Option<String>>,
+    video_linked: AtomicBool,
+    /// What the film records about how it was made, brought up to date when the colorizer
+    /// says which S runs (at start, and after a step-down).
+    provenance: std::sync::Mutex<Option<Provenance>>,
+}
+
+impl Shared {
+    fn provenance(&self) -> Option<Provenance> {
+        self.provenance
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn fail(&self, msg: String) {
+        let mut f = self.failure.lock().unwrap_or_else(|p| p.into_inner());
+        if f.is_none() {
+            *f = Some(msg);
+        }
+    }
+}
