@@ -1,27 +1,26 @@
 use std::collections::VecDeque;
 use std::sync::{LazyLock, Mutex, MutexGuard};
 
-use ddcolor_engine::cuda::frames::{self as gpu_frames, GpuFrames, Memory, Planes};
+use ddcolor_engine::cuda::frames::{self as gpu_frames, Memory};
 use ddcolor_engine::device::{GpuOptions, Placement};
-use ddcolor_engine::frame::{self, Frame, FrameMut, LumaPlane, PixelFormat, Yuv, YuvMatrix};
 use ddcolor_engine::plan::{PlanError, PlanRequest, SizeRule, Sizes};
 use ddcolor_engine::temporal::{self, Smoother, TemporalSettings};
-use ddcolor_engine::workflow::Workflow;
-use ddcolor_engine::{EngineError, LabImage, Model, Photo, Samples, model_input, recombine_into};
+use ddcolor_engine::{Model, model_input};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::prelude::*;
 use gst_base::subclass::base_transform::GenerateOutputSuccess;
 use gst_base::subclass::prelude::*;
-use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
-use std::sync::Arc;
 
+use super::batch::{Slot, State, Timing};
+use super::caps::{SINK_FORMATS, SRC_FORMATS, pixel_format, transformed_caps};
+use super::gpu::{self, CudaShare, GpuState, device_memory_check, primary_handle};
 use super::{Device, Style, Temporal, Upsample};
-use crate::gstcuda::{self, CudaContext, GstCuda, MappedFrame};
+use crate::gstcuda::{self, CudaContext, GstCuda};
 
-static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+pub(super) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
         "ddcolorize",
         gst::DebugColorFlags::empty(),
@@ -51,35 +50,6 @@ const MAX_INPUT_SIZE: u32 = 4096;
 /// `768 (auto)`, or a step-down's description), posted when it is first known and after each
 /// step-down.
 pub const SIZE_MESSAGE: &str = "ddcolorize-input-size";
-
-/// Formats the element reads. Grey formats are what scanned film decodes to; the others let it
-/// sit straight after a decoder or `videoconvert` without another conversion.
-const SINK_FORMATS: &[gst_video::VideoFormat] = &[
-    gst_video::VideoFormat::Gray8,
-    gst_video::VideoFormat::Gray16Le,
-    gst_video::VideoFormat::I420,
-    gst_video::VideoFormat::Nv12,
-    gst_video::VideoFormat::Y444,
-    gst_video::VideoFormat::Rgb,
-    gst_video::VideoFormat::Bgr,
-    gst_video::VideoFormat::Rgba,
-    gst_video::VideoFormat::Bgra,
-    gst_video::VideoFormat::Rgbx,
-    gst_video::VideoFormat::Bgrx,
-];
-
-/// Formats the element writes: colour only. The order is the preference for grey input.
-const SRC_FORMATS: &[gst_video::VideoFormat] = &[
-    gst_video::VideoFormat::Rgb,
-    gst_video::VideoFormat::Bgr,
-    gst_video::VideoFormat::Rgba,
-    gst_video::VideoFormat::Bgra,
-    gst_video::VideoFormat::Rgbx,
-    gst_video::VideoFormat::Bgrx,
-    gst_video::VideoFormat::Y444,
-    gst_video::VideoFormat::I420,
-    gst_video::VideoFormat::Nv12,
-];
 
 #[derive(Debug, Clone)]
 struct Settings {
@@ -142,148 +112,6 @@ impl Default for Settings {
     }
 }
 
-/// Timestamps and flags of an input frame, kept instead of the buffer itself.
-#[derive(Debug, Clone, Copy)]
-struct Timing {
-    pts: Option<gst::ClockTime>,
-    dts: Option<gst::ClockTime>,
-    duration: Option<gst::ClockTime>,
-    offset: u64,
-    offset_end: u64,
-    flags: gst::BufferFlags,
-}
-
-impl Timing {
-    fn of(buf: &gst::BufferRef) -> Self {
-        Self {
-            pts: buf.pts(),
-            dts: buf.dts(),
-            duration: buf.duration(),
-            offset: buf.offset(),
-            offset_end: buf.offset_end(),
-            flags: buf.flags(),
-        }
-    }
-
-    fn apply(&self, buf: &mut gst::BufferRef) {
-        buf.set_pts(self.pts);
-        buf.set_dts(self.dts);
-        buf.set_duration(self.duration);
-        buf.set_offset(self.offset);
-        buf.set_offset_end(self.offset_end);
-        // Only flags that describe the frame's place in the stream carry over.
-        let keep = gst::BufferFlags::DISCONT
-            | gst::BufferFlags::RESYNC
-            | gst::BufferFlags::GAP
-            | gst::BufferFlags::DROPPABLE;
-        buf.set_flags(self.flags & keep);
-    }
-}
-
-/// One frame waiting for its batch: its full-resolution pixels (L comes from them) and, with
-/// `keep-luma`, its luma plane. Slots are reused, so no frame-sized buffer is allocated per frame.
-struct Slot {
-    photo: Photo,
-    luma: Vec<u8>,
-    /// The colour result, once the model has run on the batch.
-    out: Photo,
-    timing: Timing,
-}
-
-impl Slot {
-    fn new() -> Self {
-        Self {
-            photo: Photo {
-                width: 0,
-                height: 0,
-                channels: 1,
-                samples: Samples::U8(Vec::new()),
-            },
-            luma: Vec::new(),
-            out: Photo {
-                width: 0,
-                height: 0,
-                channels: 3,
-                samples: Samples::U8(Vec::new()),
-            },
-            timing: Timing {
-                pts: None,
-                dts: None,
-                duration: None,
-                offset: 0,
-                offset_end: 0,
-                flags: gst::BufferFlags::empty(),
-            },
-        }
-    }
-}
-
-struct State {
-    model: Model,
-    size: usize,
-    batch: usize,
-    /// Frames per model call: the model's fixed batch if it has one, else `batch`.
-    per_call: usize,
-    in_info: Option<gst_video::VideoInfo>,
-    out_info: Option<gst_video::VideoInfo>,
-    slots: Vec<Slot>,
-    filled: usize,
-    input: Vec<f32>,
-    ab: Vec<f32>,
-    /// Slots whose colour result waits to be written out, in order. Output buffers are written
-    /// one at a time, as they are pushed: holding a batch of them could exhaust a small
-    /// downstream pool and stall.
-    ready: VecDeque<usize>,
-    /// Colour carried from frame to frame; frames reach it in order, batch or not.
-    smoother: Smoother,
-    /// Post-processing after the model, from the `workflow` property.
-    workflow: Option<Arc<Workflow>>,
-    /// S per frame size and the out-of-memory step-down, as the engine's plan decided them.
-    sizes: Arc<Sizes>,
-    /// Frames colorized since the last flush or new segment: varies the workflow's film grain
-    /// from frame to frame, the same way on a second pass after a seek to the start.
-    frames: u64,
-    /// The workflow changes lightness: `keep-luma` cannot apply.
-    luma_changed: bool,
-    /// The recipe's pre- and post-processing on the GPU, when the model runs there and no
-    /// CPU-only option is in use.
-    gpu: Option<GpuState>,
-}
-
-/// The GPU path's state: frames queue in GPU memory, the kernels convert and recombine them.
-struct GpuState {
-    frames: GpuFrames,
-    /// The negotiated formats have kernels: frames take this path (else the CPU's).
-    active: bool,
-    /// Where the negotiated caps put input and output frames (`memory:CUDAMemory` or not).
-    in_memory: Memory,
-    out_memory: Memory,
-    upsample: ddcolor_engine::Upsample,
-    /// An `upsample` change the GPU path cannot follow was said once.
-    warned_upsample: bool,
-    /// `keep-luma` switched on while playing, which the GPU path does not do, was said once.
-    warned_keep_luma: bool,
-}
-
-/// A buffer in CUDA-memory caps must hold CUDA memory on the primary context (see
-/// [`GstCuda::check_and_sync`]).
-fn device_memory_check(buffer: &gst::BufferRef) -> Result<(), String> {
-    let lib = GstCuda::get().map_err(|e| e.to_string())?;
-    let ours = primary_handle().ok_or("no CUDA driver")?;
-    lib.check_and_sync(buffer, ours)
-}
-
-/// The device's primary CUDA context, wrapped as a `GstCudaContext` for the element's
-/// neighbours (decoders, `cudaupload`, `cudaconvert`), so that CUDA memory passes between them
-/// and the kernels without a copy.
-#[derive(Default)]
-struct CudaShare {
-    context: Option<CudaContext>,
-    /// A neighbour brought a CUDA context of its own: its device memory is not ours to read,
-    /// so CUDA memory caps are not offered.
-    foreign: bool,
-}
-
 #[derive(Default)]
 pub struct Ddcolorize {
     settings: Mutex<Settings>,
@@ -298,138 +126,7 @@ const GPU_PATH_UNKNOWN: u8 = 0;
 const GPU_PATH_YES: u8 = 1;
 const GPU_PATH_NO: u8 = 2;
 
-/// The device's primary CUDA context (`CUcontext`), when a driver is there.
-fn primary_handle() -> Option<*mut std::ffi::c_void> {
-    ddcolor_engine::cuda::primary_context(0)
-        .ok()
-        .map(|(ctx, _)| ctx as *mut std::ffi::c_void)
-}
-
-pub(crate) fn pixel_format(f: gst_video::VideoFormat) -> Option<PixelFormat> {
-    use gst_video::VideoFormat as V;
-    Some(match f {
-        V::Gray8 => PixelFormat::Gray8,
-        V::Gray16Le => PixelFormat::Gray16Le,
-        V::I420 => PixelFormat::I420,
-        V::Nv12 => PixelFormat::Nv12,
-        V::Y444 => PixelFormat::Y444,
-        V::Rgb => PixelFormat::Rgb,
-        V::Bgr => PixelFormat::Bgr,
-        V::Rgba => PixelFormat::Rgba,
-        V::Bgra => PixelFormat::Bgra,
-        V::Rgbx => PixelFormat::Rgbx,
-        V::Bgrx => PixelFormat::Bgrx,
-        _ => return None,
-    })
-}
-
-fn yuv_of(info: &gst_video::VideoInfo) -> Yuv {
-    use gst_video::VideoColorMatrix as M;
-    let matrix = match info.colorimetry().matrix() {
-        M::Bt601 | M::Fcc => YuvMatrix::Bt601,
-        M::Bt2020 => YuvMatrix::Bt2020,
-        _ => YuvMatrix::Bt709,
-    };
-    Yuv {
-        matrix,
-        full_range: info.colorimetry().range() == gst_video::VideoColorRange::Range0_255,
-    }
-}
-
-/// The caps the other side can have for `caps` on one side (`direction`: the side of `caps`).
-/// Sizes and rates carry over; formats become the other side's, the same format first so no
-/// conversion is forced; Y'CbCr out keeps the input's matrix and range (what `keep-luma` needs,
-/// and no silent change of colorimetry), RGB out has none. With `cuda` (the GPU path can run),
-/// frames may be in CUDA memory on either side, in the formats the kernels handle, the same
-/// memory as `caps` first; without it CUDA memory is not taken.
-pub(crate) fn transformed_caps(
-    direction: gst::PadDirection,
-    caps: &gst::Caps,
-    cuda: bool,
-) -> gst::Caps {
-    use gst_video::VideoFormat as V;
-    let system = gst::CapsFeatures::new([gst::CAPS_FEATURE_MEMORY_SYSTEM_MEMORY]);
-    let device = gst::CapsFeatures::new([gstcuda::CUDA_MEMORY]);
-    let mut out = gst::Caps::new_empty();
-    {
-        let out = out.get_mut().expect("new caps are writable");
-        for (s, features) in caps.iter_with_features() {
-            let in_cuda = features.contains(gstcuda::CUDA_MEMORY);
-            if in_cuda && !cuda {
-                continue;
-            }
-            // (formats, keep colorimetry) in order of preference.
-            let mut variants: Vec<(Vec<V>, bool)> = Vec::new();
-            if direction == gst::PadDirection::Src {
-                variants.push((SINK_FORMATS.to_vec(), false));
-            } else {
-                let same = s
-                    .get::<&str>("format")
-                    .ok()
-                    .map(V::from_string)
-                    .filter(|f| SRC_FORMATS.contains(f));
-                let ordered: Vec<V> = same
-                    .into_iter()
-                    .chain(SRC_FORMATS.iter().copied().filter(|f| Some(*f) != same))
-                    .collect();
-                if same.is_some_and(|f| pixel_format(f).is_some_and(|p| p.is_yuv())) {
-                    let is_yuv = |f: &V| pixel_format(*f).is_some_and(|p| p.is_yuv());
-                    variants.push((ordered.iter().copied().filter(is_yuv).collect(), true));
-                    variants.push((
-                        ordered.iter().copied().filter(|f| !is_yuv(f)).collect(),
-                        false,
-                    ));
-                } else {
-                    variants.push((ordered, false));
-                }
-            }
-            let kinds: Vec<(&gst::CapsFeaturesRef, bool)> = match (in_cuda, cuda) {
-                (true, _) => vec![(&device, true), (&system, false)],
-                (false, true) => vec![(features, false), (&device, true)],
-                (false, false) => vec![(features, false)],
-            };
-            for (kind, on_gpu) in kinds {
-                for (formats, colorimetry) in &variants {
-                    let formats: Vec<V> = formats
-                        .iter()
-                        .copied()
-                        .filter(|f| !on_gpu || gstcuda::CUDA_FORMATS.contains(f))
-                        .collect();
-                    if formats.is_empty() {
-                        continue;
-                    }
-                    let mut s = s.to_owned();
-                    s.set("format", gst::List::new(formats.iter().map(|f| f.to_str())));
-                    if !colorimetry {
-                        s.remove_fields(["colorimetry", "chroma-site"]);
-                    }
-                    out.append_structure_full(s, Some(kind.to_owned()));
-                }
-            }
-        }
-    }
-    out
-}
-
-/// A mapped frame's planes as the GPU path takes them.
-fn planes_of(
-    mapped: &MappedFrame,
-    info: &gst_video::VideoInfo,
-    format: PixelFormat,
-    memory: Memory,
-) -> Planes {
-    Planes {
-        format,
-        width: info.width() as usize,
-        height: info.height() as usize,
-        yuv: yuv_of(info),
-        memory,
-        data: [0, 1, 2].map(|i| mapped.data(i)),
-        pitch: [0, 1, 2].map(|i| mapped.pitch(i)),
-    }
-}
-
-fn frame_error(e: impl std::fmt::Display) -> gst::ErrorMessage {
+pub(super) fn frame_error(e: impl std::fmt::Display) -> gst::ErrorMessage {
     gst::error_msg!(gst::StreamError::Format, ("ddcolorize: {e}"))
 }
 
@@ -530,25 +227,10 @@ impl Ddcolorize {
             return None;
         }
         let upsample = ddcolor_engine::Upsample::from(settings.upsample);
-        let made = if has_workflow {
-            Err("a workflow's steps run on the CPU".to_string())
-        } else if settings.keep_luma {
-            Err("keep-luma runs on the CPU".to_string())
-        } else {
-            GpuFrames::new(model, per_call, upsample).map_err(|e| e.to_string())
-        };
-        match made {
-            Ok(frames) => {
+        match GpuState::new(model, upsample, settings.keep_luma, has_workflow, per_call) {
+            Ok(gpu) => {
                 gst::info!(CAT, imp = self, "pre- and post-processing on the GPU");
-                Some(GpuState {
-                    frames,
-                    active: false,
-                    in_memory: Memory::Host,
-                    out_memory: Memory::Host,
-                    upsample,
-                    warned_upsample: false,
-                    warned_keep_luma: false,
-                })
+                Some(gpu)
             }
             Err(why) => {
                 self.say(&format!(
@@ -566,24 +248,8 @@ impl Ddcolorize {
         min: u32,
         max: u32,
     ) -> Result<(gst::BufferPool, u32), gst::LoggableError> {
-        let info = gst_video::VideoInfo::from_caps(caps)
-            .map_err(|e| gst::loggable_error!(CAT, "caps {caps}: {e}"))?;
-        let lib = GstCuda::get().map_err(|e| gst::loggable_error!(CAT, "{e}"))?;
-        let context = self
-            .lock_cuda()
-            .context
-            .clone()
-            .ok_or_else(|| gst::loggable_error!(CAT, "CUDA memory without a CUDA context"))?;
-        let pool = lib
-            .buffer_pool(&context)
-            .ok_or_else(|| gst::loggable_error!(CAT, "GstCuda made no buffer pool"))?;
-        let size = info.size() as u32;
-        let mut config = pool.config();
-        config.set_params(Some(caps), size, min, max);
-        config.add_option(gst_video::BUFFER_POOL_OPTION_VIDEO_META.as_ref());
-        pool.set_config(config)
-            .map_err(|e| gst::loggable_error!(CAT, "CUDA buffer pool: {e}"))?;
-        Ok((pool, size))
+        let context = self.lock_cuda().context.clone();
+        gpu::cuda_pool(context, caps, min, max)
     }
 
     /// Says that the GPU ran out of memory and S went down to `s`, as a warning on the bus, and
@@ -634,26 +300,7 @@ impl Ddcolorize {
             ))
         };
         if let Some(gpu) = state.gpu.as_mut().filter(|g| g.active) {
-            let memory = gpu.in_memory;
-            if memory == Memory::Device {
-                device_memory_check(inbuf.as_ref()).map_err(frame_error)?;
-            }
-            // SAFETY: the buffer outlives the mapping, which is only read.
-            let mapped =
-                unsafe { MappedFrame::map(inbuf.as_ref(), info, memory == Memory::Device, false) }
-                    .ok_or_else(|| {
-                        if memory == Memory::Device {
-                            frame_error("the input buffer's CUDA memory could not be mapped")
-                        } else {
-                            too_small()
-                        }
-                    })?;
-            let planes = planes_of(&mapped, info, format, memory);
-            let discont = inbuf.flags().contains(gst::BufferFlags::DISCONT);
-            // SAFETY: the mapped planes are the frame's, valid until `mapped` is dropped, which
-            // is after `push` has finished reading them.
-            unsafe { gpu.frames.push(&planes, discont) }.map_err(frame_error)?;
-            drop(mapped);
+            gpu.push_frame(inbuf, info, format, too_small)?;
             if state.slots.len() <= state.filled {
                 state.slots.push(Slot::new());
             }
@@ -671,34 +318,7 @@ impl Ddcolorize {
             state.slots.push(Slot::new());
         }
         let slot = &mut state.slots[state.filled];
-        {
-            let planes = vframe.planes_data();
-            let strides = vframe.plane_stride();
-            let mut p = [[].as_slice(); 3];
-            let mut st = [0usize; 3];
-            for i in 0..(vframe.n_planes() as usize).min(3) {
-                p[i] = planes[i];
-                st[i] = strides[i].max(0) as usize;
-            }
-            let frame = Frame {
-                format,
-                width: info.width() as usize,
-                height: info.height() as usize,
-                planes: p,
-                strides: st,
-                yuv: yuv_of(info),
-            };
-            frame::frame_to_photo(&frame, &mut slot.photo).map_err(frame_error)?;
-            if keep_luma {
-                let (w, h) = (frame.width, frame.height);
-                slot.luma.resize(w * h, 0);
-                for y in 0..h {
-                    slot.luma[y * w..(y + 1) * w].copy_from_slice(&p[0][y * st[0]..y * st[0] + w]);
-                }
-            } else {
-                slot.luma.clear();
-            }
-        }
+        slot.fill(&vframe, info, format, keep_luma)?;
         slot.timing = Timing::of(inbuf);
         let n = 3 * state.size * state.size;
         let at = state.filled * n;
@@ -729,84 +349,20 @@ impl Ddcolorize {
         if state.gpu.as_ref().is_some_and(|g| g.active) {
             return self.run_gpu_batch(state, upsample, temporal);
         }
-        state.smoother.set_settings(temporal);
-        let mut s = state.size;
-        let (mut n_in, mut n_out) = (3 * s * s, 2 * s * s);
-        let filled = std::mem::take(&mut state.filled);
-        let mut first = 0;
-        while first < filled {
-            let n = state.per_call.min(filled - first);
-            // A model with a fixed batch gets its full batch; the spare places hold stale inputs
-            // and their results are dropped.
-            let call = state.model.max_batch().unwrap_or(n);
-            let input = &state.input[first * n_in..(first + call) * n_in];
-            if let Err(e) = state.model.run(input, call, &mut state.ab) {
-                // Out of (GPU) memory: continue at the plan's next smaller S, with the held
-                // frames' inputs made again, and say so.
-                let smaller = match &e {
-                    EngineError::OutOfMemory(_) => state.sizes.step_down(s),
-                    _ => None,
-                };
-                let Some(smaller) = smaller else {
-                    return Err(gst::error_msg!(
-                        gst::LibraryError::Failed,
-                        ("ddcolorize: {e}")
-                    ));
-                };
-                state
-                    .model
-                    .set_input_size(smaller)
-                    .map_err(|e| gst::error_msg!(gst::LibraryError::Failed, ("ddcolorize: {e}")))?;
-                let places = state.input.len() / n_in;
-                s = smaller;
-                (n_in, n_out) = (3 * s * s, 2 * s * s);
-                state.size = s;
-                state.input = vec![0.0; places * n_in];
-                for i in first..filled {
-                    model_input(
-                        &state.slots[i].photo,
-                        s,
-                        &mut state.input[i * n_in..(i + 1) * n_in],
-                    );
-                }
-                state.smoother.reset();
-                self.said_out_of_memory(s, &state.sizes);
-                continue;
-            }
-            for j in 0..n {
-                let i = first + j;
-                let slot = &mut state.slots[i];
-                // A gap in the stream: the previous frame says nothing about this one.
-                if slot.timing.flags.contains(gst::BufferFlags::DISCONT) {
-                    state.smoother.reset();
-                }
-                let luma = &state.input[i * n_in..i * n_in + s * s];
-                let step = state
-                    .smoother
-                    .apply(luma, &mut state.ab[j * n_out..(j + 1) * n_out], s);
-                if step.cut {
-                    gst::debug!(
-                        CAT,
-                        imp = self,
-                        "scene cut at {:?} (cut score {:.3})",
-                        slot.timing.pts,
-                        step.cut_score
-                    );
-                }
-                let ab = &state.ab[j * n_out..(j + 1) * n_out];
-                match &state.workflow {
-                    Some(workflow) => {
-                        let mut lab = LabImage::from_recipe(&slot.photo, ab, s, upsample);
-                        state.frames += 1;
-                        workflow.apply(&mut lab, state.frames);
-                        lab.to_photo_into(&mut slot.out);
-                    }
-                    None => recombine_into(&slot.photo, ab, s, upsample, &mut slot.out),
-                }
-                state.ready.push_back(i);
-            }
-            first += n;
-        }
+        let filled = state.run_cpu(
+            upsample,
+            temporal,
+            |s, sizes| self.said_out_of_memory(s, sizes),
+            |timing, cut_score| {
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "scene cut at {:?} (cut score {:.3})",
+                    timing.pts,
+                    cut_score
+                );
+            },
+        )?;
         gst::trace!(CAT, imp = self, "colorized a batch of {filled}");
         Ok(())
     }
@@ -831,15 +387,8 @@ impl Ddcolorize {
         let Some(gpu) = state.gpu.as_mut() else {
             return Ok(());
         };
-        if upsample != gpu.upsample {
-            match gpu.frames.colorizer().set_upsample(upsample) {
-                Ok(()) => gpu.upsample = upsample,
-                Err(e) if !gpu.warned_upsample => {
-                    gpu.warned_upsample = true;
-                    gst::warning!(CAT, imp = self, "upsample stays {:?}: {e}", gpu.upsample);
-                }
-                Err(_) => {}
-            }
+        if let Some(warning) = gpu.follow_upsample(upsample) {
+            gst::warning!(CAT, imp = self, "{warning}");
         }
         gpu.frames.colorizer().set_temporal(temporal);
         let filled = std::mem::take(&mut state.filled);
@@ -924,53 +473,14 @@ impl Ddcolorize {
                     "keep-luma set while playing is not applied on the GPU path (set it before the start)"
                 );
             }
-            // SAFETY: the buffer is ours until pushed, and outlives the mapping.
-            let mapped = unsafe { MappedFrame::map(buf, out_info, memory == Memory::Device, true) }
-                .ok_or_else(|| frame_error("output buffer does not fit the output format"))?;
-            let planes = planes_of(&mapped, out_info, format, memory);
-            // SAFETY: the mapped planes are the output frame's, writable until `mapped` is
-            // dropped, after `write` has finished with them.
-            unsafe { gpu.frames.write(slot, &planes) }.map_err(frame_error)?;
-            drop(mapped);
+            gpu.write_frame(slot, buf, out_info, format)?;
             return Ok(outbuf);
         }
         let slot = &state.slots[slot];
         {
             let buf = outbuf.make_mut();
             slot.timing.apply(buf);
-            let mut vframe = gst_video::VideoFrameRef::from_buffer_ref_writable(buf, out_info)
-                .map_err(|_| frame_error("output buffer does not fit the output format"))?;
-            let strides = vframe.plane_stride();
-            let n_planes = (vframe.n_planes() as usize).min(3);
-            let mut st = [0usize; 3];
-            for (i, s) in st.iter_mut().enumerate().take(n_planes) {
-                *s = strides[i].max(0) as usize;
-            }
-            let [p0, p1, p2, _] = vframe.planes_data_mut();
-            let mut out = FrameMut {
-                format,
-                width: out_info.width() as usize,
-                height: out_info.height() as usize,
-                planes: [p0, p1, p2],
-                strides: st,
-                yuv: yuv_of(out_info),
-            };
-            // Luma is kept only where it means the same on both sides; otherwise every pixel
-            // follows the recipe.
-            let in_format = pixel_format(in_info.format());
-            let luma = (keep_luma
-                && !slot.luma.is_empty()
-                && format.is_yuv()
-                && yuv_of(in_info) == out.yuv)
-                .then(|| LumaPlane {
-                    format: in_format.unwrap_or(PixelFormat::I420),
-                    data: &slot.luma,
-                    stride: in_info.width() as usize,
-                    width: in_info.width() as usize,
-                    height: in_info.height() as usize,
-                    yuv: yuv_of(in_info),
-                });
-            frame::photo_to_frame(&slot.out, &mut out, luma.as_ref()).map_err(frame_error)?;
+            slot.write(buf, out_info, in_info, format, keep_luma)?;
         }
         Ok(outbuf)
     }
@@ -1010,45 +520,23 @@ impl Ddcolorize {
 
     fn discard(&self) {
         if let Some(state) = self.lock_state().as_mut() {
-            state.filled = 0;
-            state.ready.clear();
-            state.smoother.reset();
-            state.frames = 0;
-            if let Some(gpu) = state.gpu.as_mut() {
-                gpu.frames.discard();
-                gpu.frames.colorizer().reset_temporal();
-            }
+            state.discard();
         }
     }
 
     /// A new segment, stream or format: colour from before it must not leak into it.
     fn forget_past(&self) {
         if let Some(state) = self.lock_state().as_mut() {
-            state.smoother.reset();
-            state.frames = 0;
-            if let Some(gpu) = state.gpu.as_mut() {
-                gpu.frames.colorizer().reset_temporal();
-            }
+            state.forget_past();
         }
     }
 
     /// Frames held back by batching, as latency (`batch-size - 1` frame durations).
     fn added_latency(&self) -> gst::ClockTime {
-        let guard = self.lock_state();
-        let Some(state) = guard.as_ref() else {
-            return gst::ClockTime::ZERO;
-        };
-        let Some(info) = state.in_info.as_ref() else {
-            return gst::ClockTime::ZERO;
-        };
-        let fps = info.fps();
-        if fps.numer() <= 0 || fps.denom() <= 0 || state.batch <= 1 {
-            return gst::ClockTime::ZERO;
+        match self.lock_state().as_ref() {
+            Some(state) => state.added_latency(),
+            None => gst::ClockTime::ZERO,
         }
-        let frame = gst::ClockTime::SECOND
-            .mul_div_floor(fps.denom() as u64, fps.numer() as u64)
-            .unwrap_or(gst::ClockTime::ZERO);
-        frame * (state.batch as u64 - 1)
     }
 }
 
@@ -1774,90 +1262,5 @@ impl VideoFilterImpl for Ddcolorize {
             self.announce_size(&size);
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use gst_video::VideoFormat as V;
-
-    fn structures(caps: &gst::Caps) -> Vec<(bool, Vec<String>)> {
-        caps.iter_with_features()
-            .map(|(s, f)| {
-                let formats = s
-                    .get::<gst::List>("format")
-                    .expect("format list")
-                    .iter()
-                    .map(|v| v.get::<String>().expect("string"))
-                    .collect();
-                (f.contains(gstcuda::CUDA_MEMORY), formats)
-            })
-            .collect()
-    }
-
-    fn caps(format: V, cuda: bool) -> gst::Caps {
-        let b = gst_video::VideoCapsBuilder::new()
-            .format(format)
-            .width(64)
-            .height(48);
-        if cuda {
-            b.features([gstcuda::CUDA_MEMORY]).build()
-        } else {
-            b.build()
-        }
-    }
-
-    /// CUDA memory is offered on either side only when the GPU path can run, in the formats
-    /// the kernels handle, and the memory the other side already uses comes first.
-    #[test]
-    fn cuda_memory_is_offered_only_with_the_gpu_path_and_same_memory_first() {
-        gst::init().expect("GStreamer");
-        let sink = gst::PadDirection::Sink;
-        let src = gst::PadDirection::Src;
-        // Without the GPU path: CUDA memory is not taken, nor offered.
-        assert!(transformed_caps(sink, &caps(V::Nv12, true), false).is_empty());
-        let out = structures(&transformed_caps(sink, &caps(V::Nv12, false), false));
-        assert!(out.iter().all(|(cuda, _)| !cuda), "{out:?}");
-        assert_eq!(out[0].1[0], "NV12", "the same format first");
-        // With it: CUDA in gives CUDA out first, then system memory; only kernel formats in
-        // CUDA memory.
-        let out = structures(&transformed_caps(sink, &caps(V::Nv12, true), true));
-        assert!(out[0].0, "{out:?}");
-        assert_eq!(out[0].1[0], "NV12");
-        let kernel: Vec<&str> = gstcuda::CUDA_FORMATS
-            .iter()
-            .map(|f| f.to_str().as_str())
-            .collect();
-        for (cuda, formats) in &out {
-            if *cuda {
-                assert!(
-                    formats.iter().all(|f| kernel.contains(&f.as_str())),
-                    "{formats:?}"
-                );
-            }
-        }
-        assert!(
-            out.iter()
-                .any(|(cuda, f)| !cuda && f.contains(&"RGB".to_string()))
-        );
-        // System memory in: system memory out first, CUDA memory after it.
-        let out = structures(&transformed_caps(sink, &caps(V::Rgba, false), true));
-        assert!(!out[0].0 && out.iter().any(|(cuda, _)| *cuda), "{out:?}");
-        // Upstream from CUDA RGBA out: CUDA memory in the kernels' formats first (no GRAY8, no
-        // 16-bit), then any input format in system memory.
-        let out = structures(&transformed_caps(src, &caps(V::Rgba, true), true));
-        assert!(out[0].0, "{out:?}");
-        assert!(!out[0].1.contains(&"GRAY16_LE".to_string()));
-        assert!(
-            out.iter()
-                .any(|(cuda, f)| !cuda && f.contains(&"GRAY16_LE".to_string()))
-        );
-        // Sizes carry over.
-        let s = transformed_caps(sink, &caps(V::I420, true), true);
-        assert_eq!(
-            s.structure(0).and_then(|s| s.get::<i32>("width").ok()),
-            Some(64)
-        );
     }
 }

@@ -21,12 +21,15 @@
 use gst::glib;
 use gst::prelude::*;
 
+mod batch;
+mod caps;
+mod gpu;
 mod imp;
 
 pub use imp::SIZE_MESSAGE;
 
 #[cfg(test)]
-pub(crate) use imp::pixel_format;
+pub(crate) use caps::pixel_format;
 
 glib::wrapper! {
     pub struct Ddcolorize(ObjectSubclass<imp::Ddcolorize>)
