@@ -59,6 +59,9 @@ pub mod frame {
 
 /// Reading and writing photos.
 pub mod io {
+    pub use crate::files::atomic::{
+        persist_synced, sweep_stale, sync_folder, temp_file_beside, write_atomically,
+    };
     pub use crate::files::codecs::{
         DEFAULT_MAX_PIXELS, OutputFormat, WriteOptions, chroma_is_coarse, encode_photo,
         is_image_path, read_photo, write_encoded, write_photo,

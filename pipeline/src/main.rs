@@ -12,6 +12,7 @@ mod metrics;
 mod photos;
 mod progress;
 mod provenance;
+mod signals;
 
 use std::process::ExitCode;
 

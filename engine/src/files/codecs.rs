@@ -343,25 +343,7 @@ pub fn write_encoded(bytes: &[u8], path: &Path) -> Result<()> {
         path: path.to_path_buf(),
         reason: e.to_string(),
     };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("output");
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".part")
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
-        .tempfile_in(dir)
-        .map_err(|e| enc_err(&format!("cannot create a file in {}: {e}", dir.display())))?;
-    tmp.as_file_mut()
-        .write_all(bytes)
-        .map_err(|e| enc_err(&e))?;
-    tmp.persist(path).map_err(|e| enc_err(&e.error))?;
-    Ok(())
+    crate::files::atomic::write_atomically(bytes, path).map_err(|e| enc_err(&e))
 }
 
 /// The provenance as the encoders embed it.

@@ -198,14 +198,9 @@ pub(super) fn run_pipeline(
         });
     }
 
-    // Ctrl-C: the first finishes the file (end-of-stream), the second stops at once.
-    let interrupts = Arc::new(AtomicU64::new(0));
-    {
-        let interrupts = interrupts.clone();
-        let _ = ctrlc::set_handler(move || {
-            interrupts.fetch_add(1, Ordering::SeqCst);
-        });
-    }
+    // Ctrl-C (or SIGTERM, SIGHUP): the first finishes the file (end-of-stream), the second
+    // stops at once.
+    crate::signals::watch();
 
     let bar = progress_bar(total_frames);
     let start = Instant::now();
@@ -229,7 +224,7 @@ pub(super) fn run_pipeline(
         {
             break Err(anyhow!(msg));
         }
-        let n = interrupts.load(Ordering::SeqCst);
+        let n = crate::signals::count();
         if n == 1 && !interrupted {
             interrupted = true;
             // `suspend`, not `println`: a hidden bar (stderr not a terminal) prints nothing.

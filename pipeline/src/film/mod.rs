@@ -67,21 +67,10 @@ pub struct FilmJob {
     pub mark: bool,
 }
 
-/// Temporary name beside the final output: hidden, removed on failure, renamed on success.
+/// Temporary name beside the final output: hidden, removed on failure, renamed on success
+/// (see `ddcolor_engine::io::temp_file_beside`).
 fn temp_output(output: &Path) -> Result<tempfile::TempPath> {
-    let dir = match output.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = output
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("film");
-    let file = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".part")
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
-        .tempfile_in(&dir)
+    let file = ddcolor_engine::io::temp_file_beside(output)
         .with_context(|| format!("{}: cannot write here", output.display()))?;
     Ok(file.into_temp_path())
 }
@@ -183,12 +172,14 @@ pub fn run(job: &FilmJob) -> Result<()> {
     {
         unescape_matroska_tags(&temp, &[&p.summary(), &p.tool])?;
     }
-    temp.persist(&job.output).with_context(|| {
+    ddcolor_engine::io::persist_synced(&temp, &job.output).with_context(|| {
         format!(
             "{}: could not move the result into place",
             job.output.display()
         )
     })?;
+    // Renamed: nothing is left under the temporary name to remove.
+    let _ = temp.keep();
     let fps = outcome.frames as f64 / outcome.elapsed.as_secs_f64().max(1e-9);
     if outcome.interrupted {
         eprintln!(

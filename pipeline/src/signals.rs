@@ -1,0 +1,33 @@
+//! Ctrl-C, SIGTERM and SIGHUP, one handler for every command: a scheduler stopping a job, `timeout`
+//! or a closed terminal must end a run as cleanly as Ctrl-C does (nothing half-written left behind,
+//! an exit status that says the run did not finish). The handler only counts; each command looks
+//! at the count where it can stop safely.
+
+use std::sync::Once;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Exit status of a run stopped by a signal before it finished (as shells report SIGINT).
+pub(crate) const EXIT_INTERRUPTED: u8 = 130;
+
+static INTERRUPTS: AtomicU64 = AtomicU64::new(0);
+static INSTALL: Once = Once::new();
+
+/// Starts counting interrupts (idempotent). Until it is called the signals keep their default
+/// action, which ends the process at once.
+pub(crate) fn watch() {
+    INSTALL.call_once(|| {
+        // Fails only if another handler was installed, which nothing else in the program does.
+        let _ = ctrlc::set_handler(|| {
+            INTERRUPTS.fetch_add(1, Ordering::SeqCst);
+        });
+    });
+}
+
+/// Interrupts received since [`watch`]: 1 asks to finish cleanly, 2 or more to stop at once.
+pub(crate) fn count() -> u64 {
+    INTERRUPTS.load(Ordering::SeqCst)
+}
+
+pub(crate) fn interrupted() -> bool {
+    count() > 0
+}
