@@ -1110,8 +1110,9 @@ fn batch_resumes_and_overwrite_redoes() {
     let results = ["a.png", "sub/b.jpg", "sub/deeper/c.tif"];
     assert_files(&out, &results);
 
-    // A result the user has replaced by hand must survive a resumed run.
-    fs::write(out.join("a.png"), "kept as is").unwrap();
+    // A result the user has replaced by hand (a retouched picture) must survive a resumed run;
+    // one that is not a complete picture is made again (tests/photos_hostile.rs).
+    save_grey(&out.join("a.png"), 12, 9);
     let old: Vec<SystemTime> = results
         .iter()
         .map(|f| set_old_mtime(&out.join(f)))

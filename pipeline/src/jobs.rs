@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::idle::{self, InFlight, Patience, TakenBack, Ticket};
+use crate::output_folder::OutputFolder;
 
 /// One photo to colorize.
 #[derive(Clone, Debug)]
@@ -55,6 +56,8 @@ pub struct Summary {
     pub elapsed: Duration,
     /// Time the model spent running, to compare with the wall time.
     pub model_time: Duration,
+    /// Photos left undone because a signal (Ctrl-C, SIGTERM) stopped the run.
+    pub interrupted: usize,
 }
 
 struct Prepared {
@@ -112,6 +115,9 @@ struct Shared {
     encoding: InFlight<Colored, Outcome>,
     /// Outcomes the writer has taken so far; the run ends when every photo has one.
     accepted: AtomicUsize,
+    /// Outcomes the writer waits for: every photo, or those the model had passed when a
+    /// signal stopped the run.
+    expected: AtomicUsize,
     /// Workers at idle priority: unless other programs were busy when the run started.
     idle_priority: bool,
 }
@@ -124,11 +130,16 @@ struct Shared {
 /// work back whenever it would wait for them. Files are written by a normal-priority thread, so a starved worker never holds one
 /// half-written. Workers still stuck in a job when the run ends are left behind (their results
 /// are dropped); they end with the process.
+///
+/// A signal (Ctrl-C, SIGTERM) stops it between photos: the photos past the model are still
+/// written, the rest are counted in [`Summary::interrupted`]. With a batch's output `folder`,
+/// each result is recorded there once it is in place.
 pub fn run(
     mut model: Option<&mut Model>,
     jobs: Vec<Job>,
     settings: &Settings,
     already_skipped: usize,
+    folder: Option<&OutputFolder>,
 ) -> Summary {
     let start = Instant::now();
     let total = jobs.len();
@@ -142,6 +153,7 @@ pub fn run(
         reading: InFlight::default(),
         encoding: InFlight::default(),
         accepted: AtomicUsize::new(0),
+        expected: AtomicUsize::new(total),
         idle_priority: idle::cpu_is_free(),
     });
 
@@ -194,7 +206,7 @@ pub fn run(
         // The writer owns the receiver: if it died, sending fails instead of blocking.
         let writer = {
             let (shared, pb) = (Arc::clone(&shared), pb.clone());
-            s.spawn(move || write_outcomes(&out_rx, total, &shared, &pb))
+            s.spawn(move || write_outcomes(&out_rx, &shared, &pb, folder))
         };
         let deliver = |outcome: Outcome| {
             // The writer takes every outcome until it has `total` of them.
@@ -207,6 +219,12 @@ pub fn run(
         let batch = model.as_ref().and_then(|m| m.max_batch()).unwrap_or(1);
         let (mut read_patience, mut encode_patience) = (Patience::default(), Patience::default());
         for i in 0..total {
+            if crate::signals::interrupted() {
+                // What the model has passed is written; what it has not is left for a rerun.
+                shared.expected.store(i, Ordering::Release);
+                summary.interrupted = total - i;
+                break;
+            }
             let Some(next) = next_prepared(&prep_rx, &shared, &mut read_patience) else {
                 // Cannot happen (readers catch their panics); never wait forever if it does.
                 for _ in i..total {
@@ -259,7 +277,9 @@ pub fn run(
         }
         drop(col_tx);
         // Encodings still queued or held by starved encoders: do them here.
-        while shared.accepted.load(Ordering::Acquire) < total && !writer.is_finished() {
+        while shared.accepted.load(Ordering::Acquire) < shared.expected.load(Ordering::Acquire)
+            && !writer.is_finished()
+        {
             match shared.encoding.take_back() {
                 Some(TakenBack::Work(t)) => deliver(encode(&t.work, settings)),
                 Some(TakenBack::Result(outcome)) => deliver(outcome),
@@ -528,16 +548,21 @@ fn encode_unguarded(item: &Colored, settings: &Settings) -> Outcome {
 /// once every photo has an outcome.
 fn write_outcomes(
     deliveries: &Receiver<Delivery>,
-    total: usize,
     shared: &Shared,
     pb: &ProgressBar,
+    folder: Option<&OutputFolder>,
 ) -> (usize, Vec<String>) {
     let mut done = 0;
     let mut failed = Vec::new();
-    if total == 0 {
-        return (done, failed);
-    }
-    for delivery in deliveries {
+    let all_in =
+        || shared.accepted.load(Ordering::Acquire) >= shared.expected.load(Ordering::Acquire);
+    while !all_in() {
+        // Not a plain `recv`: a signal may lower what is expected while nothing comes.
+        let delivery = match deliveries.recv_timeout(Duration::from_millis(100)) {
+            Ok(d) => d,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
         let outcome = match delivery {
             Delivery::Direct(outcome) => outcome,
             Delivery::Encoder(t) => match shared.encoding.accept(&t) {
@@ -553,6 +578,9 @@ fn write_outcomes(
         match written {
             Ok(job) => {
                 done += 1;
+                if let Some(folder) = folder {
+                    folder.record(&job);
+                }
                 if shared.settings.list_outputs {
                     // Not `println!`: a closed pipe (`| head`) must not stop the writing.
                     pb.suspend(|| {
@@ -579,9 +607,7 @@ fn write_outcomes(
             }
         }
         pb.inc(1);
-        if shared.accepted.fetch_add(1, Ordering::AcqRel) + 1 == total {
-            break;
-        }
+        shared.accepted.fetch_add(1, Ordering::AcqRel);
     }
     (done, failed)
 }

@@ -9,6 +9,7 @@ mod idle;
 mod jobs;
 mod listings;
 mod metrics;
+mod output_folder;
 mod photos;
 mod progress;
 mod provenance;

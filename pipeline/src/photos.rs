@@ -2,6 +2,7 @@
 //! walked, results never taken for inputs), and the photo pipeline run over them with a summary.
 
 use std::collections::HashSet;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -13,6 +14,7 @@ use ddcolor_engine::provenance::sha256_file_cached;
 
 use crate::args::{Common, LookArgs, ModelArgs};
 use crate::jobs::{Job, Settings, Summary};
+use crate::output_folder::{OutputFolder, Verdict};
 use crate::provenance::photo_provenance;
 
 /// Tells the user which model runs (and when its colours mean nothing).
@@ -139,6 +141,33 @@ pub(crate) fn output_extension(input: &Path, format: Option<&str>) -> String {
         .unwrap_or_else(|| "png".into())
 }
 
+/// A file's device and inode: the same file under any name or link.
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// Whether `path` carries the provenance ddcolor writes into its results (at the start of a
+/// PNG or JPEG, at the end of a TIFF or WebP).
+fn written_by_ddcolor(path: &Path) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    const WINDOW: u64 = 1 << 20;
+    const SIGNATURE: &[u8] = b"Colorized by ddcolor ";
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return false;
+    };
+    let len = file.metadata().map_or(0, |m| m.len());
+    let mut found = false;
+    for start in [0, len.saturating_sub(WINDOW)] {
+        let mut buf = Vec::new();
+        if file.seek(SeekFrom::Start(start)).is_ok()
+            && (&mut file).take(WINDOW).read_to_end(&mut buf).is_ok()
+        {
+            found |= buf.windows(SIGNATURE.len()).any(|w| w == SIGNATURE);
+        }
+    }
+    found
+}
+
 pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(x), Ok(y)) => x == y,
@@ -148,9 +177,6 @@ pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
 
 /// Appended to the name of a result written beside its input.
 pub(crate) const RESULT_SUFFIX: &str = "_color";
-
-/// Name of the marker `batch` leaves in its output folder: files there were written by it.
-pub(crate) const BATCH_MARKER: &str = ".ddcolor-batch";
 
 pub(crate) fn photo(
     inputs: Vec<PathBuf>,
@@ -169,9 +195,13 @@ pub(crate) fn photo_with_suffix(
 ) -> Result<ExitCode> {
     // A broken workflow is reported before anything else is looked at.
     plan_request(&common.model, &common.look).resolve_workflow()?;
+    crate::signals::watch_with_hard_stop();
     // Expand folders; inputs that do not exist or hold no images are failures of their own.
     let mut files = Vec::new();
     let mut failed = Vec::new();
+    // Every file given, directly or in a folder, earlier results included: none of them is
+    // ever replaced by a result.
+    let mut given = HashSet::new();
     for input in &inputs {
         if input.is_dir() {
             let mut found = images_in(input)?;
@@ -183,6 +213,8 @@ pub(crate) fn photo_with_suffix(
                         .is_some_and(|s| s.ends_with(suffix))
                 });
             }
+            // Those left out as earlier results are replaced only if ddcolor wrote them (below).
+            given.extend(found.iter().filter_map(|p| file_id(p)));
             if found.is_empty() {
                 failed.push(format!(
                     "{}: no images found in this folder (looked for .jpg, .png, .tif, .webp, .bmp)",
@@ -191,6 +223,7 @@ pub(crate) fn photo_with_suffix(
             }
             files.extend(found);
         } else if input.exists() {
+            given.extend(file_id(input));
             files.push(input.clone());
         } else {
             failed.push(format!("{}: file not found", input.display()));
@@ -254,6 +287,25 @@ pub(crate) fn photo_with_suffix(
             ));
             continue;
         }
+        if file_id(&target).is_some_and(|id| given.contains(&id)) {
+            failed.push(format!(
+                "{}: its result would replace {}, which is one of the inputs; not overwritten (give -o FOLDER)",
+                input.display(),
+                target.display()
+            ));
+            continue;
+        }
+        // Beside the input, a file under the result's name is replaced only if it is an
+        // earlier result: anything else may be an original that happens to be named so.
+        if output.is_none() && target.exists() && !written_by_ddcolor(&target) {
+            failed.push(format!(
+                "{}: its result's name {} is taken by a file ddcolor did not write (or wrote \
+                 with --no-metadata); not overwritten (move it, or give -o FOLDER)",
+                input.display(),
+                target.display()
+            ));
+            continue;
+        }
         if let Some(other) = jobs.iter().find(|j| j.output == target) {
             failed.push(format!(
                 "{}: its result {} would replace the result of {}; colorize them into different folders",
@@ -279,11 +331,20 @@ pub(crate) fn photo_with_suffix(
         std::fs::create_dir_all(dir)
             .with_context(|| format!("{}: cannot create output folder", dir.display()))?;
     }
+    sweep_temporary_files(
+        jobs.iter()
+            .filter_map(|j| j.output.parent())
+            .filter(|d| d.is_dir()),
+    );
     let settings = settings(&common, &plan, 1, true)?;
-    let summary = crate::jobs::run(plan.model.as_mut(), jobs, &settings, 0);
+    let summary = crate::jobs::run(plan.model.as_mut(), jobs, &settings, 0, None);
     let total_failed = failed.len() + summary.failed.len();
-    if summary.done + total_failed > 1 {
+    if summary.done + total_failed > 1 || summary.interrupted > 0 {
         eprintln!("{} colorized, {} failed", summary.done, total_failed);
+    }
+    if summary.interrupted > 0 {
+        eprintln!("interrupted: {} photo(s) not done", summary.interrupted);
+        return Ok(ExitCode::from(crate::signals::EXIT_INTERRUPTED));
     }
     Ok(if total_failed == 0 {
         ExitCode::SUCCESS
@@ -292,28 +353,125 @@ pub(crate) fn photo_with_suffix(
     })
 }
 
+/// What walking an input folder found: the photos, and what it would not go into.
+#[derive(Default)]
+pub(crate) struct Walk {
+    pub(crate) files: Vec<PathBuf>,
+    /// One line each: a folder reached a second time through a link (a loop, or two links to
+    /// one folder), or one that could not be read.
+    pub(crate) skipped: Vec<String>,
+    /// Folders walked so far, by device and inode: what makes a link loop visible.
+    seen: HashSet<(u64, u64)>,
+}
+
 /// All images under `dir`, recursively, sorted; hidden files and `skip` (the output folder, when
 /// it lies inside the input) are left out.
-pub(crate) fn walk(dir: &Path, skip: Option<&Path>, out: &mut Vec<PathBuf>) -> Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("{}: cannot read folder", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
+///
+/// Links are followed, to files and to folders (archives link shares into one tree), but each
+/// folder is walked once: one reached again, by a link back up the tree or a second link to it,
+/// is skipped and reported, so a loop can neither repeat photos nor run forever.
+pub(crate) fn walk(dir: &Path, skip: Option<&Path>) -> Result<Walk> {
+    let mut found = Walk::default();
+    let meta =
+        std::fs::metadata(dir).with_context(|| format!("{}: cannot read folder", dir.display()))?;
+    found.seen.insert((meta.dev(), meta.ino()));
+    walk_into(dir, skip, &mut found, true)?;
+    Ok(found)
+}
+
+fn walk_into(dir: &Path, skip: Option<&Path>, found: &mut Walk, top: bool) -> Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        // The folder given must be readable; one below it that is not is reported and passed.
+        Err(e) if !top => {
+            found
+                .skipped
+                .push(format!("{}: cannot read folder: {e}", dir.display()));
+            return Ok(());
+        }
+        Err(e) => return Err(e).with_context(|| format!("{}: cannot read folder", dir.display())),
+    };
+    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();
     for path in entries {
         if is_hidden(&path) {
             continue;
         }
-        if path.is_dir() {
+        // Through links: a link to a folder is a folder here.
+        let Ok(meta) = std::fs::metadata(&path) else {
+            if is_image_path(&path) {
+                // A dangling link named like a photo: reading it reports the problem.
+                found.files.push(path);
+            }
+            continue;
+        };
+        if meta.is_dir() {
             if skip.is_some_and(|s| same_file(&path, s)) {
                 continue;
             }
-            walk(&path, skip, out)?;
+            if !found.seen.insert((meta.dev(), meta.ino())) {
+                found.skipped.push(format!(
+                    "{}: not walked: a link to a folder already walked ({})",
+                    path.display(),
+                    std::fs::canonicalize(&path)
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_else(|_| "a loop".into())
+                ));
+                continue;
+            }
+            walk_into(&path, skip, found, false)?;
         } else if is_image_path(&path) {
-            out.push(path);
+            found.files.push(path);
         }
     }
     Ok(())
+}
+
+/// What makes a result what it is, as the batch record keeps it: a resumed run that is asked
+/// for something else says which results were made otherwise. Settings that change only where
+/// or how fast it runs (device, threads, workers) are left out.
+pub(crate) fn settings_key(common: &Common) -> Result<String> {
+    let choice = plan_request(&common.model, &common.look).choose()?;
+    let stamp = |p: &Path| {
+        std::fs::metadata(p)
+            .map(|m| format!("{}:{}", m.len(), m.mtime()))
+            .unwrap_or_default()
+    };
+    let model = choice
+        .model
+        .as_ref()
+        .map(|c| format!("{}@{}", c.path.display(), stamp(&c.path)))
+        .unwrap_or_default();
+    let workflow = common
+        .look
+        .workflow
+        .as_deref()
+        .map(|w| format!("{w}@{}", stamp(Path::new(w))))
+        .unwrap_or_default();
+    Ok(format!(
+        "model={model}; input_size={:?}; upsample={}; workflow={workflow}; style={:?}; format={:?}; quality={}; mark={}; metadata={}",
+        common.model.input_size,
+        choice.upsample.name(),
+        common.look.style.map(|s| s.name()),
+        common.format,
+        common.quality,
+        common.output.mark,
+        !common.output.no_metadata,
+    ))
+}
+
+/// Removes the temporary files that killed runs left in the folders results go to, and says so.
+fn sweep_temporary_files<'a>(folders: impl IntoIterator<Item = &'a Path>) {
+    let mut seen = HashSet::new();
+    let mut removed = 0;
+    for dir in folders {
+        if seen.insert(dir.to_path_buf()) {
+            removed += ddcolor_engine::io::sweep_stale(dir).len();
+        }
+    }
+    if removed > 0 {
+        eprintln!("note: removed {removed} temporary file(s) that an interrupted run left behind");
+    }
 }
 
 pub(crate) fn batch(
@@ -333,18 +491,30 @@ pub(crate) fn batch(
             out_dir.display()
         );
     }
-    let mut files = Vec::new();
-    walk(&in_dir, Some(&out_dir), &mut files)?;
+    crate::signals::watch_with_hard_stop();
+    let Walk {
+        files,
+        skipped: not_walked,
+        ..
+    } = walk(&in_dir, Some(&out_dir))?;
+    for line in &not_walked {
+        eprintln!("note: {line}");
+    }
     if files.is_empty() {
         bail!(
             "{}: no images found (looked for .jpg, .png, .tif, .webp, .bmp, recursively)",
             in_dir.display()
         );
     }
-    let mut jobs = Vec::new();
-    let mut skipped = 0;
+    let settings_key = settings_key(&common)?;
+    // A folder an earlier batch wrote is locked before anything in it is trusted.
+    let mut folder = if OutputFolder::is_marked(&out_dir) {
+        Some(OutputFolder::lock(&out_dir, settings_key.clone())?)
+    } else {
+        None
+    };
     let mut targets = HashSet::new();
-    let mut existing = None;
+    let mut planned = Vec::new();
     for input in files {
         let rel = input.strip_prefix(&in_dir).unwrap_or(&input);
         let ext = output_extension(&input, common.format.as_deref());
@@ -364,34 +534,61 @@ pub(crate) fn batch(
             target = target.with_file_name(format!("{stem}_{in_ext}.{ext}"));
             targets.insert(target.clone());
         }
-        if target.exists() {
-            existing.get_or_insert_with(|| target.clone());
-            if !overwrite {
-                skipped += 1;
-                continue;
-            }
-        }
-        jobs.push(Job {
+        planned.push(Job {
             input,
             output: target,
         });
     }
     // Files already under a result's name are only trusted as results (skipped, or replaced with
     // --overwrite) in a folder an earlier batch wrote; anywhere else they may be originals.
-    if let Some(example) = existing
-        && !out_dir.join(BATCH_MARKER).exists()
+    if folder.is_none()
+        && let Some(example) = planned.iter().find(|j| j.output.exists())
     {
         bail!(
             "{}: this folder already holds files under the names the results would get (e.g. {}) \
              that ddcolor batch did not write; choose a new or empty output folder",
             out_dir.display(),
-            example.display()
+            example.output.display()
         );
+    }
+    sweep_temporary_files(
+        planned
+            .iter()
+            .filter_map(|j| j.output.parent())
+            .filter(|d| d.is_dir()),
+    );
+    let mut jobs = Vec::new();
+    let (mut skipped, mut other_settings, mut damaged) = (0, 0, 0);
+    for job in planned {
+        if overwrite || !job.output.exists() {
+            jobs.push(job);
+            continue;
+        }
+        let verdict = folder
+            .as_ref()
+            .map_or(Verdict::Unrecorded, |f| f.verdict(&job, common.max_pixels));
+        match verdict {
+            Verdict::Done | Verdict::Unrecorded => skipped += 1,
+            Verdict::OtherSettings => {
+                skipped += 1;
+                other_settings += 1;
+            }
+            Verdict::Damaged(why) => {
+                eprintln!("note: {why}: an incomplete result; colorizing it again");
+                damaged += 1;
+                jobs.push(job);
+            }
+        }
     }
     let total = jobs.len() + skipped;
     eprintln!(
-        "{total} photos under {}, {skipped} already done",
-        in_dir.display()
+        "{total} photos under {}, {skipped} already done{}",
+        in_dir.display(),
+        if damaged > 0 {
+            format!(", {damaged} incomplete result(s) made again")
+        } else {
+            String::new()
+        }
     );
     let summary = if jobs.is_empty() {
         Summary {
@@ -400,25 +597,30 @@ pub(crate) fn batch(
         }
     } else {
         let mut plan = plan(&common)?;
-        std::fs::create_dir_all(&out_dir)
-            .with_context(|| format!("{}: cannot create output folder", out_dir.display()))?;
-        std::fs::write(
-            out_dir.join(BATCH_MARKER),
-            "results written by `ddcolor batch`; lets a later run resume here\n",
-        )
-        .with_context(|| format!("{}: cannot write in the output folder", out_dir.display()))?;
+        let folder = match folder.take() {
+            Some(f) => f,
+            None => OutputFolder::lock(&out_dir, settings_key)?,
+        };
         let settings = settings(&common, &plan, workers.max(1), false)?;
-        crate::jobs::run(plan.model.as_mut(), jobs, &settings, skipped)
+        crate::jobs::run(plan.model.as_mut(), jobs, &settings, skipped, Some(&folder))
     };
-    print_summary(&summary, &out_dir);
-    Ok(if summary.failed.is_empty() {
+    print_summary(&summary, &out_dir, &not_walked);
+    if other_settings > 0 {
+        eprintln!(
+            "note: {other_settings} of the results skipped were made with other settings or from \
+             an input that has changed since; --overwrite makes them again"
+        );
+    }
+    Ok(if summary.interrupted > 0 {
+        ExitCode::from(crate::signals::EXIT_INTERRUPTED)
+    } else if summary.failed.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
 }
 
-pub(crate) fn print_summary(s: &Summary, out_dir: &Path) {
+pub(crate) fn print_summary(s: &Summary, out_dir: &Path, not_walked: &[String]) {
     let secs = s.elapsed.as_secs_f64();
     let rate = if secs > 0.0 {
         s.done as f64 / secs
@@ -441,6 +643,18 @@ pub(crate) fn print_summary(s: &Summary, out_dir: &Path) {
         for f in &s.failed {
             eprintln!("  {f}");
         }
+    }
+    if !not_walked.is_empty() {
+        eprintln!("not walked:");
+        for f in not_walked {
+            eprintln!("  {f}");
+        }
+    }
+    if s.interrupted > 0 {
+        eprintln!(
+            "interrupted: {} photo(s) not done; run the same command again to finish them",
+            s.interrupted
+        );
     }
     eprintln!("results in {}", out_dir.display());
 }

@@ -31,3 +31,22 @@ pub(crate) fn count() -> u64 {
 pub(crate) fn interrupted() -> bool {
     count() > 0
 }
+
+/// For the photo commands, which stop between photos: a second signal ends the process at
+/// once (a photo being decoded can take seconds). The temporary file of a result being written
+/// then stays behind; it names this process, and the next run in that folder removes it.
+pub(crate) fn watch_with_hard_stop() {
+    watch();
+    static HARD_STOP: Once = Once::new();
+    HARD_STOP.call_once(|| {
+        std::thread::spawn(|| {
+            loop {
+                if count() >= 2 {
+                    eprintln!("stopped at once (second interrupt)");
+                    std::process::exit(i32::from(EXIT_INTERRUPTED));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        });
+    });
+}
