@@ -165,8 +165,10 @@ fn names_at_the_file_system_limit_are_written() {
 
 /// A folder of `n` photos, large enough that a batch of them takes a few seconds.
 fn many_photos(dir: &Path, n: usize) {
-    for i in 0..n {
-        save_grey(&dir.join(format!("p{i:03}.png")), 1200, 900);
+    let first = dir.join("p000.png");
+    save_grey(&first, 1600, 1200);
+    for i in 1..n {
+        fs::copy(&first, dir.join(format!("p{i:03}.png"))).unwrap();
     }
 }
 
@@ -333,4 +335,24 @@ fn a_second_batch_into_a_locked_folder_fails_naming_the_holder() {
     // Once the holder is gone the folder is free again.
     run_fast(args!["batch", input, out]).assert_ok();
     assert!(decodes(&out.join("a.png")));
+}
+
+#[test]
+fn two_batches_into_one_folder_do_not_both_run() {
+    let dir = TempDir::new().unwrap();
+    let input = dir.path().join("in");
+    many_photos(&input, 60);
+    let out = dir.path().join("out");
+    let first = common::start(common::ddcolor_command(fast(args![
+        "batch", input, out, "--jobs", "1"
+    ])));
+    wait_for_a_result(&out, Duration::from_secs(120));
+    let second = run_fast(args!["batch", input, out]);
+    second.assert_one_error(
+        &out,
+        &["another ddcolor batch", &format!("process {}", first.pid())],
+    );
+    let r = first.finish(Duration::from_secs(300));
+    r.assert_ok();
+    assert_eq!(files_under(&out).len(), 60);
 }
