@@ -13,12 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Run, model, snapshot};
+use common::{BATCH_MARKER, Run, files_under, model, snapshot};
 use image::{GrayImage, Luma};
 use tempfile::TempDir;
-
-/// The marker, lock and record `batch` keeps in its output folder.
-const BATCH_MARKER: &str = ".ddcolor-batch";
 
 fn fast(mut args: Vec<OsString>) -> Vec<OsString> {
     args.extend(args![
@@ -44,26 +41,6 @@ fn save_grey(path: &Path, w: u32, h: u32) {
     GrayImage::from_fn(w, h, |x, y| Luma([((x * 7 + y * 3) % 256) as u8]))
         .save(path)
         .unwrap();
-}
-
-/// Files under `dir`, relative, sorted; the batch marker left out.
-fn files_under(dir: &Path) -> Vec<String> {
-    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
-        for e in fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(base, &p, out);
-            } else if p.file_name().is_some_and(|n| n != BATCH_MARKER) {
-                out.push(p.strip_prefix(base).unwrap().to_string_lossy().into_owned());
-            }
-        }
-    }
-    let mut out = Vec::new();
-    if dir.exists() {
-        walk(dir, dir, &mut out);
-    }
-    out.sort();
-    out
 }
 
 fn temporary_files(dir: &Path) -> Vec<String> {

@@ -10,7 +10,6 @@ mod plot;
 mod video;
 
 use std::collections::VecDeque;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -550,7 +549,8 @@ fn print_table(report: &Report, frames: u64) {
     }
 }
 
-/// A temporary file beside `path` (`.NAME.XXXXXX.part`), to be renamed to `path` when complete.
+/// A temporary file beside `path` (see `ddcolor_engine::io::temp_file_beside`), to be renamed to
+/// `path` when complete; the errors say what is wrong with `path`.
 fn temporary_beside(path: &Path) -> Result<NamedTempFile> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -566,15 +566,7 @@ fn temporary_beside(path: &Path) -> Result<NamedTempFile> {
             dir.display()
         );
     }
-    tempfile::Builder::new()
-        .prefix(&format!(
-            ".{}.",
-            path.file_name().unwrap_or_default().to_string_lossy()
-        ))
-        .suffix(".part")
-        // Readable like any file the user writes (the umask still applies), not 0600.
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
-        .tempfile_in(dir)
+    ddcolor_engine::io::temp_file_beside(path)
         .map_err(|e| anyhow!("{}: cannot write there: {}", path.display(), e.kind()))
 }
 
@@ -584,15 +576,11 @@ fn check_writable(path: &Path) -> Result<()> {
     temporary_beside(path).map(drop)
 }
 
-/// Writes `bytes` to `path` whole or not at all: a temporary file in the same folder, renamed.
+/// Writes `bytes` to `path` whole or not at all (synced, renamed).
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut temp = temporary_beside(path)?;
-    temp.write_all(bytes)
-        .and_then(|_| temp.flush())
-        .with_context(|| format!("{}: cannot write", path.display()))?;
-    temp.persist(path)
-        .map_err(|e| anyhow!("{}: cannot write: {}", path.display(), e.error))?;
-    Ok(())
+    check_writable(path)?;
+    ddcolor_engine::io::write_atomically(bytes, path)
+        .with_context(|| format!("{}: cannot write", path.display()))
 }
 
 #[cfg(test)]

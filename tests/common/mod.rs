@@ -97,6 +97,36 @@ where
 }
 
 // ---------------------------------------------------------------------------------------------
+// What a run left on disk
+// ---------------------------------------------------------------------------------------------
+
+/// The marker `batch` leaves in its output folder (so that a resumed run trusts the results).
+pub const BATCH_MARKER: &str = ".ddcolor-batch";
+
+/// Every file under `dir` (recursively, hidden ones included, except `batch`'s marker), relative,
+/// sorted; empty when `dir` does not exist.
+pub fn files_under(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        for e in fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(base, &p, out);
+            } else if p.file_name().is_some_and(|n| n == BATCH_MARKER) {
+                continue;
+            } else {
+                out.push(p.strip_prefix(base).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if dir.exists() {
+        walk(dir, dir, &mut out);
+    }
+    out.sort();
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
 // Running a program, with a watchdog
 // ---------------------------------------------------------------------------------------------
 
