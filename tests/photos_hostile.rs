@@ -135,7 +135,7 @@ fn names_at_the_file_system_limit_are_written() {
     let out = dir.path().join("out");
     let r = run_fast(args!["batch", input, out]);
     r.assert_ok();
-    assert_eq!(files_under(&out), [name.clone()]);
+    assert_eq!(files_under(&out), vec![name.clone()]);
     assert!(decodes(&out.join(&name)));
     assert!(temporary_files(&out).is_empty());
 }
