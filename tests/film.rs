@@ -1414,3 +1414,86 @@ fn bad_temporal_options_are_refused() {
         assert_nothing_written(&out);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Hostile inputs (issue 14)
+// ---------------------------------------------------------------------------------------------
+
+/// Writes `path`, an H.264 film of 160x120 grey frames (each a different picture) shown at
+/// `times` (ns), each lasting until the next and the last for `last` ns, in the container its
+/// extension names (`.mkv` or `.mp4`): variable frame rates and long-held frames that no
+/// `videotestsrc` makes.
+fn timed_clip(path: &Path, times: &[u64], last: u64) {
+    gst_init();
+    let mux = if path.extension().is_some_and(|e| e == "mp4") {
+        "mp4mux"
+    } else {
+        "matroskamux"
+    };
+    let pipeline = gst::parse::launch(&format!(
+        "appsrc name=src format=time ! videoconvert ! x264enc speed-preset=ultrafast ! h264parse \
+         ! {mux} ! filesink name=sink"
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    pipeline
+        .by_name("sink")
+        .unwrap()
+        .set_property("location", path.to_str().unwrap());
+    let src = pipeline
+        .by_name("src")
+        .unwrap()
+        .downcast::<gst_app::AppSrc>()
+        .unwrap();
+    // Frame rate 0/1: variable.
+    let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::Gray8, 160, 120)
+        .fps(gst::Fraction::new(0, 1))
+        .build()
+        .unwrap();
+    src.set_caps(Some(&info.to_caps().unwrap()));
+    for (i, &t) in times.iter().enumerate() {
+        let end = times.get(i + 1).copied().unwrap_or(t + last);
+        let mut buffer = gst::Buffer::with_size(info.size()).unwrap();
+        {
+            let b = buffer.get_mut().unwrap();
+            b.set_pts(gst::ClockTime::from_nseconds(t));
+            b.set_duration(gst::ClockTime::from_nseconds(end - t));
+            let mut map = b.map_writable().unwrap();
+            let frame = grey_frame(160, 120, i as u32);
+            for (row, line) in map.chunks_exact_mut(info.stride()[0] as usize).enumerate() {
+                line[..160].copy_from_slice(&frame.as_raw()[row * 160..(row + 1) * 160]);
+            }
+        }
+        src.push_buffer(buffer).unwrap();
+    }
+    src.end_of_stream().unwrap();
+    play_to_end(&pipeline, "timed clip", Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("making {}: {e}", path.display()));
+}
+
+/// Where a film ends: its last frame's end, from a decode.
+fn film_end(path: &Path) -> u64 {
+    let v = decode_ok(path, Keep::None);
+    v.end()
+        .unwrap_or_else(|| panic!("{}: the last frame has no time", path.display()))
+}
+
+#[test]
+fn zz_explore_durations() {
+    let tmp = TempDir::new().unwrap();
+    let ms = 1_000_000u64;
+    let vfr: Vec<u64> = (0..40).map(|i| i * 100 * ms - if i % 3 == 1 { 40 * ms } else { 0 }).collect();
+    for ext in ["mkv", "mp4"] {
+        let input = tmp.path().join(format!("vfr.{ext}"));
+        timed_clip(&input, &vfr, 100 * ms);
+        let v = decode_ok(&input, Keep::None);
+        eprintln!("{ext} input: n={} end={:?} dur={:?} last={:?}", v.frames.len(), v.end(), v.duration, v.frames.last().map(|f| (f.time, f.duration)));
+        for out in ["out.mkv", "out.mp4"] {
+            let output = tmp.path().join(format!("{ext}-{out}"));
+            film(&input, &output, &[], SHORT).assert_ok();
+            let o = decode_ok(&output, Keep::None);
+            eprintln!("  -> {out}: n={} end={:?} dur={:?} last={:?}", o.frames.len(), o.end(), o.duration, o.frames.last().map(|f| (f.time, f.duration)));
+        }
+    }
+}
