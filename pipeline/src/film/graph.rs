@@ -74,7 +74,12 @@ pub(super) fn run_pipeline(
     let mux = gst::ElementFactory::make(container.muxer(&job.output))
         .name(OUTPUT_MUX)
         .build()
-        .with_context(|| format!("GStreamer element '{}' is missing: run `make setup`", container.muxer(&job.output)))?;
+        .with_context(|| {
+            format!(
+                "GStreamer element '{}' is missing: run `make setup`",
+                container.muxer(&job.output)
+            )
+        })?;
     let sink = gst::ElementFactory::make("filesink")
         .name(OUTPUT_FILE)
         .property("location", temp.to_string_lossy().to_string())
@@ -143,8 +148,7 @@ pub(super) fn run_pipeline(
             })?;
             let (mux, shared2, input) = (mux.clone(), shared.clone(), path.to_path_buf());
             add_reader(&pipeline, path, AUDIO_DEMUX, move |pipeline, pad| {
-                if let Err(e) = link_audio_stream(pipeline, pad, &mux, container, &shared2.timing)
-                {
+                if let Err(e) = link_audio_stream(pipeline, pad, &mux, container, &shared2.timing) {
                     shared2.fail(format!("{}: {e:#}", input.display()));
                 }
             })?;

@@ -192,7 +192,10 @@ pub fn run(job: &FilmJob) -> Result<u8> {
     check_free_space(job, sequence.as_deref(), &out_dir)?;
 
     if crate::signals::interrupted() {
-        bail!("{}: interrupted before the film started; nothing written", job.output.display());
+        bail!(
+            "{}: interrupted before the film started; nothing written",
+            job.output.display()
+        );
     }
     gst::init().context("GStreamer could not be initialised")?;
     gstddcolor::register_static().context("the ddcolorize element could not be registered")?;
@@ -251,14 +254,14 @@ pub fn run(job: &FilmJob) -> Result<u8> {
     }
     eprintln!(
         "done: {} frames in {:.1} s ({fps:.2} frames/s{}) -> {}",
-            outcome.frames,
-            outcome.elapsed.as_secs_f64(),
-            outcome
-                .steady_fps
-                .map(|f| format!(", {f:.3} after start-up"))
-                .unwrap_or_default(),
-            job.output.display()
-        );
+        outcome.frames,
+        outcome.elapsed.as_secs_f64(),
+        outcome
+            .steady_fps
+            .map(|f| format!(", {f:.3} after start-up"))
+            .unwrap_or_default(),
+        job.output.display()
+    );
     Ok(0)
 }
 

@@ -85,7 +85,9 @@ pub(super) fn hold_back_one(pad: &gst::Pad, timing: Arc<Timing>) {
                     // came before them.
                     if matches!(
                         ev.view(),
-                        gst::EventView::Caps(_) | gst::EventView::Segment(_) | gst::EventView::Eos(_)
+                        gst::EventView::Caps(_)
+                            | gst::EventView::Segment(_)
+                            | gst::EventView::Eos(_)
                     ) && let Some(last) = state.held.take()
                     {
                         let length = last_length(&last, &state, &timing);
@@ -132,7 +134,7 @@ fn last_length(last: &Held, state: &State, timing: &Timing) -> Option<u64> {
         let start = state.stream_time(pts);
         if claimed > start {
             let to_end = claimed - start;
-            if to_end <= typical.map_or(1_000_000_000, |t| 4 * t).max(MEANINGFUL) {
+            if to_end >= MEANINGFUL && to_end <= typical.map_or(1_000_000_000, |t| 4 * t) {
                 return Some(to_end);
             }
         }
@@ -184,7 +186,9 @@ pub(super) fn watch_audio_end(pad: &gst::Pad, timing: Arc<Timing>) {
                             .as_ref()
                             .and_then(|s| s.to_stream_time(end))
                             .unwrap_or(end);
-                        timing.audio_end.fetch_max(end.nseconds(), Ordering::Relaxed);
+                        timing
+                            .audio_end
+                            .fetch_max(end.nseconds(), Ordering::Relaxed);
                     }
                 }
                 _ => {}
