@@ -1064,7 +1064,7 @@ fn check_sequence(w: u32, h: u32, fps_arg: &str, fps: gst::Fraction) {
         (ew - 1, 0, ew - 2, 0, (eh, true)),
         (0, eh - 1, 0, eh - 2, (ew, false)),
     ] {
-        if (n.1 && w % 2 == 0) || (!n.1 && h % 2 == 0) {
+        if (n.1 && w.is_multiple_of(2)) || (!n.1 && h.is_multiple_of(2)) {
             continue;
         }
         let mut diff = 0u64;

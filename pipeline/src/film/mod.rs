@@ -2,11 +2,13 @@
 //! image sequence with the `ddcolorize` element, keeping every frame, timestamp and the sound.
 //!
 //! ```text
-//! filesrc ! parsebin ─ video ─ decodebin ! queue ! videoconvert ! RGB ! ddcolorize ! RGB ! tee ─ queue ! videoconvert ! encoder ! parser ! mux ! filesink (temporary name)
-//!                   │                                          (--frames: a pad probe after the colorizer hands frames to a PNG writer thread)
-//!                   └ audio ─ queue (unbounded) ! mux       (copied untouched when the container takes it)
-//!                           └ decodebin ! audioconvert ! audioresample ! encoder ! mux   (otherwise, with a note)
+//! filesrc ! parsebin ─ video ─ decodebin ! queue ! videoconvert ! RGB ! ddcolorize ! RGB ! identity ! tee ─ queue ! [videobox] ! videoconvert ! encoder ! parser ! mux ! filesink (temporary name)
+//!                   └ others ─ fakesink                                  (frame lengths fixed there, `timing`; --frames: a probe before it hands frames to a PNG writer thread)
+//! filesrc ! parsebin ─ audio ─ queue (1 s) ! mux       (copied untouched when the container takes it)
+//!                   │        └ queue ! decodebin ! audioconvert ! audioresample ! encoder ! mux   (otherwise, with a note)
+//!                   └ others ─ fakesink
 //! ```
+//! The file is read twice, for picture and sound (`streams` says why).
 //! The queues put decoding, inference and encoding on their own threads, so the model never
 //! waits for the others. The result is written under a temporary name and renamed at the end,
 //! so a failed run leaves nothing under the final name; Ctrl-C sends end-of-stream instead, so
