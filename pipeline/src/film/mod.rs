@@ -191,7 +191,6 @@ pub fn run(job: &FilmJob) -> Result<u8> {
             out_dir.display()
         );
     }
-    check_free_space(job, sequence.as_deref(), &out_dir)?;
 
     if crate::signals::interrupted() {
         bail!(
@@ -202,7 +201,9 @@ pub fn run(job: &FilmJob) -> Result<u8> {
     gst::init().context("GStreamer could not be initialised")?;
     gstddcolor::register_static().context("the ddcolorize element could not be registered")?;
     error_watch::start();
+    // After the temporary file: a folder that cannot be written says so first.
     let temp = temp_output(&job.output)?;
+    check_free_space(job, sequence.as_deref(), &out_dir)?;
 
     let (outcome, provenance) = match &sequence {
         Some(files) => run_pipeline(job, container, &temp, Source::Sequence(files)),
