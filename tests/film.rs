@@ -1,6 +1,6 @@
 //! Integration tests of `ddcolor film`: what a user gets (every frame and timestamp of the input,
 //! colour, the sound copied untouched, PNG frames equal to `ddcolor photo`'s results), and what
-//! never happens (a result under the final name after a failure, a left-over `.NAME.*.part` file,
+//! never happens (a result under the final name after a failure, a left-over `.ddcolor-*.part` file,
 //! a run that hangs).
 //!
 //! The films written are inspected in-process with GStreamer (`decodebin` to RGB frames,
@@ -79,15 +79,15 @@ fn film(input: &Path, output: &Path, extra: &[&str], limit: Duration) -> Run {
 // Files left behind
 // ---------------------------------------------------------------------------------------------
 
-/// Hidden temporary files `ddcolor film` writes beside `output` (`.NAME.XXXXXX.part`).
+/// Hidden temporary files written beside `output` (`.ddcolor-PID-XXXXXX.part`, see
+/// `ddcolor_engine::io::temp_file_beside`).
 fn part_files(output: &Path) -> Vec<String> {
     let dir = output.parent().unwrap();
-    let prefix = format!(".{}.", output.file_name().unwrap().to_string_lossy());
     fs::read_dir(dir)
         .map(|rd| {
             rd.filter_map(|e| e.ok())
                 .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with(&prefix) && n.ends_with(".part"))
+                .filter(|n| n.starts_with(".ddcolor-") && n.ends_with(".part"))
                 .collect()
         })
         .unwrap_or_default()
@@ -1041,12 +1041,51 @@ fn check_sequence(w: u32, h: u32, fps_arg: &str, fps: gst::Fraction) {
     let what = format!("{w}x{h} --fps {fps_arg}");
     film(&seq, &output, &["--fps", fps_arg], SHORT).assert_ok();
     assert_no_part_files(&output);
-    let v = decode_ok(&output, Keep::None);
+    let v = decode_ok(&output, Keep::All);
     assert_eq!(v.frames.len(), 12, "{what}: frame count");
+    // H.264 4:2:0 needs even sizes: an odd one is padded by one column or row repeating the
+    // edge (README, Film).
+    let (ew, eh) = (w + w % 2, h + h % 2);
     assert!(
-        v.frames.iter().all(|f| (f.width, f.height) == (w, h)),
-        "{what}: frame size"
+        v.frames.iter().all(|f| (f.width, f.height) == (ew, eh)),
+        "{what}: frame size is not {ew}x{eh}"
     );
+    let s = streams(&output);
+    let caps = &stream_of(&s, "video", &output).caps;
+    let st = caps.structure(0).unwrap();
+    assert_eq!(
+        st.get::<&str>("chroma-format").ok(),
+        Some("4:2:0"),
+        "{what}: not 4:2:0: {caps}"
+    );
+    // The added column/row repeats the edge (within the codec's error), no black line.
+    let img = v.frames[5].image();
+    for (x0, y0, x1, y1, n) in [
+        (ew - 1, 0, ew - 2, 0, (eh, true)),
+        (0, eh - 1, 0, eh - 2, (ew, false)),
+    ] {
+        if (n.1 && w.is_multiple_of(2)) || (!n.1 && h.is_multiple_of(2)) {
+            continue;
+        }
+        let mut diff = 0u64;
+        for i in 0..n.0 {
+            let (a, b) = if n.1 {
+                (img.get_pixel(x0, y0 + i), img.get_pixel(x1, y1 + i))
+            } else {
+                (img.get_pixel(x0 + i, y0), img.get_pixel(x1 + i, y1))
+            };
+            diff +=
+                a.0.iter()
+                    .zip(b.0)
+                    .map(|(p, q)| p.abs_diff(q) as u64)
+                    .sum::<u64>();
+        }
+        let mean = diff as f64 / (3 * n.0) as f64;
+        assert!(
+            mean < 12.0,
+            "{what}: the padding differs from the edge by {mean:.1} levels on average"
+        );
+    }
     assert_timestamps(&v, fps, &what);
     assert!(
         v.colour_fraction() > 0.3,
@@ -1055,7 +1094,7 @@ fn check_sequence(w: u32, h: u32, fps_arg: &str, fps: gst::Fraction) {
     );
 }
 
-/// An odd height: H.264 in 4:4:4. Frame i at exactly i/24 s and i*1001/30000 s.
+/// An odd height: padded to 62 rows, H.264 4:2:0. Frame i at exactly i/24 s and i*1001/30000 s.
 #[test]
 fn image_sequence_with_fps() {
     check_sequence(100, 61, "24", gst::Fraction::new(24, 1));
@@ -1248,8 +1287,9 @@ fn missing_model() {
 // 7. Ctrl-C: a playable file with the frames done so far
 // ---------------------------------------------------------------------------------------------
 
-#[test]
-fn ctrl_c_finishes_a_playable_file() {
+/// Sends `signal` (`INT`, `TERM`) to a film run once it has done 3 frames: the run must finish
+/// a playable file with the frames done so far, say how many, and exit 130 (not finished).
+fn interrupt_finishes_a_playable_file(signal: &str) {
     let input = media(ABOMB);
     let tmp = TempDir::new().unwrap();
     let output = tmp.path().join("out.mp4");
@@ -1278,20 +1318,20 @@ fn ctrl_c_finishes_a_playable_file() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let sent = Command::new("kill")
-        .args(["-INT", &running.pid().to_string()])
+        .args([&format!("-{signal}"), &running.pid().to_string()])
         .status()
         .unwrap();
-    assert!(sent.success(), "kill -INT failed");
+    assert!(sent.success(), "kill -{signal} failed");
     let r = running.finish_unless_hung(Duration::from_secs(120));
-    r.assert_ok();
-    assert!(
-        r.stderr.contains("interrupted"),
-        "no word about the interruption, stderr:\n{}",
+    assert_eq!(
+        r.code(),
+        Some(130),
+        "SIG{signal}: an interrupted film must exit 130, stderr:\n{}",
         r.stderr
     );
     assert!(
         output.is_file(),
-        "{} missing after Ctrl-C",
+        "{} missing after SIG{signal}",
         output.display()
     );
     assert_no_part_files(&output);
@@ -1299,12 +1339,20 @@ fn ctrl_c_finishes_a_playable_file() {
         .unwrap_or_else(|e| panic!("the interrupted film does not decode: {e}"));
     let n = out.frames.len();
     eprintln!(
-        "interrupted after {:.1} s: {n} frames",
+        "SIG{signal} after {:.1} s: {n} frames",
         r.elapsed.as_secs_f64()
     );
     assert!(
         n > 0 && n < ABOMB_FRAMES,
         "{n} frames in the interrupted film"
+    );
+    let said = format!("holds the {n} frames done so far");
+    assert!(
+        r.stderr
+            .lines()
+            .any(|l| l.starts_with("interrupted:") && l.contains(&said)),
+        "SIG{signal}: no `interrupted: ... {said}` line (the count must be what decodes), stderr:\n{}",
+        r.stderr
     );
     assert_eq!(
         png_frames(&frames_dir),
@@ -1316,8 +1364,49 @@ fn ctrl_c_finishes_a_playable_file() {
         &inp.times()[..n],
         &out.times(),
         0,
-        "the frames done before Ctrl-C",
+        "the frames done before the interrupt",
     );
+}
+
+#[test]
+fn ctrl_c_finishes_a_playable_file() {
+    interrupt_finishes_a_playable_file("INT");
+}
+
+/// `timeout`, `kill` or a scheduler stop a run with SIGTERM: the same as Ctrl-C.
+#[test]
+fn sigterm_finishes_a_playable_file() {
+    interrupt_finishes_a_playable_file("TERM");
+}
+
+/// Temporary files that killed runs left in the output folder are removed at the start (and
+/// said so); those of running processes and other files are kept.
+#[test]
+fn stale_temporary_files_are_swept() {
+    let tmp = TempDir::new().unwrap();
+    let mut child = Command::new("true").spawn().unwrap();
+    let gone = child.id();
+    child.wait().unwrap();
+    let stale = tmp.path().join(format!(".ddcolor-{gone}-abcdef.part"));
+    let alive = tmp.path().join(".ddcolor-1-abcdef.part");
+    fs::write(&stale, b"half a film").unwrap();
+    fs::write(&alive, b"another run's").unwrap();
+    let output = tmp.path().join("out.mp4");
+    let r = film(clip(), &output, &[], SHORT);
+    r.assert_ok();
+    assert!(!stale.exists(), "the stale temporary file was not removed");
+    assert!(
+        alive.exists(),
+        "a running process's temporary file was removed"
+    );
+    assert!(
+        r.stderr
+            .lines()
+            .any(|l| l.starts_with("note:") && l.contains("removed 1 temporary file")),
+        "no note about the removed file, stderr:\n{}",
+        r.stderr
+    );
+    fs::remove_file(&alive).unwrap();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1413,4 +1502,241 @@ fn bad_temporal_options_are_refused() {
         assert!(r.stderr.contains(value), "{flag} {value}: {}", r.stderr);
         assert_nothing_written(&out);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile inputs (issue 14)
+// ---------------------------------------------------------------------------------------------
+
+// ---------------------------------------------------------------------------------------------
+// 8. Hostile inputs and outputs
+// ---------------------------------------------------------------------------------------------
+
+/// 160x120 test video at 30 fps for `video_s` seconds with `audio` (a `gst-launch` encoder chain
+/// from raw sound) for `audio_s` seconds, muxed by `mux`.
+fn clip_with_sound(path: &Path, video_s: u32, audio: &str, audio_s: u32, mux: &str) {
+    make_with_gst(
+        &format!(
+            "videotestsrc num-buffers={} pattern=ball ! video/x-raw,width=160,height=120,framerate=30/1 \
+             ! videoconvert ! x264enc speed-preset=ultrafast ! h264parse ! {mux} name=m ! filesink name=sink \
+             audiotestsrc num-buffers={} samplesperbuffer=480 ! audio/x-raw,rate=48000,channels=2 \
+             ! audioconvert ! {audio} ! m.",
+            video_s * 30,
+            audio_s * 100
+        ),
+        None,
+        path,
+    );
+}
+
+/// The sound ends 5 s before the picture: the run used to hang for ever (the muxer waiting for
+/// sound, the demuxer for room in the video queues). Each case has the watchdog.
+#[test]
+fn sound_ending_early_does_not_hang() {
+    let tmp = TempDir::new().unwrap();
+    let cases = [
+        ("aac.mkv", "avenc_aac ! aacparse", "matroskamux", "out.mkv"),
+        ("vorbis.mkv", "vorbisenc", "matroskamux", "out.mkv"),
+        ("aac.mp4", "avenc_aac ! aacparse", "mp4mux", "out.webm"),
+    ];
+    for (name, audio, mux, out) in cases {
+        let input = tmp.path().join(name);
+        clip_with_sound(&input, 7, audio, 2, mux);
+        let output = tmp.path().join(format!("{name}-{out}"));
+        let r = film(&input, &output, &[], SHORT);
+        r.assert_ok();
+        assert_no_part_files(&output);
+        let v = decode_ok(&output, Keep::None);
+        assert_eq!(v.frames.len(), 210, "{name} -> {out}: frame count");
+        let s = streams(&output);
+        stream_of(&s, "audio", &output);
+    }
+}
+
+/// AC3 sound: re-encoded with a note where the container cannot take it (.webm), copied where
+/// it can (.mp4), and never a GStreamer-CRITICAL line.
+#[test]
+fn ac3_sound_is_reencoded_cleanly() {
+    let tmp = TempDir::new().unwrap();
+    let input = tmp.path().join("ac3.mkv");
+    clip_with_sound(&input, 2, "avenc_ac3 ! ac3parse", 2, "matroskamux");
+    for (out, codec) in [("out.webm", "audio/x-opus"), ("out.mp4", "audio/x-ac3")] {
+        let output = tmp.path().join(out);
+        let r = film(&input, &output, &[], SHORT);
+        r.assert_ok();
+        assert!(
+            !r.stderr.contains("CRITICAL"),
+            "{out}: GStreamer-CRITICAL lines, stderr:\n{}",
+            r.stderr
+        );
+        let reencoded = r
+            .stderr
+            .lines()
+            .any(|l| l.starts_with("note:") && l.contains("re-encoding"));
+        assert_eq!(
+            reencoded,
+            out.ends_with(".webm"),
+            "{out}: note about re-encoding, stderr:\n{}",
+            r.stderr
+        );
+        let s = streams(&output);
+        assert_eq!(stream_of(&s, "audio", &output).name(), codec, "{out}");
+    }
+}
+
+/// A film cut off (its index at the start claims 10 s, the data stops at about 6 s): written,
+/// but the run fails with the figures unless `--accept-truncated`.
+#[test]
+fn truncated_film_is_reported() {
+    let tmp = TempDir::new().unwrap();
+    let whole = tmp.path().join("whole.mp4");
+    make_with_gst(
+        "videotestsrc num-buffers=300 pattern=ball ! video/x-raw,width=160,height=120,framerate=30/1 \
+         ! videoconvert ! x264enc speed-preset=ultrafast ! h264parse ! mp4mux faststart=true \
+         ! filesink name=sink",
+        None,
+        &whole,
+    );
+    let bytes = fs::read(&whole).unwrap();
+    let input = tmp.path().join("cut.mp4");
+    fs::write(&input, &bytes[..bytes.len() * 6 / 10]).unwrap();
+
+    let output = tmp.path().join("out.mp4");
+    let r = film(&input, &output, &[], SHORT);
+    r.assert_failed();
+    let line = r.assert_one_error(&input, &["truncated", "10.00 s", "--accept-truncated"]);
+    eprintln!("{line}");
+    assert!(
+        output.is_file(),
+        "the frames there are must still be written"
+    );
+    assert_no_part_files(&output);
+
+    let output = tmp.path().join("accepted.mp4");
+    let r = film(&input, &output, &["--accept-truncated"], SHORT);
+    r.assert_ok();
+    assert!(
+        r.stderr.lines().any(|l| l.starts_with("warning:")
+            && l.contains("truncated")
+            && l.contains(&*input.to_string_lossy())),
+        "no warning naming the truncated input, stderr:\n{}",
+        r.stderr
+    );
+    // A whole film says nothing of the kind.
+    let output = tmp.path().join("whole-out.mp4");
+    let r = film(&whole, &output, &[], SHORT);
+    r.assert_ok();
+    assert!(!r.stderr.contains("truncated"), "{}", r.stderr);
+}
+
+/// A named pipe or a device as input: said what it is, at once (a FIFO with no writer would
+/// block any reader).
+#[test]
+fn fifo_and_device_inputs_are_refused() {
+    let tmp = TempDir::new().unwrap();
+    let fifo = tmp.path().join("pipe.mp4");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    check_bad_input(&fifo, &["named pipe (FIFO)", "not a film file"]);
+    check_bad_input(
+        Path::new("/dev/zero"),
+        &["character device", "not a film file"],
+    );
+}
+
+/// A tmpfs of `size` mounted on `dir`, unmounted when dropped; `None` (the test skips) where
+/// mounting is not allowed.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
+        fs::create_dir_all(dir).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Tmpfs(dir.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A folder far too small: refused before starting, naming the output and the figures.
+#[test]
+fn too_little_free_space_is_refused_before_starting() {
+    let tmp = TempDir::new().unwrap();
+    let Some(disk) = Tmpfs::mount(&tmp.path().join("disk"), "64k") else {
+        common::skipped(
+            "too_little_free_space_is_refused_before_starting",
+            &"cannot mount a tmpfs here (not root?)",
+        );
+        return;
+    };
+    let output = disk.0.join("out.mp4");
+    // The a-bomb film: 1 MB, so at least 256 KiB of film is needed.
+    let r = film(&media(ABOMB), &output, &[], SHORT);
+    r.assert_failed();
+    r.assert_one_error(&output, &["not enough free space", "free", "needs"]);
+    assert_nothing_written(&output);
+}
+
+/// The disk fills up during the film: the error names the output (not the input), and nothing
+/// is left behind.
+#[test]
+fn a_disk_filling_up_is_reported_against_the_output() {
+    let tmp = TempDir::new().unwrap();
+    let Some(disk) = Tmpfs::mount(&tmp.path().join("disk"), "8m") else {
+        common::skipped(
+            "a_disk_filling_up_is_reported_against_the_output",
+            &"cannot mount a tmpfs here (not root?)",
+        );
+        return;
+    };
+    let output = disk.0.join("out.mp4");
+    let input = media(ABOMB);
+    // Slow enough (about 0.2 s a frame) to fill the disk while it runs.
+    let mut running = start(args![
+        "film",
+        input,
+        output,
+        "--model",
+        model("bench"),
+        "--input-size",
+        "256"
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while part_files(&output).is_empty() {
+        assert!(!running.has_exited(), "the run ended before writing");
+        if Instant::now() > deadline {
+            running.kill_and_fail("no temporary file after 120 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Everything that is left, taken by another file.
+    let filler = disk.0.join("filler");
+    let mut f = fs::File::create(&filler).unwrap();
+    let block = vec![0u8; 64 << 10];
+    while std::io::Write::write_all(&mut f, &block).is_ok() {}
+    drop(f);
+    let r = running.finish_unless_hung(Duration::from_secs(300));
+    r.assert_failed();
+    r.assert_one_error(&output, &["space"]);
+    assert!(
+        !r.stderr.contains(&*input.to_string_lossy()),
+        "the error names the input, stderr:\n{}",
+        r.stderr
+    );
+    fs::remove_file(&filler).unwrap();
+    assert_nothing_written(&output);
 }

@@ -369,6 +369,11 @@ pub(crate) struct FilmArgs {
     /// Replace the output if it exists.
     #[arg(long)]
     pub(crate) overwrite: bool,
+    /// Accept an input that ends before the duration its container claims (a cut-off
+    /// download or copy): the shorter film is written with a warning and the exit status is 0.
+    /// Without it such a film is still written, but the run fails (exit status 2).
+    #[arg(long)]
+    pub(crate) accept_truncated: bool,
     /// Largest frame accepted from an image sequence, in pixels.
     #[arg(long, value_name = "PIXELS", default_value_t = DEFAULT_MAX_PIXELS)]
     pub(crate) max_pixels: u64,

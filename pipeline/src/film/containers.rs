@@ -53,17 +53,18 @@ impl Container {
     }
 }
 
-/// The video encoder chain (after `videoconvert`), as `gst::parse::bin_from_description` text.
-/// H.264's capsfilter is named `layout`: its chroma layout is set once the frame size is known.
+/// The video encoder chain (from the colour frames, RGB), as `gst::parse::bin_from_description`
+/// text. H.264's is 4:2:0, which many players require; its `videobox` named [`EVEN`] pads an odd
+/// size to even (`pad_to_even`).
 pub(super) fn video_encoder(container: Container, lossless: bool) -> Result<String> {
     Ok(match (container, lossless) {
         // FFV1 on BGRx keeps the element's RGB bit for bit: an archival master.
-        (Container::Mkv, true) => "capsfilter caps=video/x-raw,format=BGRx ! avenc_ffv1 slicecrc=1".into(),
+        (Container::Mkv, true) => "videoconvert ! capsfilter caps=video/x-raw,format=BGRx ! avenc_ffv1 slicecrc=1".into(),
         (_, true) => bail!("--lossless needs an .mkv output (FFV1 in Matroska)"),
         (Container::Webm, false) => {
-            "vp9enc deadline=1 cpu-used=5 row-mt=true end-usage=cq cq-level=20 threads=2 keyframe-max-dist=250".into()
+            "videoconvert ! vp9enc deadline=1 cpu-used=5 row-mt=true end-usage=cq cq-level=20 threads=2 keyframe-max-dist=250".into()
         }
-        (_, false) => "capsfilter name=layout ! x264enc pass=qual quantizer=18 speed-preset=medium ! h264parse".into(),
+        (_, false) => format!("videobox name={EVEN} ! videoconvert ! capsfilter caps=video/x-raw,format=I420 ! x264enc pass=qual quantizer=18 speed-preset=medium ! h264parse"),
     })
 }
 
@@ -212,4 +213,97 @@ pub(super) fn ebml_size(bytes: &[u8]) -> Option<u64> {
         v = v << 8 | b as u64;
     }
     Some(v)
+}
+
+/// Name of the `videobox` that pads odd sizes in the H.264 chain.
+pub(super) const EVEN: &str = "even";
+
+/// H.264 4:2:0 needs an even width and height. An odd one is padded by one column (right) or row
+/// (bottom) that repeats the edge pixels, rather than cropped: every pixel of the input stays in
+/// the film (an archive's scan keeps its last line), and the added one is invisible, where a black
+/// line would show. The alternative, 4:4:4, is refused by many players and hardware decoders.
+/// `videobox` adds the border (it fills it with black), and a probe on its output copies the edge
+/// into it; `size_from` is the colorizer's output, whose caps tell the size before any frame.
+pub(super) fn pad_to_even(videobox: &gst::Element, size_from: &gst::Pad) -> Result<()> {
+    let pad_by = Arc::new(std::sync::Mutex::new((0u32, 0u32)));
+    {
+        let (videobox, pad_by) = (videobox.downgrade(), pad_by.clone());
+        size_from.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+            if let Some(gst::PadProbeData::Event(ev)) = &info.data
+                && let gst::EventView::Caps(c) = ev.view()
+                && let Ok(i) = gst_video::VideoInfo::from_caps(c.caps())
+                && let Some(videobox) = videobox.upgrade()
+            {
+                let (right, bottom) = (i.width() % 2, i.height() % 2);
+                // Negative borders add pixels.
+                videobox.set_property("right", -(right as i32));
+                videobox.set_property("bottom", -(bottom as i32));
+                *pad_by.lock().unwrap_or_else(|p| p.into_inner()) = (right, bottom);
+            }
+            gst::PadProbeReturn::Ok
+        });
+    }
+    let src = videobox
+        .static_pad("src")
+        .ok_or_else(|| anyhow!("videobox without src"))?;
+    src.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        let (right, bottom) = *pad_by.lock().unwrap_or_else(|p| p.into_inner());
+        if right == 0 && bottom == 0 {
+            return gst::PadProbeReturn::Ok;
+        }
+        let Some(vinfo) = pad
+            .current_caps()
+            .and_then(|c| gst_video::VideoInfo::from_caps(&c).ok())
+        else {
+            return gst::PadProbeReturn::Ok;
+        };
+        if let Some(gst::PadProbeData::Buffer(buffer)) = &mut info.data
+            && let Ok(mut frame) =
+                gst_video::VideoFrameRef::from_buffer_ref_writable(buffer.make_mut(), &vinfo)
+        {
+            replicate_edges(&mut frame, right == 1, bottom == 1);
+        }
+        gst::PadProbeReturn::Ok
+    });
+    Ok(())
+}
+
+/// Copies the column before the last into the last (`right`) and the row before the last into
+/// the last (`bottom`), in every plane of a packed or planar frame.
+fn replicate_edges(
+    frame: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
+    right: bool,
+    bottom: bool,
+) {
+    let finfo = frame.format_info();
+    let (w, h) = (frame.width(), frame.height());
+    for plane in 0..frame.n_planes() {
+        let stride = frame.plane_stride()[plane as usize] as usize;
+        // Size of this plane in pixels, and bytes per pixel in it.
+        let comp = (0..finfo.n_components())
+            .find(|&c| finfo.plane()[c as usize] == plane)
+            .unwrap_or(0);
+        let pw = finfo.scale_width(comp as u8, w) as usize;
+        let ph = finfo.scale_height(comp as u8, h) as usize;
+        let px = finfo.pixel_stride()[comp as usize].max(1) as usize;
+        let Ok(data) = frame.plane_data_mut(plane) else {
+            continue;
+        };
+        if right && pw >= 2 {
+            for y in 0..ph {
+                let row = y * stride;
+                let (last, before) = (row + (pw - 1) * px, row + (pw - 2) * px);
+                if last + px <= data.len() {
+                    data.copy_within(before..before + px, last);
+                }
+            }
+        }
+        if bottom && ph >= 2 {
+            let (last, before) = ((ph - 1) * stride, (ph - 2) * stride);
+            let n = (pw * px).min(stride);
+            if last + n <= data.len() {
+                data.copy_within(before..before + n, last);
+            }
+        }
+    }
 }

@@ -4,10 +4,20 @@
 use super::*;
 
 /// The one-line error for a GStreamer error `error` posted by the element named `from`.
-pub(super) fn describe_error(input: &Path, from: &str, error: &str, debug: &str) -> anyhow::Error {
-    // The colorizer's errors name the model; the others are about the input.
+pub(super) fn describe_error(
+    input: &Path,
+    output: &Path,
+    from: &str,
+    error: &str,
+    debug: &str,
+) -> anyhow::Error {
+    // The colorizer's errors name the model; the file writer's and the muxer's are about the
+    // output (a full disk, a lost network share); the others are about the input.
     if from.starts_with("ddcolorize") {
         return anyhow!("{error}");
+    }
+    if from == OUTPUT_FILE || from == OUTPUT_MUX {
+        return anyhow!("{}: {error} (writing the film)", output.display());
     }
     let detail = short_debug(debug);
     let detail = if detail.is_empty() {

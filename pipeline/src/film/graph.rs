@@ -30,6 +30,7 @@ pub(super) fn run_pipeline(
         failure: std::sync::Mutex::new(None),
         video_linked: AtomicBool::new(false),
         provenance: std::sync::Mutex::new(job.provenance.clone()),
+        timing: Arc::default(),
     });
 
     // Colorizer and everything after it.
@@ -65,14 +66,33 @@ pub(super) fn run_pipeline(
                 .build(),
         )
         .build()?;
+    // Where each frame's length is fixed (`timing`): frames are held there by one.
+    let timed = gst::ElementFactory::make("identity")
+        .property("silent", true)
+        .build()?;
     let tee = make("tee")?;
-    let mux = make(container.muxer(&job.output))?;
+    let mux = gst::ElementFactory::make(container.muxer(&job.output))
+        .name(OUTPUT_MUX)
+        .build()
+        .with_context(|| {
+            format!(
+                "GStreamer element '{}' is missing: run `make setup`",
+                container.muxer(&job.output)
+            )
+        })?;
     let sink = gst::ElementFactory::make("filesink")
+        .name(OUTPUT_FILE)
         .property("location", temp.to_string_lossy().to_string())
         .build()?;
-    pipeline.add_many([&colorize, &rgb_caps, &tee, &mux, &sink])?;
-    gst::Element::link_many([&colorize, &rgb_caps, &tee])?;
+    pipeline.add_many([&colorize, &rgb_caps, &timed, &tee, &mux, &sink])?;
+    gst::Element::link_many([&colorize, &rgb_caps, &timed, &tee])?;
     mux.link(&sink)?;
+    hold_back_one(
+        &timed
+            .static_pad("src")
+            .ok_or_else(|| anyhow!("identity without src"))?,
+        shared.timing.clone(),
+    );
     if let Some(p) = &job.provenance {
         set_provenance_tags(&mux, p)?;
         record_size_that_runs(&pipeline, &colorize, &mux, shared.clone())?;
@@ -116,39 +136,25 @@ pub(super) fn run_pipeline(
     };
 
     let mut total_frames: Option<u64> = None;
-    let mut odd = false;
     match source {
         Source::File(path) => {
-            let filesrc = gst::ElementFactory::make("filesrc")
-                .property("location", path.to_string_lossy().to_string())
-                .build()?;
-            let parsebin = gst::ElementFactory::make("parsebin")
-                .name(DEMUX)
-                .build()
-                .context("GStreamer element 'parsebin' is missing: run `make setup`")?;
-            // The decoder's head to the colorizer is chosen once its caps are known
-            // (`attach_video`).
-            pipeline.add_many([&filesrc, &parsebin])?;
-            filesrc.link(&parsebin)?;
-            let weak = pipeline.downgrade();
-            let (head, mux, shared2, input) = (
-                colorize.clone(),
-                mux.clone(),
-                shared.clone(),
-                path.to_path_buf(),
-            );
-            parsebin.connect_pad_added(move |_, pad| {
-                let Some(pipeline) = weak.upgrade() else {
-                    return;
-                };
-                if let Err(e) = link_stream(&pipeline, pad, &head, &mux, container, &shared2) {
+            // Two readers of the file (see `streams`): video to the colorizer (the decoder's
+            // head is chosen once its caps are known, `attach_video`), sound to the muxer.
+            let (head, shared2, input) = (colorize.clone(), shared.clone(), path.to_path_buf());
+            add_reader(&pipeline, path, DEMUX, move |pipeline, pad| {
+                if let Err(e) = link_video_stream(pipeline, pad, &head, &shared2) {
                     shared2.fail(format!("{}: {e:#}", input.display()));
                 }
-            });
+            })?;
+            let (mux, shared2, input) = (mux.clone(), shared.clone(), path.to_path_buf());
+            add_reader(&pipeline, path, AUDIO_DEMUX, move |pipeline, pad| {
+                if let Err(e) = link_audio_stream(pipeline, pad, &mux, container, &shared2.timing) {
+                    shared2.fail(format!("{}: {e:#}", input.display()));
+                }
+            })?;
         }
         Source::Sequence(files) => {
             let first = read_photo(&files[0], job.max_pixels).map_err(|e| anyhow!("{e}"))?;
-            odd = first.width % 2 == 1 || first.height % 2 == 1;
             total_frames = Some(files.len() as u64);
             let appsrc =
                 add_sequence_source(&pipeline, files.to_vec(), first, job, shared.clone())?;
@@ -159,11 +165,12 @@ pub(super) fn run_pipeline(
         }
     }
 
-    // Encoder branch. x264's 4:2:0 needs even sizes; the chroma layout is switched to 4:4:4 when
-    // the first caps show an odd size (before they reach the encoder).
+    // Encoder branch. H.264 in 4:2:0 (what players take) needs even sizes: an odd width or
+    // height is padded by one column or row (`pad_to_even`), set when the first caps show the
+    // size (before they reach the encoder).
     let enc = gst::parse::bin_from_description(
         &format!(
-            "queue max-size-buffers=8 max-size-bytes=0 max-size-time=0 ! videoconvert ! {}",
+            "queue max-size-buffers=8 max-size-bytes=0 max-size-time=0 ! {}",
             video_encoder(container, job.lossless)?
         ),
         true,
@@ -171,36 +178,17 @@ pub(super) fn run_pipeline(
     pipeline.add(&enc)?;
     tee.link(&enc)?;
     enc.link(&mux)?;
-    if let Some(layout) = enc.by_name("layout") {
-        let set = move |odd: bool| {
-            let format = if odd {
-                gst_video::VideoFormat::Y444
-            } else {
-                gst_video::VideoFormat::I420
-            };
-            layout.set_property(
-                "caps",
-                gst_video::VideoCapsBuilder::new().format(format).build(),
-            );
-        };
-        set(odd);
-        let pad = colorize
-            .static_pad("src")
-            .ok_or_else(|| anyhow!("ddcolorize has no src pad"))?;
-        pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
-            if let Some(gst::PadProbeData::Event(ev)) = &info.data
-                && let gst::EventView::Caps(c) = ev.view()
-                && let Ok(i) = gst_video::VideoInfo::from_caps(c.caps())
-            {
-                set(i.width() % 2 == 1 || i.height() % 2 == 1);
-            }
-            gst::PadProbeReturn::Ok
-        });
+    if let Some(pad) = enc.by_name(EVEN) {
+        pad_to_even(
+            &pad,
+            &colorize
+                .static_pad("src")
+                .ok_or_else(|| anyhow!("ddcolorize has no src pad"))?,
+        )?;
     }
 
-    // Ctrl-C (or SIGTERM, SIGHUP): the first finishes the file (end-of-stream), the second
-    // stops at once.
-    crate::signals::watch();
+    // Ctrl-C (or SIGTERM, SIGHUP; `run` started counting them): the first finishes the file
+    // (end-of-stream), the second stops at once.
 
     let bar = progress_bar(total_frames);
     let start = Instant::now();
@@ -233,7 +221,10 @@ pub(super) fn run_pipeline(
             });
             pipeline.send_event(gst::event::Eos::new());
         } else if n >= 2 {
-            break Err(anyhow!("stopped by Ctrl-C; nothing written"));
+            break Err(anyhow!("stopped by a second interrupt; nothing written"));
+        }
+        if let Some(d) = pipeline.query_duration::<gst::ClockTime>() {
+            shared.timing.claimed.store(d.nseconds(), Ordering::Relaxed);
         }
         let done = frames.load(Ordering::Relaxed);
         bar.set_position(done);
@@ -250,7 +241,13 @@ pub(super) fn run_pipeline(
                 .upgrade()
                 .map(|e| e.name().to_string())
                 .unwrap_or_default();
-            break Err(describe_error(&job.input, &from, &p.error, &p.debug));
+            break Err(describe_error(
+                &job.input,
+                &job.output,
+                &from,
+                &p.error,
+                &p.debug,
+            ));
         }
         let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(100)) else {
             continue;
@@ -262,6 +259,7 @@ pub(super) fn run_pipeline(
                 let debug = e.debug().map(|d| d.to_string()).unwrap_or_default();
                 break Err(describe_error(
                     &job.input,
+                    &job.output,
                     &from,
                     &e.error().to_string(),
                     &debug,
@@ -303,7 +301,8 @@ pub(super) fn run_pipeline(
         bail!(msg);
     }
     result?;
-    let frames = frames.load(Ordering::Relaxed);
+    // What reached the encoder: the frames the file holds.
+    let frames = shared.timing.frames.load(Ordering::Relaxed);
     if frames == 0 {
         bail!("{}: no frame could be decoded", job.input.display());
     }
@@ -318,6 +317,7 @@ pub(super) fn run_pipeline(
             interrupted,
             steady_fps,
             elapsed: start.elapsed(),
+            shortfall: shortfall(&shared.timing),
         },
         shared.provenance(),
     ))
@@ -336,152 +336,6 @@ pub(super) fn estimate_frames(pipeline: &gst::Pipeline, colorize: &gst::Element)
         (duration.nseconds() as u128 * fps.numer() as u128 / (fps.denom() as u128 * 1_000_000_000))
             .max(1) as u64,
     )
-}
-
-/// Links one elementary stream from `parsebin`: the first video stream to the colorizer, audio
-/// to the muxer (copied when the container takes it), anything else to a fakesink.
-/// Links decoded video to the colorizer. Frames an NVIDIA decoder leaves in GPU memory go
-/// straight in when the colorizer takes them there (its GPU path runs): no copy to the host
-/// before the colour frames come down. Anything else reaches it as RGB, as `ddcolor photo`
-/// sees a picture (a decoder that offered GPU memory then gives system memory).
-pub(super) fn attach_video(
-    pipeline: &gst::Pipeline,
-    decoded: &gst::Pad,
-    colorize: &gst::Element,
-) -> Result<()> {
-    let sink = colorize
-        .static_pad("sink")
-        .ok_or_else(|| anyhow!("ddcolorize has no sink pad"))?;
-    if sink.is_linked() {
-        return Ok(());
-    }
-    let caps = decoded.current_caps();
-    let on_gpu = caps.as_ref().is_some_and(|c| {
-        c.features(0)
-            .is_some_and(|f| f.contains("memory:CUDAMemory"))
-            && sink.query_accept_caps(c)
-    });
-    let head: gst::Element = gst::parse::bin_from_description(
-        if on_gpu {
-            "queue max-size-buffers=8 max-size-bytes=0 max-size-time=0"
-        } else {
-            "queue max-size-buffers=8 max-size-bytes=0 max-size-time=0 ! videoconvert ! capsfilter caps=video/x-raw,format=RGB"
-        },
-        true,
-    )?
-    .upcast();
-    pipeline.add(&head)?;
-    head.link(colorize)?;
-    head.sync_state_with_parent()?;
-    let head_sink = head
-        .static_pad("sink")
-        .ok_or_else(|| anyhow!("video head without a sink pad"))?;
-    decoded.link(&head_sink)?;
-    if on_gpu {
-        eprintln!("note: decoded frames stay in GPU memory up to the colorizer");
-    }
-    Ok(())
-}
-
-pub(super) fn link_stream(
-    pipeline: &gst::Pipeline,
-    pad: &gst::Pad,
-    colorize: &gst::Element,
-    mux: &gst::Element,
-    container: Container,
-    shared: &Arc<Shared>,
-) -> Result<()> {
-    let caps = pad
-        .current_caps()
-        .or_else(|| Some(pad.query_caps(None)))
-        .ok_or_else(|| anyhow!("stream without caps"))?;
-    let name = caps
-        .structure(0)
-        .map(|s| s.name().to_string())
-        .unwrap_or_default();
-    let sink_of = |e: &gst::Element| {
-        e.static_pad("sink")
-            .ok_or_else(|| anyhow!("{} has no sink pad", e.name()))
-    };
-    if name.starts_with("video/") && !shared.video_linked.swap(true, Ordering::SeqCst) {
-        let dec = make("decodebin")?;
-        pipeline.add(&dec)?;
-        let (colorize, weak, shared) = (colorize.clone(), pipeline.downgrade(), shared.clone());
-        dec.connect_pad_added(move |_, dpad| {
-            if let Some(pipeline) = weak.upgrade()
-                && let Err(e) = attach_video(&pipeline, dpad, &colorize)
-            {
-                shared.fail(format!("the decoded video could not be linked: {e:#}"));
-            }
-        });
-        dec.sync_state_with_parent()?;
-        pad.link(&sink_of(&dec)?)?;
-        return Ok(());
-    }
-    if name.starts_with("audio/") {
-        let mux_pad = mux
-            .request_pad_simple("audio_%u")
-            .ok_or_else(|| anyhow!("the muxer takes no audio"))?;
-        let takes_it =
-            mux_pad.query_accept_caps(&caps) || mux_pad.pad_template_caps().can_intersect(&caps);
-        if takes_it {
-            // Unbounded: the muxer needs audio up to where the video is, and the video sits in the
-            // encoder's look-ahead for a second or more; a full audio queue would block the
-            // demuxer and with it the video (compressed audio is small).
-            let q = queue(0)?;
-            pipeline.add(&q)?;
-            q.sync_state_with_parent()?;
-            pad.link(&sink_of(&q)?)?;
-            q.static_pad("src")
-                .ok_or_else(|| anyhow!("queue without src"))?
-                .link(&mux_pad)?;
-        } else {
-            eprintln!(
-                "note: the {name} audio cannot go into this container as it is; re-encoding it with {}",
-                container.audio_encoder()
-            );
-            // decodebin's pad appears only once data flows: ghost the ends by hand.
-            let chain = gst::parse::bin_from_description(
-                &format!(
-                    "queue name=in max-size-buffers=0 max-size-bytes=0 max-size-time=0 ! decodebin name=dec \
-                     audioconvert name=conv ! audioresample ! {} name=enc",
-                    container.audio_encoder()
-                ),
-                false,
-            )?;
-            let get = |name: &str| {
-                chain
-                    .by_name(name)
-                    .ok_or_else(|| anyhow!("audio chain without {name}"))
-            };
-            let (input, dec, conv, enc) = (get("in")?, get("dec")?, get("conv")?, get("enc")?);
-            let conv_sink = sink_of(&conv)?;
-            dec.connect_pad_added(move |_, dpad| {
-                if !conv_sink.is_linked() {
-                    let _ = dpad.link(&conv_sink);
-                }
-            });
-            let ghost_in = gst::GhostPad::with_target(&sink_of(&input)?)?;
-            let ghost_out = gst::GhostPad::with_target(
-                &enc.static_pad("src")
-                    .ok_or_else(|| anyhow!("audio encoder without src"))?,
-            )?;
-            chain.add_pad(&ghost_in)?;
-            chain.add_pad(&ghost_out)?;
-            pipeline.add(&chain)?;
-            chain.sync_state_with_parent()?;
-            pad.link(&ghost_in)?;
-            ghost_out.link(&mux_pad)?;
-        }
-        return Ok(());
-    }
-    // Subtitles, data, a second video: not carried.
-    let fake = make("fakesink")?;
-    fake.set_property("sync", false);
-    pipeline.add(&fake)?;
-    fake.sync_state_with_parent()?;
-    pad.link(&sink_of(&fake)?)?;
-    Ok(())
 }
 
 /// `--mark`: the visible mark drawn into every colour frame (RGB, 8-bit, rows padded).

@@ -2,11 +2,13 @@
 //! image sequence with the `ddcolorize` element, keeping every frame, timestamp and the sound.
 //!
 //! ```text
-//! filesrc ! parsebin ─ video ─ decodebin ! queue ! videoconvert ! RGB ! ddcolorize ! RGB ! tee ─ queue ! videoconvert ! encoder ! parser ! mux ! filesink (temporary name)
-//!                   │                                          (--frames: a pad probe after the colorizer hands frames to a PNG writer thread)
-//!                   └ audio ─ queue (unbounded) ! mux       (copied untouched when the container takes it)
-//!                           └ decodebin ! audioconvert ! audioresample ! encoder ! mux   (otherwise, with a note)
+//! filesrc ! parsebin ─ video ─ decodebin ! queue ! videoconvert ! RGB ! ddcolorize ! RGB ! identity ! tee ─ queue ! [videobox] ! videoconvert ! encoder ! parser ! mux ! filesink (temporary name)
+//!                   └ others ─ fakesink                                  (frame lengths fixed there, `timing`; --frames: a probe before it hands frames to a PNG writer thread)
+//! filesrc ! parsebin ─ audio ─ queue (1 s) ! mux       (copied untouched when the container takes it)
+//!                   │        └ queue ! decodebin ! audioconvert ! audioresample ! encoder ! mux   (otherwise, with a note)
+//!                   └ others ─ fakesink
 //! ```
+//! The file is read twice, for picture and sound (`streams` says why).
 //! The queues put decoding, inference and encoding on their own threads, so the model never
 //! waits for the others. The result is written under a temporary name and renamed at the end,
 //! so a failed run leaves nothing under the final name; Ctrl-C sends end-of-stream instead, so
@@ -28,15 +30,21 @@ use gst_video::prelude::*;
 use crate::error_watch;
 use crate::progress::{bar_style, progress_bar};
 
+mod checks;
 mod containers;
 mod errors;
 mod graph;
 mod sequence;
+mod streams;
+mod timing;
 
+use checks::*;
 use containers::*;
 use errors::*;
 use graph::*;
 use sequence::*;
+use streams::*;
+use timing::*;
 
 pub use sequence::sequence_files;
 
@@ -57,6 +65,8 @@ pub struct FilmJob {
     pub frames_dir: Option<PathBuf>,
     pub max_pixels: u64,
     pub overwrite: bool,
+    /// `--accept-truncated`: an input shorter than its container claims is not a failure.
+    pub accept_truncated: bool,
     pub temporal: ddcolor_engine::temporal::TemporalSettings,
     /// The element's `workflow` (preset name or JSON file) and `style` properties.
     pub workflow: Option<String>,
@@ -75,8 +85,11 @@ fn temp_output(output: &Path) -> Result<tempfile::TempPath> {
     Ok(file.into_temp_path())
 }
 
-/// Name of the `parsebin` that splits the input file into streams.
+/// Name of the `parsebin` that splits the input file into streams (the video's reader).
 const DEMUX: &str = "demux";
+/// Names of the elements that write the output: their errors are about the output.
+const OUTPUT_MUX: &str = "output-mux";
+const OUTPUT_FILE: &str = "output-file";
 
 /// What the pipeline run ended with.
 struct Outcome {
@@ -85,6 +98,8 @@ struct Outcome {
     elapsed: Duration,
     /// Frames per second from the first colour frame to the last.
     steady_fps: Option<f64>,
+    /// `(reached, claimed)` seconds when the input ended well before its container's duration.
+    shortfall: Option<(f64, f64)>,
 }
 
 /// `ddcolor film`: the engine's plan asked first, so a bad workflow or model fails before the
@@ -95,7 +110,7 @@ pub(crate) fn command(args: crate::args::FilmArgs) -> Result<std::process::ExitC
     crate::photos::say_model(chosen);
     let temporal = args.temporal.settings();
     let provenance = crate::provenance::film_provenance(&args.output_args, &choice, &temporal)?;
-    run(&FilmJob {
+    let status = run(&FilmJob {
         input: args.input,
         output: args.output,
         model: chosen.path.clone(),
@@ -110,16 +125,23 @@ pub(crate) fn command(args: crate::args::FilmArgs) -> Result<std::process::ExitC
         frames_dir: args.frames,
         max_pixels: args.max_pixels,
         overwrite: args.overwrite,
+        accept_truncated: args.accept_truncated,
         temporal,
         workflow: args.look.workflow.clone(),
         style: args.look.style.map(|s| s.name()),
         provenance: provenance.map(Arc::unwrap_or_clone),
         mark: args.output_args.mark,
     })?;
-    Ok(std::process::ExitCode::SUCCESS)
+    Ok(std::process::ExitCode::from(status))
 }
 
-pub fn run(job: &FilmJob) -> Result<()> {
+/// Runs the film; the exit status: 0 when the whole input was colorized (or a truncated one
+/// was accepted), [`crate::signals::EXIT_INTERRUPTED`] when an interrupt stopped it early (the
+/// frames done so far are written).
+pub fn run(job: &FilmJob) -> Result<u8> {
+    // First: from here on an interrupt (Ctrl-C, SIGTERM, SIGHUP) is counted, not fatal, so the
+    // temporary file made below is always removed or renamed.
+    crate::signals::watch();
     let container = Container::of(&job.output)?;
     if job.lossless && container != Container::Mkv {
         bail!(
@@ -127,9 +149,7 @@ pub fn run(job: &FilmJob) -> Result<()> {
             job.output.display()
         );
     }
-    if !job.input.exists() {
-        bail!("{}: no such file or folder", job.input.display());
-    }
+    check_input_kind(&job.input)?;
     if same_path(&job.input, &job.output) {
         bail!(
             "{}: the output would overwrite the input",
@@ -158,10 +178,32 @@ pub fn run(job: &FilmJob) -> Result<()> {
             .with_context(|| format!("{}: cannot create the frames folder", dir.display()))?;
     }
 
+    let out_dir = match job.output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let swept = ddcolor_engine::io::sweep_stale(&out_dir);
+    if !swept.is_empty() {
+        eprintln!(
+            "note: removed {} temporary file{} that earlier, killed runs left in {}",
+            swept.len(),
+            if swept.len() == 1 { "" } else { "s" },
+            out_dir.display()
+        );
+    }
+
+    if crate::signals::interrupted() {
+        bail!(
+            "{}: interrupted before the film started; nothing written",
+            job.output.display()
+        );
+    }
     gst::init().context("GStreamer could not be initialised")?;
     gstddcolor::register_static().context("the ddcolorize element could not be registered")?;
     error_watch::start();
+    // After the temporary file: a folder that cannot be written says so first.
     let temp = temp_output(&job.output)?;
+    check_free_space(job, sequence.as_deref(), &out_dir)?;
 
     let (outcome, provenance) = match &sequence {
         Some(files) => run_pipeline(job, container, &temp, Source::Sequence(files)),
@@ -172,6 +214,13 @@ pub fn run(job: &FilmJob) -> Result<()> {
     {
         unescape_matroska_tags(&temp, &[&p.summary(), &p.tool])?;
     }
+    // A truncated input is noticed after a complete run only (an interrupted one stops short
+    // by design) and only for files (a sequence has no claimed length).
+    let truncated = if outcome.interrupted || sequence.is_some() {
+        None
+    } else {
+        outcome.shortfall
+    };
     ddcolor_engine::io::persist_synced(&temp, &job.output).with_context(|| {
         format!(
             "{}: could not move the result into place",
@@ -181,28 +230,42 @@ pub fn run(job: &FilmJob) -> Result<()> {
     // Renamed: nothing is left under the temporary name to remove.
     let _ = temp.keep();
     let fps = outcome.frames as f64 / outcome.elapsed.as_secs_f64().max(1e-9);
-    if outcome.interrupted {
-        eprintln!(
-            "interrupted: {} holds the {} frames done so far (a playable file)",
-            job.output.display(),
-            outcome.frames
-        );
-    } else {
-        eprintln!(
-            "done: {} frames in {:.1} s ({fps:.2} frames/s{}) -> {}",
-            outcome.frames,
-            outcome.elapsed.as_secs_f64(),
-            outcome
-                .steady_fps
-                .map(|f| format!(", {f:.3} after start-up"))
-                .unwrap_or_default(),
-            job.output.display()
-        );
-    }
     if let Some(dir) = &job.frames_dir {
         eprintln!("frames: {}", dir.display());
     }
-    Ok(())
+    if outcome.interrupted {
+        eprintln!(
+            "interrupted: {} holds the {} frames done so far (a playable file); the film is not finished",
+            job.output.display(),
+            outcome.frames
+        );
+        return Ok(crate::signals::EXIT_INTERRUPTED);
+    }
+    if let Some((reached, claimed)) = truncated {
+        let what = format!(
+            "{}: the film ends at {reached:.2} s, but its container says it lasts {claimed:.2} s (a truncated file?)",
+            job.input.display()
+        );
+        if !job.accept_truncated {
+            bail!(
+                "{what}; its {} frames are in {} (--accept-truncated makes this a warning)",
+                outcome.frames,
+                job.output.display()
+            );
+        }
+        eprintln!("warning: {what}");
+    }
+    eprintln!(
+        "done: {} frames in {:.1} s ({fps:.2} frames/s{}) -> {}",
+        outcome.frames,
+        outcome.elapsed.as_secs_f64(),
+        outcome
+            .steady_fps
+            .map(|f| format!(", {f:.3} after start-up"))
+            .unwrap_or_default(),
+        job.output.display()
+    );
+    Ok(0)
 }
 
 fn same_path(a: &Path, b: &Path) -> bool {
@@ -224,6 +287,7 @@ struct Shared {
     /// What the film records about how it was made, brought up to date when the colorizer
     /// says which S runs (at start, and after a step-down).
     provenance: std::sync::Mutex<Option<Provenance>>,
+    timing: Arc<Timing>,
 }
 
 impl Shared {
