@@ -195,7 +195,12 @@ pub(super) fn unescape_matroska_tags(path: &Path, values: &[&str]) -> Result<()>
     Ok(())
 }
 
+/// Where `needle` first occurs; an empty needle is found at 0 (as `str::find` has it), where
+/// `windows(0)` would panic.
 pub(super) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
@@ -213,3 +218,7 @@ pub(super) fn ebml_size(bytes: &[u8]) -> Option<u64> {
     }
     Some(v)
 }
+
+#[cfg(test)]
+#[path = "containers_fuzz.rs"]
+mod fuzz;
