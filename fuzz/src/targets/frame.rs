@@ -10,7 +10,7 @@ use ddcolor_engine::frame::{
 };
 use ddcolor_engine::{Photo, Samples};
 
-use crate::driver::{Target, label};
+use crate::driver::Target;
 use crate::rng::Choices;
 
 pub const TARGET: Target = Target {
@@ -104,7 +104,7 @@ fn layout(c: &mut Choices) -> Layout {
 }
 
 fn photo(c: &mut Choices, like: (usize, usize)) -> Photo {
-    let (width, height) = if c.byte() % 4 == 0 {
+    let (width, height) = if c.byte().is_multiple_of(4) {
         (c.size(), c.size())
     } else {
         like
@@ -114,7 +114,7 @@ fn photo(c: &mut Choices, like: (usize, usize)) -> Photo {
         .checked_mul(height)
         .and_then(|n| n.checked_mul(channels));
     let len = match consistent {
-        Some(n) if n <= MAX_PLANE && c.byte() % 4 != 0 => n,
+        Some(n) if n <= MAX_PLANE && !c.byte().is_multiple_of(4) => n,
         _ => c.below(4096),
     };
     let samples = if c.byte() & 1 == 0 {
@@ -174,7 +174,7 @@ fn run(data: &[u8]) -> String {
     let output = layout(&mut c);
     let mut out_planes: Vec<Vec<u8>> = output.lens.iter().map(|&n| vec![0xA5; n]).collect();
     let src = photo(&mut c, (output.w, output.h));
-    let keep_frame = c.byte() % 3 == 0;
+    let keep_frame = c.byte().is_multiple_of(3);
     let luma = frame.luma().or_else(|| {
         keep_frame.then(|| LumaPlane {
             format: PixelFormat::I420,

@@ -190,7 +190,7 @@ fn value(c: &mut Choices, ids: &[String]) -> Value {
         6 => json!({}),
         7 => json!([]),
         8 | 9 => {
-            let id = if ids.is_empty() || c.byte() % 4 == 0 {
+            let id = if ids.is_empty() || c.byte().is_multiple_of(4) {
                 json!(*c.pick(&["missing", "", "0", "-1"]))
             } else {
                 json!(c.pick(ids))
