@@ -54,6 +54,9 @@ pub fn regressions_dir(target: &str) -> PathBuf {
     root().join("tests/fuzz/regressions").join(target)
 }
 
+/// Distinct outcomes remembered; past this, no input joins the corpus for its outcome.
+const MAX_OUTCOMES: usize = 200_000;
+
 /// One fuzz run at a time per process: the memory peak and the watchdog are process-wide.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
@@ -288,7 +291,8 @@ pub fn fuzz(target: &Target) -> Report {
         } else if let Ok(label) = result
             && {
                 oks += (label == "ok") as u64;
-                seen.insert(label)
+                // Bounded: labels carry error text, and an hour's run meets millions of them.
+                seen.len() < MAX_OUTCOMES && seen.insert(label)
             }
             && corpus.len() < 4096
         {
