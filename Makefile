@@ -6,7 +6,7 @@ MEDIA := tests/media
 HIST := $(MEDIA)/photos/historical
 DDCOLOR := target/release/ddcolor
 
-.PHONY: all setup build demo demo-film test lint test-data bench bench-film bench-temporal bench-workflows workflow-crops models clean
+.PHONY: all setup build demo demo-film test lint fuzz test-data bench bench-film bench-temporal bench-workflows workflow-crops models clean
 
 all: build
 
@@ -54,6 +54,22 @@ $(TESTDATA)/recipe/.done: tests/reference/recipe.py $(TESTDATA)/lab/manifest.jso
 # into the test builds only. Formatting and clippy's warnings fail the run as a test would.
 test: setup test-data lint
 	DDCOLOR_REQUIRE_NVRTC=1 cargo test --workspace --locked --features ddcolor/test-hooks,gst-plugin-ddcolor/test-hooks
+
+# Fuzzing (stable toolchain, no cargo-fuzz): `make test` already runs every target for a short,
+# fixed-seed budget; this runs them for FUZZ_SECONDS in all (default 600, split evenly over the
+# 6 targets), one at a time at low priority, with a new seed each run (FUZZ_SEED=N repeats one).
+# Each target prints its runs, runs per second and findings; a crashing, hanging, slow or
+# memory-hungry input is saved under target/fuzz-crashes/TARGET/ with the command that replays
+# it. Kept regressions live in tests/fuzz/regressions/TARGET/ and are replayed by every run.
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS := 6
+fuzz:
+	cargo build --locked --tests -p ddcolor-fuzz -p ddcolor
+	seed=$${FUZZ_SEED:-$$(date +%s)}; per=$$(( $(FUZZ_SECONDS) / $(FUZZ_TARGETS) )); \
+	echo "fuzz: seed $$seed, $$per s per target"; status=0; \
+	FUZZ_SEED=$$seed FUZZ_SECONDS=$$per nice -n 19 cargo test --locked -p ddcolor-fuzz --test fuzz -- --test-threads=1 --nocapture || status=1; \
+	FUZZ_SEED=$$seed FUZZ_SECONDS=$$per nice -n 19 cargo test --locked -p ddcolor --bin ddcolor matroska_tags -- --test-threads=1 --nocapture || status=1; \
+	exit $$status
 
 lint:
 	cargo fmt --all -- --check

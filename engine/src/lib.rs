@@ -63,8 +63,8 @@ pub mod io {
         persist_synced, sweep_stale, sync_folder, temp_file_beside, write_atomically,
     };
     pub use crate::files::codecs::{
-        DEFAULT_MAX_PIXELS, OutputFormat, WriteOptions, chroma_is_coarse, encode_photo,
-        is_image_path, read_photo, write_encoded, write_photo,
+        DEFAULT_MAX_PIXELS, INPUT_EXTENSIONS, OutputFormat, WriteOptions, chroma_is_coarse,
+        decode_photo, encode_photo, is_image_path, read_photo, write_encoded, write_photo,
     };
 }
 

@@ -38,7 +38,7 @@ pub(crate) enum Command {
         With -o DIR results are written into DIR (created if missing) under the input's name."
     )]
     Photo {
-        /// Photos or folders of photos (.jpg, .png, .tif, .webp, .bmp).
+        /// Photos or folders of photos (.jpg, .jpeg, .png, .tif, .tiff, .webp, .bmp).
         #[arg(required = true, value_name = "IN")]
         inputs: Vec<PathBuf>,
         /// Output file (one input) or folder.

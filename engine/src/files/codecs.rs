@@ -125,18 +125,79 @@ fn jpeg_reaches_eoi(d: &[u8]) -> bool {
     }
 }
 
+/// Why a path that is not a regular file cannot be a photo, from its metadata alone: reading a
+/// named pipe blocks until someone writes to it, and a device such as `/dev/zero` never ends,
+/// so neither may be opened.
+fn not_a_photo_file(meta: &fs::Metadata) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_dir() {
+        Some("is a directory")
+    } else if t.is_fifo() {
+        Some("is a named pipe (FIFO), not a photo file")
+    } else if t.is_char_device() {
+        Some("is a character device, not a photo file")
+    } else if t.is_block_device() {
+        Some("is a block device, not a photo file")
+    } else if t.is_socket() {
+        Some("is a socket, not a photo file")
+    } else if !t.is_file() {
+        Some("is not a regular file")
+    } else {
+        None
+    }
+}
+
 /// Reads a photo, applying its EXIF orientation. Refuses images above `max_pixels` before
-/// decoding them.
+/// decoding them, and anything that is not a regular file before opening it.
 pub fn read_photo(path: &Path, max_pixels: u64) -> Result<Photo> {
     let meta = fs::metadata(path).map_err(|e| io_err(path, e))?;
-    if meta.is_dir() {
-        return Err(decode_err(path, "is a directory"));
+    if let Some(why) = not_a_photo_file(&meta) {
+        return Err(decode_err(path, why));
     }
-    if meta.len() == 0 {
+    decode_source(Source::File(path), meta.len(), path, max_pixels)
+}
+
+/// [`read_photo`] on a file already in memory: the same checks and decoders, with `path` only
+/// naming the photo in errors. What the fuzz tests drive, so that every decoder is reached
+/// without a file per input.
+pub fn decode_photo(bytes: &[u8], path: &Path, max_pixels: u64) -> Result<Photo> {
+    decode_source(Source::Bytes(bytes), bytes.len() as u64, path, max_pixels)
+}
+
+/// Where a photo's bytes come from: a file is opened (and read through a buffer) once to
+/// probe its size and once to decode it, so a large uncompressed TIFF is never held twice.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    File(&'a Path),
+    Bytes(&'a [u8]),
+}
+
+trait BufReadSeek: BufRead + Seek {}
+impl<T: BufRead + Seek> BufReadSeek for T {}
+
+impl<'a> Source<'a> {
+    fn open(self) -> std::io::Result<Box<dyn BufReadSeek + 'a>> {
+        Ok(match self {
+            Self::File(p) => Box::new(std::io::BufReader::new(fs::File::open(p)?)),
+            Self::Bytes(b) => Box::new(Cursor::new(b)),
+        })
+    }
+
+    fn bytes(self) -> std::io::Result<std::borrow::Cow<'a, [u8]>> {
+        Ok(match self {
+            Self::File(p) => fs::read(p)?.into(),
+            Self::Bytes(b) => b.into(),
+        })
+    }
+}
+
+fn decode_source(source: Source, len: u64, path: &Path, max_pixels: u64) -> Result<Photo> {
+    if len == 0 {
         return Err(decode_err(path, "empty file (0 bytes)"));
     }
-    let open = || -> Result<ImageReader<std::io::BufReader<fs::File>>> {
-        let reader = ImageReader::open(path).map_err(|e| io_err(path, e))?;
+    let open = || -> Result<ImageReader<Box<dyn BufReadSeek + '_>>> {
+        let reader = ImageReader::new(source.open().map_err(|e| io_err(path, e))?);
         let reader = reader.with_guessed_format().map_err(|e| io_err(path, e))?;
         if reader.format().is_none() {
             return Err(decode_err(path, "unrecognised image format"));
@@ -160,12 +221,12 @@ pub fn read_photo(path: &Path, max_pixels: u64) -> Result<Photo> {
     }
     let img = if format == Some(ImageFormat::Jpeg) {
         // The completeness check reads the whole (compressed, small) file: decode from those bytes.
-        let data = fs::read(path).map_err(|e| io_err(path, e))?;
+        let data = source.bytes().map_err(|e| io_err(path, e))?;
         if !jpeg_reaches_eoi(&data) {
             return Err(decode_err(path, "truncated JPEG (no end-of-image marker)"));
         }
         decode(
-            ImageReader::with_format(Cursor::new(data), ImageFormat::Jpeg),
+            ImageReader::with_format(Cursor::new(&data[..]), ImageFormat::Jpeg),
             path,
             max_pixels,
         )?
@@ -632,6 +693,69 @@ mod tests {
             jpeg_reaches_eoi(&appended),
             "data after the end marker is fine"
         );
+    }
+
+    mod not_files {
+        use super::super::*;
+        use std::time::{Duration, Instant};
+
+        fn refused(path: &Path) -> String {
+            let start = Instant::now();
+            let err = read_photo(path, DEFAULT_MAX_PIXELS).expect_err("not a photo");
+            assert!(start.elapsed() < Duration::from_secs(5), "answered at once");
+            err.to_string()
+        }
+
+        #[test]
+        fn named_pipes_are_refused_without_opening_them() {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let fifo = dir.path().join("x.jpg");
+            let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).expect("path");
+            // SAFETY: a valid NUL-terminated path; mkfifo only creates the node.
+            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+            // Opening a FIFO for reading with no writer blocks: the test would hang, not pass.
+            let msg = refused(&fifo);
+            assert!(msg.contains("named pipe (FIFO)"), "{msg}");
+            assert!(msg.contains("x.jpg"), "{msg}");
+            assert!(!msg.contains("empty file"), "{msg}");
+        }
+
+        #[test]
+        fn devices_are_named_for_what_they_are() {
+            for dev in ["/dev/zero", "/dev/null"] {
+                let msg = refused(Path::new(dev));
+                assert!(msg.contains("is a character device"), "{msg}");
+                assert!(msg.contains(dev), "{msg}");
+            }
+            let dir = tempfile::tempdir().expect("temp dir");
+            let sock = dir.path().join("s.png");
+            let _listener = std::os::unix::net::UnixListener::bind(&sock).expect("socket");
+            let msg = refused(&sock);
+            assert!(msg.contains("is a socket"), "{msg}");
+        }
+
+        #[test]
+        fn bytes_and_files_decode_alike() {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let img =
+                image::RgbImage::from_fn(9, 5, |x, y| image::Rgb([x as u8 * 20, y as u8 * 40, 7]));
+            for ext in ["png", "jpg", "bmp", "tif", "webp"] {
+                let path = dir.path().join(format!("a.{ext}"));
+                img.save(&path).expect("save");
+                let bytes = fs::read(&path).expect("read");
+                let from_file = read_photo(&path, DEFAULT_MAX_PIXELS).expect("file");
+                let from_bytes = decode_photo(&bytes, &path, DEFAULT_MAX_PIXELS).expect("bytes");
+                assert_eq!(from_file, from_bytes, "{ext}");
+                let cut = decode_photo(&bytes[..bytes.len() / 2], &path, DEFAULT_MAX_PIXELS);
+                assert!(cut.is_err(), "{ext}: half a file is an error");
+            }
+            let empty =
+                decode_photo(&[], Path::new("e.png"), DEFAULT_MAX_PIXELS).expect_err("empty");
+            assert!(
+                empty.to_string().contains("empty file (0 bytes)"),
+                "{empty}"
+            );
+        }
     }
 
     #[test]

@@ -196,7 +196,12 @@ pub(super) fn unescape_matroska_tags(path: &Path, values: &[&str]) -> Result<()>
     Ok(())
 }
 
+/// Where `needle` first occurs; an empty needle is found at 0 (as `str::find` has it), where
+/// `windows(0)` would panic.
 pub(super) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
@@ -307,3 +312,7 @@ fn replicate_edges(
         }
     }
 }
+
+#[cfg(test)]
+#[path = "containers_fuzz.rs"]
+mod fuzz;
