@@ -64,7 +64,8 @@ pub mod io {
     };
     pub use crate::files::codecs::{
         DEFAULT_MAX_PIXELS, INPUT_EXTENSIONS, OutputFormat, WriteOptions, chroma_is_coarse,
-        decode_photo, encode_photo, is_image_path, read_photo, write_encoded, write_photo,
+        decode_photo, encode_photo, is_image_path, read_photo, special_file_kind, write_encoded,
+        write_photo,
     };
 }
 

@@ -125,27 +125,33 @@ fn jpeg_reaches_eoi(d: &[u8]) -> bool {
     }
 }
 
-/// Why a path that is not a regular file cannot be a photo, from its metadata alone: reading a
-/// named pipe blocks until someone writes to it, and a device such as `/dev/zero` never ends,
-/// so neither may be opened.
-fn not_a_photo_file(meta: &fs::Metadata) -> Option<&'static str> {
+/// What a path is when it is neither a regular file nor a folder ("a named pipe (FIFO)", "a
+/// character device", ...), from its type alone. Reading a named pipe blocks until someone
+/// writes to it, and a device such as `/dev/zero` never ends, so neither may be opened as a
+/// photo or a film.
+pub fn special_file_kind(t: fs::FileType) -> Option<&'static str> {
     use std::os::unix::fs::FileTypeExt;
-    let t = meta.file_type();
-    if t.is_dir() {
-        Some("is a directory")
-    } else if t.is_fifo() {
-        Some("is a named pipe (FIFO), not a photo file")
-    } else if t.is_char_device() {
-        Some("is a character device, not a photo file")
-    } else if t.is_block_device() {
-        Some("is a block device, not a photo file")
-    } else if t.is_socket() {
-        Some("is a socket, not a photo file")
-    } else if !t.is_file() {
-        Some("is not a regular file")
-    } else {
+    if t.is_file() || t.is_dir() {
         None
+    } else if t.is_fifo() {
+        Some("a named pipe (FIFO)")
+    } else if t.is_char_device() {
+        Some("a character device")
+    } else if t.is_block_device() {
+        Some("a block device")
+    } else if t.is_socket() {
+        Some("a socket")
+    } else {
+        Some("not a regular file")
     }
+}
+
+/// Why a path cannot be a photo, from its metadata alone.
+fn not_a_photo_file(meta: &fs::Metadata) -> Option<String> {
+    if meta.is_dir() {
+        return Some("is a directory".into());
+    }
+    special_file_kind(meta.file_type()).map(|kind| format!("is {kind}, not a photo file"))
 }
 
 /// Reads a photo, applying its EXIF orientation. Refuses images above `max_pixels` before

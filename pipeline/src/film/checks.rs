@@ -8,7 +8,6 @@ use super::*;
 /// Fails with what `input` is when it is neither a regular file nor a folder (a sequence). Looks
 /// at the file's type only: nothing is opened, so a FIFO with no writer cannot block here.
 pub(super) fn check_input_kind(input: &Path) -> Result<()> {
-    use std::os::unix::fs::FileTypeExt;
     let meta = match std::fs::metadata(input) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -16,24 +15,13 @@ pub(super) fn check_input_kind(input: &Path) -> Result<()> {
         }
         Err(e) => bail!("{}: cannot be read ({e})", input.display()),
     };
-    let t = meta.file_type();
-    let what = if t.is_file() || t.is_dir() {
-        return Ok(());
-    } else if t.is_fifo() {
-        "a named pipe (FIFO)"
-    } else if t.is_char_device() {
-        "a character device"
-    } else if t.is_block_device() {
-        "a block device"
-    } else if t.is_socket() {
-        "a socket"
-    } else {
-        "not a regular file"
-    };
-    bail!(
-        "{}: is {what}, not a film file (save the film to a file first)",
-        input.display()
-    )
+    match ddcolor_engine::io::special_file_kind(meta.file_type()) {
+        None => Ok(()),
+        Some(what) => bail!(
+            "{}: is {what}, not a film file (save the film to a file first)",
+            input.display()
+        ),
+    }
 }
 
 /// Free bytes for an unprivileged writer in `dir`.
