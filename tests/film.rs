@@ -635,7 +635,8 @@ fn film_keeps_every_frame_and_timestamp() {
         assert_eq!((f.width, f.height), (432, 320), "frame {i}: size");
     }
     assert_eq!(out.fps, inp.fps, "output frame rate");
-    assert_same_times(&inp.times(), &out.times(), 0, "a-bomb .mp4");
+    // 1 ns: rounding of 1/29 s to MP4 track ticks (see the interrupt test).
+    assert_same_times(&inp.times(), &out.times(), 1, "a-bomb .mp4");
 
     let frame_ns = 1_000_000_000 / 29;
     let (din, dout) = (
@@ -1346,6 +1347,13 @@ fn interrupt_finishes_a_playable_file(signal: &str) {
         n > 0 && n < ABOMB_FRAMES,
         "{n} frames in the interrupted film"
     );
+    // MP4 (6b): the frames the container lists are the frames that play; none is cut off by
+    // the edit list or a zero-length last sample.
+    let claimed = mp4_sample_count(&output);
+    assert_eq!(
+        claimed, n,
+        "SIG{signal}: the MP4 lists {claimed} frames, {n} decode"
+    );
     let said = format!("holds the {n} frames done so far");
     assert!(
         r.stderr
@@ -1363,9 +1371,28 @@ fn interrupt_finishes_a_playable_file(signal: &str) {
     assert_same_times(
         &inp.times()[..n],
         &out.times(),
-        0,
+        // 1 ns: MP4 stores times in ticks of its track clock, which 1/29 s is not a whole
+        // number of; without B-frames (no composition offsets) the rounding shows.
+        1,
         "the frames done before the interrupt",
     );
+}
+
+/// Frames the video track of an MP4 lists: the sample count of the `stsz` box in its `stbl`.
+fn mp4_sample_count(path: &Path) -> usize {
+    let bytes = fs::read(path).unwrap();
+    let find = |from: usize, what: &[u8]| {
+        bytes[from..]
+            .windows(what.len())
+            .position(|w| w == what)
+            .map(|i| i + from)
+    };
+    let moov = find(0, b"moov").unwrap_or_else(|| panic!("{}: no moov", path.display()));
+    let stbl = find(moov, b"stbl").unwrap_or_else(|| panic!("{}: no stbl", path.display()));
+    let stsz = find(stbl, b"stsz").unwrap_or_else(|| panic!("{}: no stsz", path.display()));
+    // type, version and flags, sample size, then the count.
+    let at = stsz + 4 + 4 + 4;
+    u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize
 }
 
 #[test]
@@ -1739,4 +1766,252 @@ fn a_disk_filling_up_is_reported_against_the_output() {
     );
     fs::remove_file(&filler).unwrap();
     assert_nothing_written(&output);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 14. The film's duration: the last frame keeps its length
+// ---------------------------------------------------------------------------------------------
+
+/// Intervals cycling 20, 40 and 80 ms (a variable frame rate), ending at exactly 4.000 s:
+/// `(start, length)` in ms.
+fn vfr_frames() -> Vec<(u64, u64)> {
+    let mut lengths: Vec<u64> = [20, 40, 80].iter().copied().cycle().take(84).collect();
+    lengths.extend([20, 40, 20]);
+    let mut t = 0;
+    lengths
+        .into_iter()
+        .map(|l| {
+            t += l;
+            (t - l, l)
+        })
+        .collect()
+}
+
+/// Five frames over 29.6 s, long gaps between them, the last one held for 2 s.
+fn sparse_frames() -> Vec<(u64, u64)> {
+    vec![
+        (0, 7000),
+        (7000, 7000),
+        (14000, 7000),
+        (21000, 6600),
+        (27600, 2000),
+    ]
+}
+
+/// Writes grey 64x48 frames shown at `frames` (ms) as H.264 (B-frames on in Matroska) in `mux`, the caps
+/// saying `fps` (0/1: a variable rate). No `h264parse`: it would set every frame's duration to
+/// 1 ns (the rate x264enc writes in the stream for a variable rate), the last one's included.
+fn timed_clip(path: &Path, frames: &[(u64, u64)], fps: gst::Fraction, mux: &str) {
+    gst_init();
+    // B-frames only in Matroska: mp4mux cannot keep a variable-rate film's length with them
+    // (see `video_encoder` in the film module).
+    let bframes = if mux == "mp4mux" { 0 } else { 2 };
+    let description = format!(
+        "appsrc name=src format=time ! videoconvert ! x264enc speed-preset=superfast bframes={bframes} \
+         ! {mux} ! filesink name=sink"
+    );
+    let pipeline = gst::parse::launch(&description)
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+    pipeline
+        .by_name("sink")
+        .unwrap()
+        .set_property("location", path.to_str().unwrap());
+    let src = pipeline
+        .by_name("src")
+        .unwrap()
+        .downcast::<gst_app::AppSrc>()
+        .unwrap();
+    src.set_caps(Some(
+        &gst_video::VideoCapsBuilder::new()
+            .format(gst_video::VideoFormat::Gray8)
+            .width(64)
+            .height(48)
+            .framerate(fps)
+            .build(),
+    ));
+    for (i, &(start, length)) in frames.iter().enumerate() {
+        let mut buffer = gst::Buffer::from_mut_slice(grey_frame(64, 48, i as u32).into_raw());
+        let b = buffer.get_mut().unwrap();
+        b.set_pts(gst::ClockTime::from_mseconds(start));
+        b.set_duration(gst::ClockTime::from_mseconds(length));
+        src.push_buffer(buffer).unwrap();
+    }
+    src.end_of_stream().unwrap();
+    play_to_end(&pipeline, &description, Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("making {}: {e}", path.display()));
+}
+
+/// How long a player finds a film: the container's duration (the pipeline's duration query),
+/// where its last frame ends as the demuxer gives it (time plus duration, in running time: after
+/// MP4's edit list), in ns, and the frames that decode. The end is taken before any parser: a
+/// decoder's `h264parse` replaces the stored durations of an x264 variable-rate stream by 1 ns.
+struct Length {
+    container: u64,
+    end: u64,
+    frames: usize,
+}
+
+fn length(path: &Path) -> Length {
+    let v = decode_ok(path, Keep::None);
+    Length {
+        container: v
+            .duration
+            .unwrap_or_else(|| panic!("{}: no duration", path.display())),
+        end: demuxed_end(path),
+        frames: v.frames.len(),
+    }
+}
+
+/// End of the latest-ending video frame of `path` as its demuxer (`qtdemux`, `matroskademux`)
+/// gives it, in running time (ns).
+fn demuxed_end(path: &Path) -> u64 {
+    gst_init();
+    let pipeline = gst::Pipeline::new();
+    let src = filesrc(path);
+    let demux = element(if path.extension().is_some_and(|e| e == "mp4") {
+        "qtdemux"
+    } else {
+        "matroskademux"
+    });
+    pipeline.add_many([&src, &demux]).unwrap();
+    src.link(&demux).unwrap();
+    let end = Arc::new(Mutex::new(None::<u64>));
+    let weak = pipeline.downgrade();
+    let end2 = end.clone();
+    demux.connect_pad_added(move |_, pad| {
+        let Some(pipeline) = weak.upgrade() else {
+            return;
+        };
+        let sink = element("fakesink");
+        sink.set_property("sync", false);
+        sink.set_property("async", false);
+        pipeline.add(&sink).unwrap();
+        sink.sync_state_with_parent().unwrap();
+        pad.link(&sink.static_pad("sink").unwrap()).unwrap();
+        if !pad.name().starts_with("video") {
+            return;
+        }
+        let end = end2.clone();
+        pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+            if let Some(gst::PadProbeData::Buffer(b)) = &info.data
+                && let Some(pts) = b.pts()
+                && let Some(seg) = pad.sticky_event::<gst::event::Segment>(0)
+                && let Some(seg) = seg.segment().downcast_ref::<gst::ClockTime>()
+                && let Some(t) = seg.to_running_time(pts + b.duration().unwrap_or_default())
+            {
+                let mut end = end.lock().unwrap();
+                *end = Some(end.map_or(t.nseconds(), |e| e.max(t.nseconds())));
+            }
+            gst::PadProbeReturn::Ok
+        });
+    });
+    play_to_end(
+        &pipeline,
+        &path.display().to_string(),
+        Duration::from_secs(60),
+    )
+    .unwrap_or_else(|e| panic!("{}: does not demux: {e}", path.display()));
+    let end = *end.lock().unwrap();
+    end.unwrap_or_else(|| panic!("{}: no video frame demuxed", path.display()))
+}
+
+/// One millisecond: Matroska's tick, and well above MP4's.
+const DURATION_TOLERANCE: u64 = 1_000_000;
+
+/// Colorizes `input` into `.mkv`, `.mp4` and `.webm` and checks that each keeps the input's
+/// duration and last frame end (to [`DURATION_TOLERANCE`]) and its frames; `expected`, when
+/// given, is the duration the input was made with (checked first: the generator's own muxer
+/// must have kept it, or the comparison says nothing).
+fn assert_duration_kept(input: &Path, expected: Option<u64>) {
+    let inp = length(input);
+    eprintln!(
+        "{}: {} frames, container {} ns, last frame ends {} ns",
+        input.display(),
+        inp.frames,
+        inp.container,
+        inp.end
+    );
+    if let Some(expected) = expected {
+        assert!(
+            inp.container.abs_diff(expected) <= DURATION_TOLERANCE
+                && inp.end.abs_diff(expected) <= DURATION_TOLERANCE,
+            "{}: the input itself lasts {} ns (container) / {} ns (last frame end), not {expected} ns",
+            input.display(),
+            inp.container,
+            inp.end
+        );
+    }
+    let tmp = TempDir::new().unwrap();
+    let mut wrong = Vec::new();
+    for ext in ["mkv", "mp4", "webm"] {
+        let output = tmp.path().join(format!("out.{ext}"));
+        film(input, &output, &[], SHORT).assert_ok();
+        let out = length(&output);
+        eprintln!(
+            "  -> .{ext}: {} frames, container {} ns ({:+} ns), last frame ends {} ns ({:+} ns)",
+            out.frames,
+            out.container,
+            out.container as i64 - inp.container as i64,
+            out.end,
+            out.end as i64 - inp.end as i64
+        );
+        if out.frames != inp.frames
+            || out.container.abs_diff(inp.container) > DURATION_TOLERANCE
+            || out.end.abs_diff(inp.end) > DURATION_TOLERANCE
+        {
+            wrong.push(format!(
+                ".{ext}: {} frames, container {} ns, last frame ends {} ns",
+                out.frames, out.container, out.end
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} ({} frames, {} ns, last frame ends {} ns) colorized into:\n{}",
+        input.display(),
+        inp.frames,
+        inp.container,
+        inp.end,
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn constant_rate_film_keeps_its_duration() {
+    assert_duration_kept(&media(ABOMB), None);
+}
+
+#[test]
+fn variable_rate_film_keeps_its_duration() {
+    let tmp = TempDir::new().unwrap();
+    for (name, fps) in [
+        ("vfr.mkv", gst::Fraction::new(0, 1)),
+        ("vfr.mp4", gst::Fraction::new(0, 1)),
+    ] {
+        let input = tmp.path().join(name);
+        let mux = if name.ends_with("mkv") {
+            "matroskamux"
+        } else {
+            "mp4mux"
+        };
+        timed_clip(&input, &vfr_frames(), fps, mux);
+        assert_duration_kept(&input, Some(4_000_000_000));
+    }
+}
+
+#[test]
+fn sparse_film_keeps_its_duration() {
+    let tmp = TempDir::new().unwrap();
+    for name in ["sparse.mkv", "sparse.mp4"] {
+        let input = tmp.path().join(name);
+        let mux = if name.ends_with("mkv") {
+            "matroskamux"
+        } else {
+            "mp4mux"
+        };
+        timed_clip(&input, &sparse_frames(), gst::Fraction::new(0, 1), mux);
+        assert_duration_kept(&input, Some(29_600_000_000));
+    }
 }

@@ -55,16 +55,27 @@ impl Container {
 
 /// The video encoder chain (from the colour frames, RGB), as `gst::parse::bin_from_description`
 /// text. H.264's is 4:2:0, which many players require; its `videobox` named [`EVEN`] pads an odd
-/// size to even (`pad_to_even`).
+/// size to even (`pad_to_even`). x264enc's output goes to the muxer as it is (AVC, whole frames,
+/// with each frame's duration): `h264parse` (1.22) would replace every duration by one frame of
+/// the rate in the stream's timing header, which x264enc writes as 1 ns for a variable rate
+/// (caps framerate 0/1), so the muxers would end the film 1 ns after its last frame starts.
 pub(super) fn video_encoder(container: Container, lossless: bool) -> Result<String> {
     Ok(match (container, lossless) {
         // FFV1 on BGRx keeps the element's RGB bit for bit: an archival master.
         (Container::Mkv, true) => "videoconvert ! capsfilter caps=video/x-raw,format=BGRx ! avenc_ffv1 slicecrc=1".into(),
         (_, true) => bail!("--lossless needs an .mkv output (FFV1 in Matroska)"),
+        // A fixed 1/90000 s clock: with the default (1/fps), a variable-rate input (caps
+        // framerate 0/1) is counted in 1/30 s ticks, and frames closer than that are dropped.
         (Container::Webm, false) => {
-            "videoconvert ! vp9enc deadline=1 cpu-used=5 row-mt=true end-usage=cq cq-level=20 threads=2 keyframe-max-dist=250".into()
+            "videoconvert ! vp9enc deadline=1 cpu-used=5 row-mt=true end-usage=cq cq-level=20 threads=2 keyframe-max-dist=250 timebase=1/90000 lag-in-frames=0".into()
         }
-        (_, false) => format!("videobox name={EVEN} ! videoconvert ! capsfilter caps=video/x-raw,format=I420 ! x264enc pass=qual quantizer=18 speed-preset=medium ! h264parse"),
+        // No B-frames in MP4: mp4mux (1.22) makes each sample's length the gap to the next
+        // decode time and the last one's its buffer duration, and the film's length their sum;
+        // with B-frames at a variable rate, x264enc's decode times are spaced like the
+        // presentation times of other frames, so the sum misses the real end (a sparse clip of
+        // 29.6 s came out 34.6 s).
+        (Container::Mp4, false) => format!("{H264_HEAD} ! x264enc pass=qual quantizer=18 speed-preset=medium bframes=0"),
+        (_, false) => format!("{H264_HEAD} ! x264enc pass=qual quantizer=18 speed-preset=medium"),
     })
 }
 
@@ -220,7 +231,11 @@ pub(super) fn ebml_size(bytes: &[u8]) -> Option<u64> {
     Some(v)
 }
 
-/// Name of the `videobox` that pads odd sizes in the H.264 chain.
+/// The H.264 chain before the encoder: odd sizes padded to even, 4:2:0.
+const H264_HEAD: &str =
+    "videobox name=even ! videoconvert ! capsfilter caps=video/x-raw,format=I420";
+
+/// Name of the `videobox` that pads odd sizes in the H.264 chain (in [`H264_HEAD`]).
 pub(super) const EVEN: &str = "even";
 
 /// H.264 4:2:0 needs an even width and height. An odd one is padded by one column (right) or row

@@ -98,6 +98,12 @@ pub(super) fn hold_back_one(pad: &gst::Pad, timing: Arc<Timing>) {
                             state.segment = s.segment().downcast_ref::<gst::ClockTime>().cloned();
                         }
                         gst::EventView::Caps(c) => {
+                            if let Some(caps) = without_implausible_rate(c.caps()) {
+                                state.frame_time = None;
+                                info.data =
+                                    Some(gst::PadProbeData::Event(gst::event::Caps::new(&caps)));
+                                return gst::PadProbeReturn::Ok;
+                            }
                             state.frame_time = gst_video::VideoInfo::from_caps(c.caps())
                                 .ok()
                                 .map(|i| i.fps())
@@ -117,6 +123,25 @@ pub(super) fn hold_back_one(pad: &gst::Pad, timing: Arc<Timing>) {
             }
         },
     );
+}
+
+/// Fastest frame rate taken as meant, in frames per second.
+const MAX_RATE: i32 = 1000;
+
+/// `caps` with `framerate=0/1` (a variable rate) when they claim more than [`MAX_RATE`], else
+/// `None`. x264 writes a variable-rate stream's timing as 10^9 frames a second, which the
+/// decoder's parser puts in the caps; mp4mux (1.22) takes its track clock from that rate, and
+/// 10^9 ticks a second overflow its 32-bit durations: a 4 s film came out 0.47 s long, 11 of
+/// its 87 frames playable.
+fn without_implausible_rate(caps: &gst::CapsRef) -> Option<gst::Caps> {
+    let s = caps.structure(0)?;
+    let rate = s.get::<gst::Fraction>("framerate").ok()?;
+    if rate.denom() <= 0 || rate.numer() / rate.denom() <= MAX_RATE {
+        return None;
+    }
+    let mut caps = caps.to_owned();
+    caps.make_mut().set("framerate", gst::Fraction::new(0, 1));
+    Some(caps)
 }
 
 /// The last frame's length: its own when meaningful; else up to where the container says the
