@@ -1676,34 +1676,11 @@ fn fifo_and_device_inputs_are_refused() {
     );
 }
 
-/// A tmpfs of `size` mounted on `dir`, unmounted when dropped; `None` (the test skips) where
-/// mounting is not allowed.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
-        fs::create_dir_all(dir).unwrap();
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir)
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then(|| Tmpfs(dir.to_path_buf()))
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
-
 /// A folder far too small: refused before starting, naming the output and the figures.
 #[test]
 fn too_little_free_space_is_refused_before_starting() {
     let tmp = TempDir::new().unwrap();
-    let Some(disk) = Tmpfs::mount(&tmp.path().join("disk"), "64k") else {
+    let Some(disk) = common::Tmpfs::mount(&tmp.path().join("disk"), "64k") else {
         common::skipped(
             "too_little_free_space_is_refused_before_starting",
             &"cannot mount a tmpfs here (not root?)",
@@ -1723,7 +1700,7 @@ fn too_little_free_space_is_refused_before_starting() {
 #[test]
 fn a_disk_filling_up_is_reported_against_the_output() {
     let tmp = TempDir::new().unwrap();
-    let Some(disk) = Tmpfs::mount(&tmp.path().join("disk"), "8m") else {
+    let Some(disk) = common::Tmpfs::mount(&tmp.path().join("disk"), "8m") else {
         common::skipped(
             "a_disk_filling_up_is_reported_against_the_output",
             &"cannot mount a tmpfs here (not root?)",

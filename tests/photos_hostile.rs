@@ -333,3 +333,37 @@ fn two_batches_into_one_folder_do_not_both_run() {
     r.assert_ok();
     assert_eq!(files_under(&out).len(), 60);
 }
+
+#[test]
+fn a_full_disk_fails_each_photo_naming_its_result_and_leaves_nothing_partial() {
+    let dir = TempDir::new().unwrap();
+    let input = dir.path().join("in");
+    many_photos(&input, 6);
+    let Some(disk) = common::Tmpfs::mount(&dir.path().join("disk"), "256k") else {
+        common::skipped(
+            "a_full_disk_fails_each_photo_naming_its_result_and_leaves_nothing_partial",
+            &"cannot mount a tmpfs here (not root?)",
+        );
+        return;
+    };
+    let out = disk.0.join("out");
+    let r = run_fast(args!["batch", input, out, "--format", "png"]);
+    r.assert_failed();
+    // 1600x1200 colour PNGs do not fit in 256 KiB: each fails on its own, named by its result.
+    let errors = r.error_lines();
+    assert!(!errors.is_empty(), "stderr:\n{}", r.stderr);
+    for e in &errors {
+        assert!(
+            e.contains(&out.display().to_string()) && e.to_lowercase().contains("space"),
+            "{e}"
+        );
+    }
+    assert!(r.stderr.contains("failed:"), "stderr:\n{}", r.stderr);
+    assert!(temporary_files(&out).is_empty(), "{:?}", files_under(&out));
+    for f in files_under(&out) {
+        assert!(
+            decodes(&out.join(&f)),
+            "{f}: a partial result under its final name"
+        );
+    }
+}

@@ -126,6 +126,29 @@ pub fn files_under(dir: &Path) -> Vec<String> {
     out
 }
 
+/// A tmpfs of `size` mounted on `dir`, unmounted when dropped; `None` (the test skips) where
+/// mounting is not allowed.
+pub struct Tmpfs(pub PathBuf);
+
+impl Tmpfs {
+    pub fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
+        fs::create_dir_all(dir).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Tmpfs(dir.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Running a program, with a watchdog
 // ---------------------------------------------------------------------------------------------
