@@ -15,8 +15,9 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 # 1. System packages: a C toolchain, Python, and GStreamer 1.22 (headers for the element, the
 #    tools, and the codecs `ddcolor film` uses: x264 in -ugly, FFV1/AAC in -libav, VP9 in -good),
 #    the DejaVu Sans font `ddcolor metrics --plot` writes its charts with, and exiftool, the
-#    independent reader tests/provenance.rs checks the embedded provenance with.
-want=(gcc libc6-dev pkg-config python3 python3-venv
+#    independent reader tests/provenance.rs checks the embedded provenance with, and procps, whose
+#    `kill` the tests stop runs with (SIGTERM, SIGINT; minimal images lack it).
+want=(gcc libc6-dev pkg-config python3 python3-venv procps
       libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools
       gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
       gstreamer1.0-plugins-ugly gstreamer1.0-libav fonts-dejavu-core libimage-exiftool-perl)
