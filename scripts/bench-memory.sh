@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# How ONNX Runtime keeps host memory between photos (`make bench-memory`): every mode of the
+# engine's `CpuMemory` (engine/src/inference/model.rs) side by side, one process per mode and
+# round, the modes interleaved within each round (the machine is shared and its speed drifts),
+# each process colorizing photos with S alternating between sizes. Prints per mode the medians
+# over the rounds of: the peak RSS (VmHWM), the RSS held between photos after the warm-up (the
+# first photo at each S), the time per photo after the warm-up, and their ratios to `arena`
+# (ONNX Runtime's own defaults, which the engine used before).
+#
+#   1. models/generated/bench.onnx (a DDColor-sized graph), S = MEMBENCH_SIZES (512,1280),
+#      MEMBENCH_COUNT photos per process (4), MEMBENCH_ROUNDS rounds (2): the memory question;
+#      at S=1280 a photo takes about half a minute on 2 cores and several GB.
+#   2. models/generated/test-dynamic.onnx (a tiny graph), S = 256,512, MEMBENCH_SMALL_COUNT
+#      photos (200), same rounds: what each mode costs per model call when the model is fast
+#      (film frames), where the allocator's own work is no longer hidden by the model's.
+# MEMBENCH_SMALL_COUNT=0 skips 2. The photos: a 4764x3759 scan and a 1500x1101 one from
+# tests/media, in turn. Logs under target/bench-memory/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SIZES=${MEMBENCH_SIZES:-512,1280}
+COUNT=${MEMBENCH_COUNT:-4}
+ROUNDS=${MEMBENCH_ROUNDS:-2}
+SMALL_COUNT=${MEMBENCH_SMALL_COUNT:-200}
+MODES=(arena arena-shrink no-arena no-arena-trim)
+OUT=target/bench-memory
+H=tests/media/photos/historical
+PHOTOS=("$H/1860Girls.jpg" "$H/covered-wagons-traveling.jpg")
+export ORT_DYLIB_PATH=${ORT_DYLIB_PATH:-$PWD/.deps/onnxruntime/libonnxruntime.so}
+
+cargo build --release --locked -p ddcolor -p gst-plugin-ddcolor -p ddcolor-engine --example memory_bench
+BENCH=target/release/examples/memory_bench
+mkdir -p "$OUT"
+
+# table NAME MODEL SIZES COUNT: the rounds, then the table.
+table() {
+    local name=$1 model=$2 sizes=$3 count=$4
+    local log=$OUT/$name.log
+    : >"$log"
+    echo
+    echo "== $name: $model, S=$sizes in turn, $count photos per process, $ROUNDS rounds"
+    for r in $(seq 1 "$ROUNDS"); do
+        for m in "${MODES[@]}"; do
+            "$BENCH" "$model" --mode "$m" --sizes "$sizes" --count "$count" "${PHOTOS[@]}" \
+                >"$OUT/$name-$m-$r.log" 2>&1 || { cat "$OUT/$name-$m-$r.log"; exit 1; }
+            line=$(grep '^RESULT' "$OUT/$name-$m-$r.log")
+            echo "round $r $line" | tee -a "$log"
+        done
+    done
+    echo
+    awk -v modes="${MODES[*]}" '
+        function field(line, key,   i, n, kv) {
+            n = split(line, kv, " ")
+            for (i = 1; i <= n; i++) if (index(kv[i], key "=") == 1) return substr(kv[i], length(key) + 2)
+        }
+        function median(list,   v, n, i, j, t) {
+            n = split(list, v, " ")
+            for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] + 0 < v[i] + 0) { t = v[i]; v[i] = v[j]; v[j] = t }
+            return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+        }
+        {
+            m = field($0, "mode")
+            peak[m] = peak[m] " " field($0, "peak_mb")
+            held[m] = held[m] " " field($0, "held_mb")
+            secs[m] = secs[m] " " field($0, "s_per_photo")
+            runs[m] = runs[m] " " field($0, "s_per_run")
+            rise[m] = rise[m] " " (field($0, "peak_mb") - field($0, "peak_warm_mb"))
+        }
+        END {
+            printf "%-14s %8s %8s %9s %9s %8s | %6s %6s %7s %7s\n", "mode", "peak MB", "held MB", "s/photo", "s/model", "pk rise", "peak", "held", "photo", "model"
+            n = split(modes, ms, " ")
+            bp = median(peak["arena"]); bh = median(held["arena"]); bs = median(secs["arena"]); br = median(runs["arena"])
+            for (i = 1; i <= n; i++) {
+                m = ms[i]; p = median(peak[m]); h = median(held[m]); s = median(secs[m]); r = median(runs[m])
+                printf "%-14s %8.0f %8.0f %9.4f %9.4f %8.0f | %6.2f %6.2f %7.3f %7.3f\n", m, p, h, s, r, median(rise[m]), p / bp, h / bh, s / bs, r / br
+            }
+        }' "$log"
+}
+
+table bench models/generated/bench.onnx "$SIZES" "$COUNT"
+if [ "$SMALL_COUNT" -gt 0 ]; then
+    table small models/generated/test-dynamic.onnx 256,512 "$SMALL_COUNT"
+fi
+echo
+echo "peak: the process's VmHWM at the end; held: the largest VmRSS between photos after the"
+echo "warm-up; s/photo: a photo's time after the warm-up (pre-processing, model, recombination);"
+echo "s/model: the model call's alone; pk rise: the peak at the end over the peak after the"
+echo "warm-up (MB); right of |: ratios to arena. Medians of $ROUNDS rounds."

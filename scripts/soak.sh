@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# The soak test (`make soak`): thousands of film frames and photos through one process each, with
+# the process's memory sampled all along, because a leak of a few kB per item only shows after
+# thousands of items. Prints, per run: RSS at the end of the warm-up, the largest RSS, RSS at
+# the end, the slope after the warm-up (MB per 1,000 items, least squares over the samples),
+# items/s, and PASS/FAIL against the flatness criterion below.
+#
+#   1. `ddcolor film` over a SOAK_FRAMES-frame film (default 10000, 320x240, made with gst-launch);
+#   2. `ddcolor batch` over SOAK_PHOTOS photos (default 2000: variants of tests/media's photos,
+#      long side 320 to 4800, grey and colour, JPEG and PNG);
+#      both with the small test model (models/generated/test-dynamic.onnx at S=SOAK_SIZE, 256);
+#   3. `ddcolor batch --workflow building` (S from each photo's resolution, 256 to 1280) over
+#      SOAK_BENCH_PHOTOS photos (default 12; 0 skips it) with models/generated/bench.onnx, a
+#      DDColor-sized graph: ONNX Runtime's working memory at S=1280 is several GB, so this is
+#      where memory the runtime keeps between photos would show.
+#
+# Flatness: after the warm-up (the first SOAK_WARMUP_PCT % of the run's time, default 10; 50 for
+# run 3, whose few photos each take long), RSS may rise by less than SOAK_GROWTH_PCT % (default
+# 5) of the warm-up's RSS or SOAK_GROWTH_MB (default 32), whichever is larger: both the fitted
+# line's rise over the rest of the run and the largest sample above the warm-up's largest.
+# Items are placed in time at the run's average rate (the slope per item is the slope per
+# second over items/s). RSS is /proc/PID/status VmRSS, every 0.5 s; samples are kept under
+# target/soak/*.rss.tsv (seconds, MB).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FRAMES=${SOAK_FRAMES:-10000}
+PHOTOS=${SOAK_PHOTOS:-2000}
+BENCH_PHOTOS=${SOAK_BENCH_PHOTOS:-12}
+SIZE=${SOAK_SIZE:-256}
+WARMUP_PCT=${SOAK_WARMUP_PCT:-10}
+GROWTH_PCT=${SOAK_GROWTH_PCT:-5}
+GROWTH_MB=${SOAK_GROWTH_MB:-32}
+MODEL=models/generated/test-dynamic.onnx
+BENCH_MODEL=models/generated/bench.onnx
+OUT=target/soak
+DDCOLOR=target/release/ddcolor
+PY=.deps/venv/bin/python
+
+echo "== build"
+cargo build --release --locked -p ddcolor -p gst-plugin-ddcolor
+mkdir -p "$OUT"
+
+echo "== inputs under $OUT/"
+film=$OUT/film-$FRAMES.mp4
+if [ ! -s "$film" ]; then
+    echo "making a $FRAMES-frame film (320x240, 25 fps): $film"
+    gst-launch-1.0 -q videotestsrc num-buffers="$FRAMES" pattern=ball \
+        ! video/x-raw,width=320,height=240,framerate=25/1 ! videoconvert \
+        ! video/x-raw,format=GRAY8 ! videoconvert ! x264enc speed-preset=ultrafast \
+        ! mp4mux ! filesink location="$film.part"
+    mv "$film.part" "$film"
+fi
+photos=$OUT/inputs-$PHOTOS
+if [ ! -d "$photos/photos" ] || [ "$(ls "$photos/photos" | wc -l)" -ne "$PHOTOS" ]; then
+    rm -rf "$photos"
+    $PY scripts/soak_photos.py "$photos" "$PHOTOS" \
+        tests/media/photos/historical/* tests/media/photos/kodak/*
+fi
+
+results=()
+# measure LABEL ITEMS WARMUP_PCT COMMAND...: runs COMMAND in the background, samples its RSS,
+# and adds a line to the results table.
+measure() {
+    local label=$1 items=$2 warm_pct=$3
+    shift 3
+    local tsv=$OUT/$label.rss.tsv log=$OUT/$label.log
+    echo
+    echo "== $label: $items items, one process"
+    echo "$*"
+    local start rc=0 pid
+    start=$(date +%s.%N)
+    "$@" >"$log" 2>&1 &
+    pid=$!
+    : >"$tsv"
+    while kill -0 "$pid" 2>/dev/null; do
+        local kb
+        kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+        if [ -n "$kb" ]; then
+            awk -v a="$(date +%s.%N)" -v b="$start" -v kb="$kb" \
+                'BEGIN {printf "%.2f\t%.1f\n", a - b, kb / 1024}' >>"$tsv"
+        fi
+        sleep 0.5
+    done
+    wait "$pid" || rc=$?
+    local seconds
+    seconds=$(awk -v a="$(date +%s.%N)" -v b="$start" 'BEGIN {print a - b}')
+    tail -n 3 "$log"
+    if [ "$rc" -ne 0 ]; then
+        echo "$label: exit status $rc (log: $log)"
+        results+=("$(printf '%-14s exit status %s' "$label" "$rc") FAIL")
+        return
+    fi
+    results+=("$(awk -v label="$label" -v items="$items" -v secs="$seconds" \
+        -v wpct="$warm_pct" -v gpct="$GROWTH_PCT" -v gmb="$GROWTH_MB" '
+        { t[NR] = $1; r[NR] = $2 }
+        END {
+            if (NR < 4) { printf "%-14s too few samples (%d)  FAIL", label, NR; exit }
+            tw = secs * wpct / 100; warm = 0; n = 0
+            for (i = 1; i <= NR; i++) {
+                if (r[i] > peak) peak = r[i]
+                if (t[i] <= tw) { if (r[i] > warm) warm = r[i]; continue }
+                n++; sx += t[i]; sy += r[i]; sxx += t[i] * t[i]; sxy += t[i] * r[i]
+                if (r[i] > after) after = r[i]
+            }
+            if (warm == 0) warm = r[1]
+            slope = (n > 1 && n * sxx - sx * sx > 0) ? (n * sxy - sx * sy) / (n * sxx - sx * sx) : 0
+            rate = items / secs
+            per1000 = slope / rate * 1000
+            rise = slope * (t[NR] - tw)
+            excess = after - warm
+            bound = warm * gpct / 100; if (bound < gmb) bound = gmb
+            ok = (rise < bound && excess < bound) ? "PASS" : "FAIL"
+            printf "%-14s %6d %8.1f %9.2f %9.0f %9.0f %9.0f %12.2f %9.1f %9.1f %7.0f  %s", \
+                label, items, secs, rate, warm, peak, r[NR], per1000, rise, excess, bound, ok
+        }' "$tsv")")
+}
+
+measure film "$FRAMES" "$WARMUP_PCT" \
+    "$DDCOLOR" film "$film" "$OUT/film-out.mp4" --overwrite --no-metadata \
+    --model "$MODEL" --input-size "$SIZE" --device cpu
+rm -f "$OUT/film-out.mp4"
+
+rm -rf "$OUT/batch-out"
+measure photos "$PHOTOS" "$WARMUP_PCT" \
+    "$DDCOLOR" batch "$photos/photos" "$OUT/batch-out" \
+    --model "$MODEL" --input-size "$SIZE" --device cpu
+rm -rf "$OUT/batch-out"
+
+if [ "$BENCH_PHOTOS" -gt 0 ]; then
+    # Every size auto picks, largest first: the long sides 4800 (S=1280), 2400 (640),
+    # 1600 (384) and smaller (256), in turn.
+    bench_in=$OUT/bench-in
+    rm -rf "$bench_in" "$OUT/bench-out"
+    mkdir -p "$bench_in"
+    mapfile -t big < <(ls "$photos"/variants/*_4800.* | sort)
+    mapfile -t sides < <(for side in 2400 1600 640; do ls "$photos"/variants/*_"$side".* | sort | head -n 4; done)
+    for i in $(seq 0 $((BENCH_PHOTOS - 1))); do
+        if [ $((i % 4)) -eq 0 ]; then
+            src=${big[$(((i / 4) % ${#big[@]}))]}
+        else
+            src=${sides[$((i % ${#sides[@]}))]}
+        fi
+        ln "$src" "$bench_in/b$(printf %03d "$i").${src##*.}"
+    done
+    measure bench-photos "$BENCH_PHOTOS" 50 \
+        "$DDCOLOR" batch "$bench_in" "$OUT/bench-out" \
+        --model "$BENCH_MODEL" --workflow building --device cpu
+    rm -rf "$OUT/bench-out"
+fi
+
+echo
+echo "== soak: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "RSS in MB; warm-up = the first ${WARMUP_PCT} % of each run's time (50 % for bench-photos);"
+echo "flat (PASS) if after the warm-up RSS rises by less than ${GROWTH_PCT} % of the warm-up's or ${GROWTH_MB} MB:"
+echo "'fit rise' is the fitted line's rise after the warm-up, 'excess' the largest sample above the warm-up's largest."
+printf '%-14s %6s %8s %9s %9s %9s %9s %12s %9s %9s %7s  %s\n' \
+    run items seconds items/s warm-up max end "MB/1000 it" "fit rise" excess bound verdict
+fail=0
+for line in "${results[@]}"; do
+    echo "$line"
+    case "$line" in *FAIL) fail=1 ;; esac
+done
+exit "$fail"
