@@ -63,15 +63,16 @@ table() {
             held[m] = held[m] " " field($0, "held_mb")
             secs[m] = secs[m] " " field($0, "s_per_photo")
             runs[m] = runs[m] " " field($0, "s_per_run")
+            cpus[m] = cpus[m] " " field($0, "cpu_s_per_photo")
             rise[m] = rise[m] " " (field($0, "peak_mb") - field($0, "peak_warm_mb"))
         }
         END {
-            printf "%-14s %8s %8s %9s %9s %8s | %6s %6s %7s %7s\n", "mode", "peak MB", "held MB", "s/photo", "s/model", "pk rise", "peak", "held", "photo", "model"
+            printf "%-14s %8s %8s %8s %8s %8s %7s | %5s %5s %6s %6s %6s\n", "mode", "peak MB", "held MB", "s/photo", "s/model", "cpu s", "pk rise", "peak", "held", "photo", "model", "cpu"
             n = split(modes, ms, " ")
-            bp = median(peak["arena"]); bh = median(held["arena"]); bs = median(secs["arena"]); br = median(runs["arena"])
+            bp = median(peak["arena"]); bh = median(held["arena"]); bs = median(secs["arena"]); br = median(runs["arena"]); bc = median(cpus["arena"])
             for (i = 1; i <= n; i++) {
-                m = ms[i]; p = median(peak[m]); h = median(held[m]); s = median(secs[m]); r = median(runs[m])
-                printf "%-14s %8.0f %8.0f %9.4f %9.4f %8.0f | %6.2f %6.2f %7.3f %7.3f\n", m, p, h, s, r, median(rise[m]), p / bp, h / bh, s / bs, r / br
+                m = ms[i]; p = median(peak[m]); h = median(held[m]); s = median(secs[m]); r = median(runs[m]); c = median(cpus[m])
+                printf "%-14s %8.0f %8.0f %8.3f %8.3f %8.3f %7.0f | %5.2f %5.2f %6.3f %6.3f %6.3f\n", m, p, h, s, r, c, median(rise[m]), p / bp, h / bh, s / bs, r / br, c / bc
             }
         }' "$log"
 }
@@ -83,5 +84,6 @@ fi
 echo
 echo "peak: the process's VmHWM at the end; held: the largest VmRSS between photos after the"
 echo "warm-up; s/photo: a photo's time after the warm-up (pre-processing, model, recombination);"
-echo "s/model: the model call's alone; pk rise: the peak at the end over the peak after the"
+echo "s/model: the model call's alone; cpu s: CPU seconds per photo, all threads (steadier than"
+echo "the clock on a shared machine, and where page faults show); pk rise: the peak at the end over the peak after the"
 echo "warm-up (MB); right of |: ratios to arena. Medians of $ROUNDS rounds."

@@ -5,10 +5,15 @@
 # the end, the slope after the warm-up (MB per 1,000 items, least squares over the samples),
 # items/s, and PASS/FAIL against the flatness criterion below.
 #
-#   1. `ddcolor film` over a SOAK_FRAMES-frame film (default 10000, 320x240, made with gst-launch);
+#   1. `ddcolor film` over a SOAK_FRAMES-frame film (default 10000, 320x240 with AAC sound, made
+#      with gst-launch), temporal smoothing SOAK_TEMPORAL (default recursive: `flow`, the
+#      product's default, colorizes only about 10 frames/s of 320x240 on 2 cores, so 10,000
+#      frames would take the whole time budget), then `--temporal flow` over SOAK_FLOW_FRAMES
+#      frames (default 2000, 160x120; 0 skips it);
 #   2. `ddcolor batch` over SOAK_PHOTOS photos (default 2000: variants of tests/media's photos,
-#      long side 320 to 4800, grey and colour, JPEG and PNG);
-#      both with the small test model (models/generated/test-dynamic.onnx at S=SOAK_SIZE, 256);
+#      long side 320 to 4800, grey and colour, JPEG and PNG), then `ddcolor photo` over
+#      SOAK_LIST_PHOTOS of them (default all) as one list in a shuffled order (0 skips it);
+#      all with the small test model (models/generated/test-dynamic.onnx at S=SOAK_SIZE, 256);
 #   3. `ddcolor batch --workflow building` (S from each photo's resolution, 256 to 1280) over
 #      SOAK_BENCH_PHOTOS photos (default 12; 0 skips it) with models/generated/bench.onnx, a
 #      DDColor-sized graph: ONNX Runtime's working memory at S=1280 is several GB, so this is
@@ -26,6 +31,9 @@ cd "$(dirname "$0")/.."
 FRAMES=${SOAK_FRAMES:-10000}
 PHOTOS=${SOAK_PHOTOS:-2000}
 BENCH_PHOTOS=${SOAK_BENCH_PHOTOS:-12}
+LIST_PHOTOS=${SOAK_LIST_PHOTOS:-$PHOTOS}
+FLOW_FRAMES=${SOAK_FLOW_FRAMES:-2000}
+TEMPORAL=${SOAK_TEMPORAL:-recursive}
 SIZE=${SOAK_SIZE:-256}
 WARMUP_PCT=${SOAK_WARMUP_PCT:-10}
 GROWTH_PCT=${SOAK_GROWTH_PCT:-5}
@@ -41,14 +49,27 @@ cargo build --release --locked -p ddcolor -p gst-plugin-ddcolor
 mkdir -p "$OUT"
 
 echo "== inputs under $OUT/"
-film=$OUT/film-$FRAMES.mp4
-if [ ! -s "$film" ]; then
-    echo "making a $FRAMES-frame film (320x240, 25 fps): $film"
-    gst-launch-1.0 -q videotestsrc num-buffers="$FRAMES" pattern=ball \
-        ! video/x-raw,width=320,height=240,framerate=25/1 ! videoconvert \
-        ! video/x-raw,format=GRAY8 ! videoconvert ! x264enc speed-preset=ultrafast \
-        ! mp4mux ! filesink location="$film.part"
-    mv "$film.part" "$film"
+# make_film FRAMES WIDTH HEIGHT: a grey test film with AAC sound (copied into the result, so
+# the sound's path runs too), made once.
+make_film() {
+    local frames=$1 w=$2 h=$3
+    local f=$OUT/film-$frames-${w}x$h.mp4
+    if [ ! -s "$f" ]; then
+        echo "making a $frames-frame film (${w}x$h, 25 fps, with sound): $f" >&2
+        gst-launch-1.0 -q mp4mux name=mux ! filesink location="$f.part" \
+            videotestsrc num-buffers="$frames" pattern=ball \
+            ! video/x-raw,width="$w",height="$h",framerate=25/1 ! videoconvert \
+            ! video/x-raw,format=GRAY8 ! videoconvert ! x264enc speed-preset=ultrafast ! mux. \
+            audiotestsrc num-buffers="$frames" samplesperbuffer=1764 wave=pink-noise \
+            ! audio/x-raw,rate=44100 ! audioconvert ! voaacenc ! mux. >&2
+        mv "$f.part" "$f"
+    fi
+    echo "$f"
+}
+film=$(make_film "$FRAMES" 320 240)
+flow_film=
+if [ "$FLOW_FRAMES" -gt 0 ]; then
+    flow_film=$(make_film "$FLOW_FRAMES" 160 120)
 fi
 photos=$OUT/inputs-$PHOTOS
 if [ ! -d "$photos/photos" ] || [ "$(ls "$photos/photos" | wc -l)" -ne "$PHOTOS" ]; then
@@ -117,14 +138,34 @@ measure() {
 
 measure film "$FRAMES" "$WARMUP_PCT" \
     "$DDCOLOR" film "$film" "$OUT/film-out.mp4" --overwrite --no-metadata \
-    --model "$MODEL" --input-size "$SIZE" --device cpu
+    --model "$MODEL" --input-size "$SIZE" --device cpu --temporal "$TEMPORAL"
 rm -f "$OUT/film-out.mp4"
+if [ -n "$flow_film" ]; then
+    measure film-flow "$FLOW_FRAMES" "$WARMUP_PCT" \
+        "$DDCOLOR" film "$flow_film" "$OUT/film-out.mp4" --overwrite --no-metadata \
+        --model "$MODEL" --input-size "$SIZE" --device cpu --temporal flow
+    rm -f "$OUT/film-out.mp4"
+fi
 
 rm -rf "$OUT/batch-out"
 measure photos "$PHOTOS" "$WARMUP_PCT" \
     "$DDCOLOR" batch "$photos/photos" "$OUT/batch-out" \
     --model "$MODEL" --input-size "$SIZE" --device cpu
 rm -rf "$OUT/batch-out"
+
+# The same photos as one list in a fixed shuffled order: `batch` takes the largest first, so
+# its memory falls as the run goes on and could hide a slow leak; a list keeps its order, and
+# every stretch of it has the same mix of sizes.
+if [ "$LIST_PHOTOS" -gt 0 ]; then
+    mapfile -t list < <(ls "$photos"/photos/* | head -n "$LIST_PHOTOS" \
+        | shuf --random-source=<(yes ddcolor-soak))
+    rm -rf "$OUT/list-out"
+    mkdir -p "$OUT/list-out"
+    measure photo-list "${#list[@]}" "$WARMUP_PCT" \
+        "$DDCOLOR" photo "${list[@]}" -o "$OUT/list-out/" \
+        --model "$MODEL" --input-size "$SIZE" --device cpu
+    rm -rf "$OUT/list-out"
+fi
 
 if [ "$BENCH_PHOTOS" -gt 0 ]; then
     # Every size auto picks, largest first: the long sides 4800 (S=1280), 2400 (640),
