@@ -10,10 +10,11 @@
 #   1. models/generated/bench.onnx (a DDColor-sized graph), S = MEMBENCH_SIZES (512,1280),
 #      MEMBENCH_COUNT photos per process (4), MEMBENCH_ROUNDS rounds (2): the memory question;
 #      at S=1280 a photo takes about half a minute on 2 cores and several GB.
-#   2. models/generated/test-dynamic.onnx (a tiny graph), S = 256,512, MEMBENCH_SMALL_COUNT
-#      photos (200), same rounds: what each mode costs per model call when the model is fast
-#      (film frames), where the allocator's own work is no longer hidden by the model's.
-# MEMBENCH_SMALL_COUNT=0 skips 2. The photos: a 4764x3759 scan and a 1500x1101 one from
+#   2. the same at one S, MEMBENCH_FIXED_SIZE (512), MEMBENCH_FIXED_COUNT photos (5; 0 skips
+#      it): a batch at a fixed size, or a film;
+#   3. models/generated/test-dynamic.onnx (a tiny graph), S = 256,512, MEMBENCH_SMALL_COUNT
+#      photos (200; 0 skips it), same rounds: what each mode costs per model call when the model
+#      is fast, where the allocator's own work is no longer hidden by the model's. The photos: a 4764x3759 scan and a 1500x1101 one from
 # tests/media, in turn. Logs under target/bench-memory/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +22,9 @@ SIZES=${MEMBENCH_SIZES:-512,1280}
 COUNT=${MEMBENCH_COUNT:-4}
 ROUNDS=${MEMBENCH_ROUNDS:-2}
 SMALL_COUNT=${MEMBENCH_SMALL_COUNT:-200}
-MODES=(arena arena-shrink no-arena no-arena-trim)
+FIXED_SIZE=${MEMBENCH_FIXED_SIZE:-512}
+FIXED_COUNT=${MEMBENCH_FIXED_COUNT:-5}
+MODES=(arena arena-shrink arena-shrink-on-change no-arena no-arena-trim)
 OUT=target/bench-memory
 H=tests/media/photos/historical
 PHOTOS=("$H/1860Girls.jpg" "$H/covered-wagons-traveling.jpg")
@@ -67,17 +70,20 @@ table() {
             rise[m] = rise[m] " " (field($0, "peak_mb") - field($0, "peak_warm_mb"))
         }
         END {
-            printf "%-14s %8s %8s %8s %8s %8s %7s | %5s %5s %6s %6s %6s\n", "mode", "peak MB", "held MB", "s/photo", "s/model", "cpu s", "pk rise", "peak", "held", "photo", "model", "cpu"
+            printf "%-22s %8s %8s %8s %8s %8s %7s | %5s %5s %6s %6s %6s\n", "mode", "peak MB", "held MB", "s/photo", "s/model", "cpu s", "pk rise", "peak", "held", "photo", "model", "cpu"
             n = split(modes, ms, " ")
             bp = median(peak["arena"]); bh = median(held["arena"]); bs = median(secs["arena"]); br = median(runs["arena"]); bc = median(cpus["arena"])
             for (i = 1; i <= n; i++) {
                 m = ms[i]; p = median(peak[m]); h = median(held[m]); s = median(secs[m]); r = median(runs[m]); c = median(cpus[m])
-                printf "%-14s %8.0f %8.0f %8.3f %8.3f %8.3f %7.0f | %5.2f %5.2f %6.3f %6.3f %6.3f\n", m, p, h, s, r, c, median(rise[m]), p / bp, h / bh, s / bs, r / br, c / bc
+                printf "%-22s %8.0f %8.0f %8.3f %8.3f %8.3f %7.0f | %5.2f %5.2f %6.3f %6.3f %6.3f\n", m, p, h, s, r, c, median(rise[m]), p / bp, h / bh, s / bs, r / br, c / bc
             }
         }' "$log"
 }
 
 table bench models/generated/bench.onnx "$SIZES" "$COUNT"
+if [ "$FIXED_COUNT" -gt 0 ]; then
+    table bench-fixed models/generated/bench.onnx "$FIXED_SIZE" "$FIXED_COUNT"
+fi
 if [ "$SMALL_COUNT" -gt 0 ]; then
     table small models/generated/test-dynamic.onnx 256,512 "$SMALL_COUNT"
 fi

@@ -24,7 +24,13 @@ fn status_mb(field: &str) -> f64 {
     status
         .lines()
         .find_map(|l| l.strip_prefix(field))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
@@ -86,7 +92,9 @@ fn main() {
             _ => photos.push(PathBuf::from(a)),
         }
     }
-    let Some(model_path) = model_path else { usage() };
+    let Some(model_path) = model_path else {
+        usage()
+    };
     if photos.is_empty() {
         usage();
     }
