@@ -3,17 +3,18 @@
 # engine's `CpuMemory` (engine/src/inference/model.rs) side by side, one process per mode and
 # round, the modes interleaved within each round (the machine is shared and its speed drifts),
 # each process colorizing photos with S alternating between sizes. Prints per mode the medians
-# over the rounds of: the peak RSS (VmHWM), the RSS held between photos after the warm-up (the
-# first photo at each S), the time per photo after the warm-up, and their ratios to `arena`
+# over the rounds of: the peak RSS (VmHWM), the RSS held between photos after the warm-up (every
+# photo and every S once), the time per photo after the warm-up, and their ratios to `arena`
 # (ONNX Runtime's own defaults, which the engine used before).
 #
 #   1. models/generated/bench.onnx (a DDColor-sized graph), S = MEMBENCH_SIZES (512,1280),
-#      MEMBENCH_COUNT photos per process (4), MEMBENCH_ROUNDS rounds (2): the memory question;
+#      MEMBENCH_COUNT photos per process (4; 0 skips it), MEMBENCH_ROUNDS rounds (2): the
+#      memory question;
 #      at S=1280 a photo takes about half a minute on 2 cores and several GB.
-#   2. the same at one S, MEMBENCH_FIXED_SIZE (512), MEMBENCH_FIXED_COUNT photos (5; 0 skips
+#   2. the same at one S, MEMBENCH_FIXED_SIZE (512), MEMBENCH_FIXED_COUNT photos (6; 0 skips
 #      it): a batch at a fixed size, or a film;
 #   3. models/generated/test-dynamic.onnx (a tiny graph), S = 256,512, MEMBENCH_SMALL_COUNT
-#      photos (200; 0 skips it), same rounds: what each mode costs per model call when the model
+#      photos (60; 0 skips it), same rounds: what each mode costs per model call when the model
 #      is fast, where the allocator's own work is no longer hidden by the model's. The photos: a 4764x3759 scan and a 1500x1101 one from
 # tests/media, in turn. Logs under target/bench-memory/.
 set -euo pipefail
@@ -21,9 +22,9 @@ cd "$(dirname "$0")/.."
 SIZES=${MEMBENCH_SIZES:-512,1280}
 COUNT=${MEMBENCH_COUNT:-4}
 ROUNDS=${MEMBENCH_ROUNDS:-2}
-SMALL_COUNT=${MEMBENCH_SMALL_COUNT:-200}
+SMALL_COUNT=${MEMBENCH_SMALL_COUNT:-60}
 FIXED_SIZE=${MEMBENCH_FIXED_SIZE:-512}
-FIXED_COUNT=${MEMBENCH_FIXED_COUNT:-5}
+FIXED_COUNT=${MEMBENCH_FIXED_COUNT:-6}
 MODES=(arena arena-shrink arena-shrink-on-change no-arena no-arena-trim)
 OUT=target/bench-memory
 H=tests/media/photos/historical
@@ -80,7 +81,9 @@ table() {
         }' "$log"
 }
 
-table bench models/generated/bench.onnx "$SIZES" "$COUNT"
+if [ "$COUNT" -gt 0 ]; then
+    table bench models/generated/bench.onnx "$SIZES" "$COUNT"
+fi
 if [ "$FIXED_COUNT" -gt 0 ]; then
     table bench-fixed models/generated/bench.onnx "$FIXED_SIZE" "$FIXED_COUNT"
 fi
@@ -89,7 +92,8 @@ if [ "$SMALL_COUNT" -gt 0 ]; then
 fi
 echo
 echo "peak: the process's VmHWM at the end; held: the largest VmRSS between photos after the"
-echo "warm-up; s/photo: a photo's time after the warm-up (pre-processing, model, recombination);"
+echo "warm-up (every photo and every S once); s/photo: a photo's time after the warm-up"
+echo "(pre-processing, model, recombination);"
 echo "s/model: the model call's alone; cpu s: CPU seconds per photo, all threads (steadier than"
 echo "the clock on a shared machine, and where page faults show); pk rise: the peak at the end over the peak after the"
 echo "warm-up (MB); right of |: ratios to arena. Medians of $ROUNDS rounds."
