@@ -6,7 +6,7 @@ MEDIA := tests/media
 HIST := $(MEDIA)/photos/historical
 DDCOLOR := target/release/ddcolor
 
-.PHONY: all setup build demo demo-film test lint fuzz test-data bench bench-film bench-temporal bench-workflows workflow-crops models clean
+.PHONY: all setup build demo demo-film test lint fuzz test-data bench bench-film bench-temporal bench-workflows bench-memory soak workflow-crops models clean
 
 all: build
 
@@ -91,6 +91,17 @@ bench-temporal: build
 bench-workflows: setup
 	UPSAMPLE_SIZES=128,256,512 cargo bench --locked -p ddcolor-engine --bench upsample
 	cargo bench --locked -p ddcolor-engine --bench workflows
+
+# Memory over thousands of items in one process: film frames and photos with RSS sampled,
+# figures and PASS/FAIL on flatness (inputs and samples under target/soak/; counts: SOAK_* in
+# scripts/soak.sh).
+soak: setup
+	scripts/soak.sh
+
+# How ONNX Runtime keeps host memory between photos: each engine mode's peak and held RSS and
+# time, side by side (bench model at S=512 and 1280; logs under target/bench-memory/).
+bench-memory: setup
+	scripts/bench-memory.sh
 
 # Before/after crops of the presets, as PNGs under target/workflow-crops/.
 workflow-crops: build

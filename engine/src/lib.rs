@@ -22,7 +22,7 @@ mod video;
 pub mod workflow;
 
 pub use error::{EngineError, Result};
-pub use inference::model::{Model, ModelOptions};
+pub use inference::model::{CpuMemory, Model, ModelOptions};
 pub use picture::photo::{Photo, Samples};
 pub use picture::resize::Upsample;
 pub use post::LabImage;

@@ -12,8 +12,8 @@ use std::sync::OnceLock;
 use ort::environment::Environment;
 use ort::memory::{AllocationDevice, Allocator, AllocatorType, MemoryInfo, MemoryType};
 use ort::session::IoBinding;
-use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
+use ort::session::{RunOptions, Session};
 use ort::value::{Tensor, TensorElementType, TensorRef, ValueType};
 
 use crate::error::{EngineError, Result};
@@ -151,6 +151,82 @@ pub(crate) fn environment() -> Result<&'static Environment> {
     .map_err(|e| EngineError::Runtime(e.clone()))
 }
 
+/// How ONNX Runtime holds host memory between runs on the CPU. A model's working memory at
+/// S=1280 is several GB; what matters over thousands of photos of mixed sizes is the peak and
+/// what stays held between photos. `scripts/bench-memory.sh` measures every mode side by side
+/// (`make bench-memory`); the default is the one that keeps both flat for the smallest cost.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CpuMemory {
+    /// ONNX Runtime's own defaults: its CPU arena, which keeps the largest working set any run
+    /// needed, and more as sizes mix (runs at one S cannot reuse another's pieces of it).
+    Arena,
+    /// The arena, shrunk back at the end of every run: memory is handed back and taken again
+    /// for every photo, which costs page faults each time.
+    ArenaShrink,
+    /// The arena, shrunk back at the end of a run whose S differs from the run before: at one
+    /// S (a film, a batch at a fixed size) the arena is reused as it is, at no cost; when sizes
+    /// mix, no run inherits the pieces another S left behind, so the peak stays that of the
+    /// largest S alone.
+    #[default]
+    ArenaShrinkOnChange,
+    /// No arena: tensors come from the C allocator and go back to it.
+    NoArena,
+    /// No arena, and the C allocator's free memory handed back to the system after each run
+    /// (ONNX Runtime's worker threads each allocate from their own malloc arena, whose free
+    /// space glibc keeps until asked).
+    NoArenaTrim,
+}
+
+impl CpuMemory {
+    pub const ALL: [CpuMemory; 5] = [
+        CpuMemory::Arena,
+        CpuMemory::ArenaShrink,
+        CpuMemory::ArenaShrinkOnChange,
+        CpuMemory::NoArena,
+        CpuMemory::NoArenaTrim,
+    ];
+
+    /// The name the memory benchmark prints and takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            CpuMemory::Arena => "arena",
+            CpuMemory::ArenaShrink => "arena-shrink",
+            CpuMemory::ArenaShrinkOnChange => "arena-shrink-on-change",
+            CpuMemory::NoArena => "no-arena",
+            CpuMemory::NoArenaTrim => "no-arena-trim",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    fn arena(self) -> bool {
+        matches!(
+            self,
+            CpuMemory::Arena | CpuMemory::ArenaShrink | CpuMemory::ArenaShrinkOnChange
+        )
+    }
+
+    /// Whether a run at `size` shrinks the arena at its end, after a run at `last`.
+    fn shrinks(self, size: usize, last: Option<usize>) -> bool {
+        match self {
+            CpuMemory::ArenaShrink => true,
+            CpuMemory::ArenaShrinkOnChange => last != Some(size),
+            _ => false,
+        }
+    }
+}
+
+/// Hands the C allocator's free memory back to the system ([`CpuMemory::NoArenaTrim`]).
+fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks glibc's own free lists; it takes no pointer of ours.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// How a model is opened.
 #[derive(Clone, Debug, Default)]
 pub struct ModelOptions {
@@ -161,6 +237,8 @@ pub struct ModelOptions {
     /// Where inference runs (`auto`: the GPU when it can be used).
     pub device: Device,
     pub gpu: GpuOptions,
+    /// Host memory on the CPU (the GPU's own memory is [`GpuOptions`]'s).
+    pub cpu_memory: CpuMemory,
 }
 
 /// A loaded DDColor model.
@@ -175,6 +253,13 @@ pub struct Model {
     placement: Placement,
     /// ONNX Runtime runs on the GPU recipe's stream ([`crate::inference::cuda::shared_stream`]).
     shares_stream: bool,
+    /// How host memory is kept between runs; applies when the model runs on the CPU.
+    cpu_memory: CpuMemory,
+    /// Asks ONNX Runtime to shrink its CPU arena at the end of a run (CPU sessions whose
+    /// [`CpuMemory`] ever shrinks).
+    shrink: Option<RunOptions>,
+    /// S of the last run on the CPU, for [`CpuMemory::ArenaShrinkOnChange`].
+    last_size: Option<usize>,
 }
 
 impl std::fmt::Debug for Model {
@@ -216,6 +301,15 @@ impl Model {
                 .map_err(|e| load_err(&e))?
                 .with_optimization_level(GraphOptimizationLevel::All)
                 .map_err(|e| load_err(&e))?;
+            // The CPU's memory settings for CPU sessions only: a GPU session keeps ONNX
+            // Runtime's defaults, its working memory being the device's.
+            if providers.is_empty() {
+                builder = builder
+                    .with_execution_providers([ort::ep::CPU::default()
+                        .with_arena_allocator(options.cpu_memory.arena())
+                        .build()])
+                    .map_err(|e| load_err(&e))?;
+            }
             if let Some(n) = options.threads {
                 builder = builder.with_intra_threads(n).map_err(|e| load_err(&e))?;
             }
@@ -357,6 +451,15 @@ impl Model {
             None
         };
         let shares_stream = shares_stream && placement.is_gpu();
+        let shrink = match (options.cpu_memory, placement.is_gpu()) {
+            (CpuMemory::ArenaShrink | CpuMemory::ArenaShrinkOnChange, false) => {
+                let mut run = RunOptions::new().map_err(|e| load_err(&e))?;
+                run.set("memory.enable_memory_arena_shrinkage", "cpu:0")
+                    .map_err(|e| load_err(&e))?;
+                Some(run)
+            }
+            _ => None,
+        };
         Ok(Self {
             session,
             path: path.to_path_buf(),
@@ -365,6 +468,9 @@ impl Model {
             fixed_batch,
             placement,
             shares_stream,
+            cpu_memory: options.cpu_memory,
+            shrink,
+            last_size: None,
         })
     }
 
@@ -503,7 +609,18 @@ impl Model {
         }
         let err = inference_error;
         let tensor = TensorRef::from_array_view(([n, 3, s, s], input)).map_err(err)?;
-        let outputs = self.session.run(ort::inputs![tensor]).map_err(err)?;
+        let shrink = self
+            .shrink
+            .as_ref()
+            .filter(|_| self.cpu_memory.shrinks(s, self.last_size));
+        self.last_size = Some(s);
+        let outputs = match shrink {
+            Some(run) => self
+                .session
+                .run_with_options(ort::inputs![tensor], run)
+                .map_err(err)?,
+            None => self.session.run(ort::inputs![tensor]).map_err(err)?,
+        };
         let (shape, data) = outputs[0].try_extract_tensor::<f32>().map_err(err)?;
         let want = [n as i64, 2, s as i64, s as i64];
         if shape.iter().copied().ne(want.iter().copied()) {
@@ -516,6 +633,11 @@ impl Model {
         }
         output.clear();
         output.extend_from_slice(data);
+        // The output goes back to the allocator only here, so the trim comes after it.
+        drop(outputs);
+        if self.cpu_memory == CpuMemory::NoArenaTrim && !self.placement.is_gpu() {
+            trim_heap();
+        }
         Ok(())
     }
 }
@@ -555,6 +677,20 @@ impl DeviceIo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_arena_shrinks_when_the_size_changes() {
+        let on_change = CpuMemory::ArenaShrinkOnChange;
+        assert!(on_change.shrinks(512, None));
+        assert!(!on_change.shrinks(512, Some(512)));
+        assert!(on_change.shrinks(1280, Some(512)));
+        assert!(CpuMemory::ArenaShrink.shrinks(512, Some(512)));
+        assert!(!CpuMemory::Arena.shrinks(1280, Some(512)));
+        assert!(!CpuMemory::NoArenaTrim.shrinks(1280, Some(512)));
+        for m in CpuMemory::ALL {
+            assert_eq!(CpuMemory::from_name(m.name()), Some(m));
+        }
+    }
 
     #[test]
     fn running_out_of_memory_is_its_own_kind() {

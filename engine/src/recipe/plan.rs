@@ -207,6 +207,7 @@ impl Choice {
             threads: r.threads,
             device: r.device,
             gpu: r.gpu.clone(),
+            ..ModelOptions::default()
         };
         let mut model = Model::load(&chosen.path, &options)?;
         let mut notes = self.notes;
