@@ -1992,3 +1992,57 @@ fn sparse_film_keeps_its_duration() {
         assert_duration_kept(&input, Some(29_600_000_000));
     }
 }
+
+/// `--overwrite` of a finished film, interrupted: the finished film stays, and what was done goes
+/// beside it as NAME.partial.EXT.
+#[test]
+fn an_interrupted_rerun_keeps_the_finished_film() {
+    let input = media(ABOMB);
+    let tmp = TempDir::new().unwrap();
+    let output = tmp.path().join("out.mp4");
+    // Stands for the finished film of an earlier run.
+    fs::copy(&input, &output).unwrap();
+    let finished = common::snapshot(&output);
+    let frames_dir = tmp.path().join("frames");
+    let mut running = start(args![
+        "film",
+        input,
+        output,
+        "--overwrite",
+        "--frames",
+        frames_dir,
+        "--model",
+        model("bench"),
+        "--input-size",
+        "256"
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while png_frames(&frames_dir).len() < 3 {
+        assert!(
+            !running.has_exited(),
+            "the run ended before 3 frames were done"
+        );
+        if Instant::now() > deadline {
+            running.kill_and_fail("fewer than 3 frames done after 120 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let sent = Command::new("kill")
+        .args(["-INT", &running.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let r = running.finish_unless_hung(Duration::from_secs(120));
+    assert_eq!(r.code(), Some(130), "stderr:\n{}", r.stderr);
+    finished.assert_untouched();
+    let partial = tmp.path().join("out.partial.mp4");
+    assert!(
+        r.stderr.contains(&partial.display().to_string()),
+        "stderr:\n{}",
+        r.stderr
+    );
+    let out = decode(&partial, Keep::None, Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("the partial film does not decode: {e}"));
+    assert!(!out.frames.is_empty() && out.frames.len() < ABOMB_FRAMES);
+    assert_no_part_files(&output);
+}

@@ -50,7 +50,11 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(2)
+            if e.downcast_ref::<signals::Interrupted>().is_some() {
+                ExitCode::from(signals::EXIT_INTERRUPTED)
+            } else {
+                ExitCode::from(2)
+            }
         }
     }
 }

@@ -115,10 +115,25 @@ impl OutputFolder {
             }
             text = line;
         }
-        if text.is_empty() {
-            writeln!(file, "{HEADER}")
-                .with_context(|| format!("{}: cannot write in the output folder", dir.display()))?;
-        }
+        // A line cut short (a power cut, a hard stop) must not swallow the next one.
+        let ends_cleanly = {
+            use std::io::{Read, Seek, SeekFrom};
+            let mut last = [0u8; 1];
+            let len = file.metadata().map_or(0, |m| m.len());
+            len == 0
+                || (file.seek(SeekFrom::Start(len - 1)).is_ok()
+                    && file.read_exact(&mut last).is_ok()
+                    && last[0] == b'\n')
+        };
+        let start = if text.is_empty() {
+            format!("{HEADER}\n")
+        } else if !ends_cleanly {
+            "\n".into()
+        } else {
+            String::new()
+        };
+        file.write_all(start.as_bytes())
+            .with_context(|| format!("{}: cannot write in the output folder", dir.display()))?;
         Ok(Self {
             dir: dir.to_path_buf(),
             file: Mutex::new(file),
@@ -135,22 +150,37 @@ impl OutputFolder {
     }
 
     /// What a resumed run makes of the file already at `job.output`.
-    pub(crate) fn verdict(&self, job: &Job, max_pixels: u64) -> Verdict {
-        if let Some(entry) = self.recorded.get(&self.relative(&job.output))
-            && stamp(&job.output).is_ok_and(|s| s == (entry.output_len, entry.output_mtime_ns))
-        {
+    pub(crate) fn verdict(&self, job: &Job) -> Verdict {
+        let entry = self.recorded.get(&self.relative(&job.output));
+        if let Some(entry) = entry {
             let input_same = entry.input == job.input.to_string_lossy()
                 && stamp(&job.input).is_ok_and(|s| s == (entry.input_len, entry.input_mtime_ns));
-            return if input_same && entry.settings == self.settings {
-                Verdict::Done
-            } else {
-                Verdict::OtherSettings
-            };
+            let made_so = input_same && entry.settings == self.settings;
+            if stamp(&job.output).is_ok_and(|s| s == (entry.output_len, entry.output_mtime_ns)) {
+                return if made_so {
+                    Verdict::Done
+                } else {
+                    Verdict::OtherSettings
+                };
+            }
+            // Changed since (copied without its time, or damaged): decoded below, and counted
+            // as made otherwise if it is complete.
+            if !made_so && self.decodes(job).is_ok() {
+                return Verdict::OtherSettings;
+            }
         }
-        match ddcolor_engine::io::read_photo(&job.output, max_pixels) {
-            Ok(_) => Verdict::Unrecorded,
-            Err(e) => Verdict::Damaged(e.to_string()),
+        match self.decodes(job) {
+            Ok(()) => Verdict::Unrecorded,
+            Err(e) => Verdict::Damaged(e),
         }
+    }
+
+    /// Whether the result decodes completely. No pixel limit: a result is as large as its
+    /// input was, whatever `--max-pixels` says now.
+    fn decodes(&self, job: &Job) -> Result<(), String> {
+        ddcolor_engine::io::read_photo(&job.output, u64::MAX)
+            .map(drop)
+            .map_err(|e| e.to_string())
     }
 
     /// Records a result once it is in place (synced, renamed). A record that cannot be written
@@ -170,9 +200,11 @@ impl OutputFolder {
             input_mtime_ns,
             settings: self.settings.clone(),
         };
-        if let Ok(line) = serde_json::to_string(&entry) {
+        if let Ok(mut line) = serde_json::to_string(&entry) {
+            line.push('\n');
             let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
-            let _ = writeln!(file, "{line}");
+            // One write: appended whole, not in pieces another line could come between.
+            let _ = file.write_all(line.as_bytes());
         }
     }
 }
@@ -186,8 +218,15 @@ fn lock_holder(path: &Path) -> Option<(u32, String)> {
         // "1: FLOCK  ADVISORY  WRITE 12345 08:01:1234567 0 EOF"
         let fields: Vec<&str> = line.split_whitespace().collect();
         let (pid, id) = (fields.get(4)?, fields.get(5)?);
-        let ino: u64 = id.rsplit(':').next()?.parse().ok()?;
-        (fields.get(1) == Some(&"FLOCK") && ino == meta.ino())
+        // MAJOR:MINOR:INODE, the device numbers in hexadecimal.
+        let mut parts = id.split(':');
+        let major = u32::from_str_radix(parts.next()?, 16).ok()?;
+        let minor = u32::from_str_radix(parts.next()?, 16).ok()?;
+        let ino: u64 = parts.next()?.parse().ok()?;
+        let same_file = ino == meta.ino()
+            && major == libc::major(meta.dev())
+            && minor == libc::minor(meta.dev());
+        (fields.get(1) == Some(&"FLOCK") && same_file)
             .then(|| pid.parse::<u32>().ok())
             .flatten()
     })?;

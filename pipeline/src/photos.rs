@@ -195,12 +195,13 @@ pub(crate) fn photo_with_suffix(
 ) -> Result<ExitCode> {
     // A broken workflow is reported before anything else is looked at.
     plan_request(&common.model, &common.look).resolve_workflow()?;
-    crate::signals::watch_with_hard_stop();
+    crate::signals::watch_with_hard_stop(std::time::Duration::ZERO);
     // Expand folders; inputs that do not exist or hold no images are failures of their own.
     let mut files = Vec::new();
     let mut failed = Vec::new();
-    // Every file given, directly or in a folder, earlier results included: none of them is
-    // ever replaced by a result.
+    // Every file given, directly or found in an input folder: none of them is ever replaced by
+    // a result. (Earlier results left out of a folder are not in it: they may be replaced, if
+    // ddcolor wrote them.)
     let mut given = HashSet::new();
     for input in &inputs {
         if input.is_dir() {
@@ -491,7 +492,7 @@ pub(crate) fn batch(
             out_dir.display()
         );
     }
-    crate::signals::watch_with_hard_stop();
+    crate::signals::watch_with_hard_stop(std::time::Duration::ZERO);
     let Walk {
         files,
         skipped: not_walked,
@@ -566,7 +567,7 @@ pub(crate) fn batch(
         }
         let verdict = folder
             .as_ref()
-            .map_or(Verdict::Unrecorded, |f| f.verdict(&job, common.max_pixels));
+            .map_or(Verdict::Unrecorded, |f| f.verdict(&job));
         match verdict {
             Verdict::Done | Verdict::Unrecorded => skipped += 1,
             Verdict::OtherSettings => {

@@ -32,21 +32,36 @@ pub(crate) fn interrupted() -> bool {
     count() > 0
 }
 
-/// For the photo commands, which stop between photos: a second signal ends the process at
-/// once (a photo being decoded can take seconds). The temporary file of a result being written
-/// then stays behind; it names this process, and the next run in that folder removes it.
-pub(crate) fn watch_with_hard_stop() {
+/// A run stopped by a signal before it could finish: `main` exits with [`EXIT_INTERRUPTED`].
+#[derive(Debug)]
+pub(crate) struct Interrupted(pub(crate) String);
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// [`watch`], and a second signal ends the process `grace` after it arrives if the command has
+/// not stopped by then: a photo being decoded, or a film's model loading (a TensorRT build can
+/// take minutes), does not look at the count. The temporary file being written then stays
+/// behind; it names this process, and the next run in that folder removes it.
+pub(crate) fn watch_with_hard_stop(grace: std::time::Duration) {
     watch();
     static HARD_STOP: Once = Once::new();
     HARD_STOP.call_once(|| {
-        std::thread::spawn(|| {
-            loop {
-                if count() >= 2 {
-                    eprintln!("stopped at once (second interrupt)");
-                    std::process::exit(i32::from(EXIT_INTERRUPTED));
-                }
+        std::thread::spawn(move || {
+            while count() < 2 {
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
+            std::thread::sleep(grace);
+            eprintln!("stopped at once (second interrupt)");
+            // `_exit`, not `exit`: no destructors or atexit handlers run while the model's and
+            // the encoders' threads are still working.
+            // SAFETY: ends the process; nothing runs after it.
+            unsafe { libc::_exit(i32::from(EXIT_INTERRUPTED)) }
         });
     });
 }

@@ -5,8 +5,10 @@
 //!
 //! The temporary name is short and fixed in length (`.ddcolor-PID-XXXXXX.part`, under 40
 //! bytes), so a result whose own name is near the file system's 255-byte limit can still be
-//! written. It names the process that writes it: a later run removes the ones whose process is
-//! gone ([`sweep_stale`]), and never those of a run still writing beside it.
+//! written. It names the process that writes it, and the writer holds a lock on it while it is
+//! open: a later run removes the ones whose process is gone and that nobody holds
+//! ([`sweep_stale`]). The lock covers what a process id cannot: a writer in another container
+//! or on another machine sharing the folder, whose id means nothing here.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -16,6 +18,8 @@ use std::path::{Path, PathBuf};
 const PREFIX: &str = ".ddcolor-";
 /// And ends with.
 const SUFFIX: &str = ".part";
+/// Random characters between the process id and the suffix.
+const RANDOM: usize = 6;
 
 /// The folder a result is written in (`.` for a bare file name).
 fn folder_of(path: &Path) -> &Path {
@@ -27,13 +31,17 @@ fn folder_of(path: &Path) -> &Path {
 
 /// A new, empty temporary file beside `path` (same folder, so the rename is atomic), readable
 /// by others once it is in place as results are. Removed when dropped unless persisted.
+/// Locked (where the file system has locks) for as long as it is open.
 pub fn temp_file_beside(path: &Path) -> io::Result<tempfile::NamedTempFile> {
-    tempfile::Builder::new()
+    let file = tempfile::Builder::new()
         .prefix(&format!("{PREFIX}{}-", std::process::id()))
         .suffix(SUFFIX)
-        .rand_bytes(6)
+        .rand_bytes(RANDOM)
         .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
-        .tempfile_in(folder_of(path))
+        .tempfile_in(folder_of(path))?;
+    // A file system without locks only loses the protection of writers on other machines.
+    let _ = file.as_file().try_lock();
+    Ok(file)
 }
 
 /// Syncs the finished temporary file at `temp`, renames it to `path` (replacing what is there)
@@ -62,7 +70,7 @@ pub fn write_atomically(bytes: &[u8], path: &Path) -> io::Result<()> {
 fn writer_of(name: &str) -> Option<u32> {
     let rest = name.strip_prefix(PREFIX)?.strip_suffix(SUFFIX)?;
     let (pid, random) = rest.split_once('-')?;
-    if random.is_empty() || random.contains('-') {
+    if random.len() != RANDOM || !random.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return None;
     }
     pid.parse().ok()
@@ -80,6 +88,15 @@ fn is_running(pid: u32) -> bool {
     }
 }
 
+/// Whether a writer (here, in another container, or on another machine) holds the file's lock.
+fn is_held(path: &Path) -> bool {
+    match File::open(path) {
+        Ok(f) => matches!(f.try_lock(), Err(fs::TryLockError::WouldBlock)),
+        // Cannot be opened: not ours to remove either.
+        Err(_) => true,
+    }
+}
+
 /// Removes the temporary files in `dir` that earlier runs left behind (killed with SIGKILL, or
 /// by a power cut) and returns them. Those of processes still running are left alone; so is
 /// every other file.
@@ -94,7 +111,7 @@ pub fn sweep_stale(dir: &Path) -> Vec<PathBuf> {
             continue;
         };
         let is_file = entry.file_type().is_ok_and(|t| t.is_file());
-        if is_file && pid != std::process::id() && !is_running(pid) {
+        if is_file && pid != std::process::id() && !is_running(pid) && !is_held(&entry.path()) {
             let path = entry.path();
             if fs::remove_file(&path).is_ok() {
                 removed.push(path);
@@ -138,7 +155,13 @@ mod tests {
         child.wait().expect("wait");
         let stale = dir.path().join(format!(".ddcolor-{gone}-abcdef.part"));
         let ours = temp_file_beside(&dir.path().join("a.png")).expect("temp file");
+        // A writer elsewhere (another container: its id is a dead one here) holds its lock.
+        let elsewhere = dir.path().join(format!(".ddcolor-{gone}-zyxwvu.part"));
+        fs::write(&elsewhere, b"x").expect("write");
+        let held = File::open(&elsewhere).expect("open");
+        held.try_lock().expect("lock");
         let keep = [
+            elsewhere.clone(),
             dir.path().join(".ddcolor-1-abcdef.part"), // init: always running
             dir.path().join(format!(".ddcolor-{gone}-abc-def.part")), // not our pattern
             dir.path().join("photo.part"),

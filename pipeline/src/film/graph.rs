@@ -221,7 +221,10 @@ pub(super) fn run_pipeline(
             });
             pipeline.send_event(gst::event::Eos::new());
         } else if n >= 2 {
-            break Err(anyhow!("stopped by a second interrupt; nothing written"));
+            break Err(crate::signals::Interrupted(
+                "stopped by a second interrupt; nothing written".into(),
+            )
+            .into());
         }
         if let Some(d) = pipeline.query_duration::<gst::ClockTime>() {
             shared.timing.claimed.store(d.nseconds(), Ordering::Relaxed);

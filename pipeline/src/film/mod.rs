@@ -79,10 +79,10 @@ pub struct FilmJob {
 
 /// Temporary name beside the final output: hidden, removed on failure, renamed on success
 /// (see `ddcolor_engine::io::temp_file_beside`).
-fn temp_output(output: &Path) -> Result<tempfile::TempPath> {
-    let file = ddcolor_engine::io::temp_file_beside(output)
-        .with_context(|| format!("{}: cannot write here", output.display()))?;
-    Ok(file.into_temp_path())
+fn temp_output(output: &Path) -> Result<tempfile::NamedTempFile> {
+    // Kept open until the end: its lock tells a run beside this one that the file is in use.
+    ddcolor_engine::io::temp_file_beside(output)
+        .with_context(|| format!("{}: cannot write here", output.display()))
 }
 
 /// Name of the `parsebin` that splits the input file into streams (the video's reader).
@@ -141,7 +141,9 @@ pub(crate) fn command(args: crate::args::FilmArgs) -> Result<std::process::ExitC
 pub fn run(job: &FilmJob) -> Result<u8> {
     // First: from here on an interrupt (Ctrl-C, SIGTERM, SIGHUP) is counted, not fatal, so the
     // temporary file made below is always removed or renamed.
-    crate::signals::watch();
+    // The main loop stops the film on a second interrupt; the hard stop is for the start-up
+    // (the model loads inside the pipeline's start), when nothing looks at the count.
+    crate::signals::watch_with_hard_stop(Duration::from_secs(3));
     let container = Container::of(&job.output)?;
     if job.lossless && container != Container::Mkv {
         bail!(
@@ -193,10 +195,11 @@ pub fn run(job: &FilmJob) -> Result<u8> {
     }
 
     if crate::signals::interrupted() {
-        bail!(
+        return Err(crate::signals::Interrupted(format!(
             "{}: interrupted before the film started; nothing written",
             job.output.display()
-        );
+        ))
+        .into());
     }
     gst::init().context("GStreamer could not be initialised")?;
     gstddcolor::register_static().context("the ddcolorize element could not be registered")?;
@@ -206,13 +209,13 @@ pub fn run(job: &FilmJob) -> Result<u8> {
     check_free_space(job, sequence.as_deref(), &out_dir)?;
 
     let (outcome, provenance) = match &sequence {
-        Some(files) => run_pipeline(job, container, &temp, Source::Sequence(files)),
-        None => run_pipeline(job, container, &temp, Source::File(&job.input)),
+        Some(files) => run_pipeline(job, container, temp.path(), Source::Sequence(files)),
+        None => run_pipeline(job, container, temp.path(), Source::File(&job.input)),
     }?;
     if let Some(p) = &provenance
         && matches!(container, Container::Mkv | Container::Webm)
     {
-        unescape_matroska_tags(&temp, &[&p.summary(), &p.tool])?;
+        unescape_matroska_tags(temp.path(), &[&p.summary(), &p.tool])?;
     }
     // A truncated input is noticed after a complete run only (an interrupted one stops short
     // by design) and only for files (a sequence has no claimed length).
@@ -221,12 +224,15 @@ pub fn run(job: &FilmJob) -> Result<u8> {
     } else {
         outcome.shortfall
     };
-    ddcolor_engine::io::persist_synced(&temp, &job.output).with_context(|| {
-        format!(
-            "{}: could not move the result into place",
-            job.output.display()
-        )
-    })?;
+    // An interrupted run never replaces a finished film (`--overwrite` of an earlier result):
+    // its part goes beside it, as NAME.partial.EXT.
+    let output = if outcome.interrupted && job.output.exists() {
+        partial_name(&job.output)
+    } else {
+        job.output.clone()
+    };
+    ddcolor_engine::io::persist_synced(temp.path(), &output)
+        .with_context(|| format!("{}: could not move the result into place", output.display()))?;
     // Renamed: nothing is left under the temporary name to remove.
     let _ = temp.keep();
     let fps = outcome.frames as f64 / outcome.elapsed.as_secs_f64().max(1e-9);
@@ -236,7 +242,7 @@ pub fn run(job: &FilmJob) -> Result<u8> {
     if outcome.interrupted {
         eprintln!(
             "interrupted: {} holds the {} frames done so far (a playable file); the film is not finished",
-            job.output.display(),
+            output.display(),
             outcome.frames
         );
         return Ok(crate::signals::EXIT_INTERRUPTED);
@@ -266,6 +272,19 @@ pub fn run(job: &FilmJob) -> Result<u8> {
         job.output.display()
     );
     Ok(0)
+}
+
+/// `NAME.partial.EXT` beside `output`.
+fn partial_name(output: &Path) -> PathBuf {
+    let stem = output
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ext = output
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    output.with_file_name(format!("{stem}.partial{ext}"))
 }
 
 fn same_path(a: &Path, b: &Path) -> bool {
