@@ -1288,15 +1288,17 @@ fn missing_model() {
 // 7. Ctrl-C: a playable file with the frames done so far
 // ---------------------------------------------------------------------------------------------
 
-/// Sends `signal` (`INT`, `TERM`) to a film run once it has done 3 frames: the run must finish
-/// a playable file with the frames done so far, say how many, and exit 130 (not finished).
-fn interrupt_finishes_a_playable_file(signal: &str) {
-    let input = media(ABOMB);
-    let tmp = TempDir::new().unwrap();
-    let output = tmp.path().join("out.mp4");
-    let frames_dir = tmp.path().join("frames");
-    // bench.onnx at 256 costs about 0.2 s a frame: the whole film would take over a minute.
-    let mut running = start(args![
+/// Starts a slow film run (bench.onnx at 256, about 0.2 s a frame: the whole film would take
+/// over a minute) writing `--frames` into `frames_dir`, and sends it `signal` once 3 frames are
+/// done.
+fn start_and_interrupt(
+    input: &Path,
+    output: &Path,
+    frames_dir: &Path,
+    extra: &[&str],
+    signal: &str,
+) -> common::Running {
+    let mut a = args![
         "film",
         input,
         output,
@@ -1306,9 +1308,11 @@ fn interrupt_finishes_a_playable_file(signal: &str) {
         model("bench"),
         "--input-size",
         "256"
-    ]);
+    ];
+    a.extend(extra.iter().map(OsString::from));
+    let mut running = start(a);
     let deadline = Instant::now() + Duration::from_secs(120);
-    while png_frames(&frames_dir).len() < 3 {
+    while png_frames(frames_dir).len() < 3 {
         assert!(
             !running.has_exited(),
             "the run ended before 3 frames were done"
@@ -1323,6 +1327,17 @@ fn interrupt_finishes_a_playable_file(signal: &str) {
         .status()
         .unwrap();
     assert!(sent.success(), "kill -{signal} failed");
+    running
+}
+
+/// Sends `signal` (`INT`, `TERM`) to a film run once it has done 3 frames: the run must finish
+/// a playable file with the frames done so far, say how many, and exit 130 (not finished).
+fn interrupt_finishes_a_playable_file(signal: &str) {
+    let input = media(ABOMB);
+    let tmp = TempDir::new().unwrap();
+    let output = tmp.path().join("out.mp4");
+    let frames_dir = tmp.path().join("frames");
+    let running = start_and_interrupt(&input, &output, &frames_dir, &[], signal);
     let r = running.finish_unless_hung(Duration::from_secs(120));
     assert_eq!(
         r.code(),
@@ -2004,34 +2019,7 @@ fn an_interrupted_rerun_keeps_the_finished_film() {
     fs::copy(&input, &output).unwrap();
     let finished = common::snapshot(&output);
     let frames_dir = tmp.path().join("frames");
-    let mut running = start(args![
-        "film",
-        input,
-        output,
-        "--overwrite",
-        "--frames",
-        frames_dir,
-        "--model",
-        model("bench"),
-        "--input-size",
-        "256"
-    ]);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while png_frames(&frames_dir).len() < 3 {
-        assert!(
-            !running.has_exited(),
-            "the run ended before 3 frames were done"
-        );
-        if Instant::now() > deadline {
-            running.kill_and_fail("fewer than 3 frames done after 120 s".into());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let sent = Command::new("kill")
-        .args(["-INT", &running.pid().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
+    let running = start_and_interrupt(&input, &output, &frames_dir, &["--overwrite"], "INT");
     let r = running.finish_unless_hung(Duration::from_secs(120));
     assert_eq!(r.code(), Some(130), "stderr:\n{}", r.stderr);
     finished.assert_untouched();

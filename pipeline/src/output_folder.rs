@@ -163,11 +163,13 @@ impl OutputFolder {
                     Verdict::OtherSettings
                 };
             }
-            // Changed since (copied without its time, or damaged): decoded below, and counted
-            // as made otherwise if it is complete.
-            if !made_so && self.decodes(job).is_ok() {
-                return Verdict::OtherSettings;
-            }
+            // Changed since (copied without its time, or damaged): decoded, and counted as made
+            // otherwise if it is complete.
+            return match self.decodes(job) {
+                Ok(()) if !made_so => Verdict::OtherSettings,
+                Ok(()) => Verdict::Unrecorded,
+                Err(e) => Verdict::Damaged(e),
+            };
         }
         match self.decodes(job) {
             Ok(()) => Verdict::Unrecorded,
