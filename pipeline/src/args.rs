@@ -113,6 +113,106 @@ pub(crate) enum Command {
     Models,
     /// Compare colorized versions of a film: colour steadiness, colourfulness, error from a truth.
     Metrics(crate::metrics::MetricsArgs),
+    /// The web app: log in, upload photos, folders, zips or films, follow progress, download
+    /// the results. Create the first user with `ddcolor users add NAME --admin`.
+    #[command(long_about = SERVE_HELP)]
+    Serve(ServeArgs),
+    /// The web app's accounts and API tokens (on the same data folder as `serve`).
+    Users {
+        /// The data folder, as given to `ddcolor serve --data`.
+        #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA, global = true)]
+        data: PathBuf,
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+}
+
+/// The web app's data folder when none is given.
+pub(crate) const DEFAULT_DATA: &str = "ddcolor-data";
+
+const SERVE_HELP: &str = "The web app: people log in with a browser, upload photos, a folder, a \
+zip of an album or a film, pick a preset, a style and a size, and come back to the results. \
+Jobs wait in a queue kept in the data folder and run one at a time through the same pipelines \
+as `ddcolor batch` and `ddcolor film`; a restarted server resumes them.\n\n\
+Start: `ddcolor users add NAME --admin`, then `ddcolor serve`, then open http://127.0.0.1:8080. \
+Scripts use the same API with `Authorization: Bearer TOKEN` (`ddcolor users token NAME`); \
+the API is described at /help and in /api/openapi.yaml.";
+
+#[derive(Args, Clone)]
+pub(crate) struct ServeArgs {
+    /// Folder of the database, the uploaded originals, the results and the operation log
+    /// (created if missing).
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA)]
+    pub(crate) data: PathBuf,
+    /// Address and port to listen on. Anything but loopback should have TLS (--tls-cert and
+    /// --tls-key, or a reverse proxy in front).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub(crate) listen: std::net::SocketAddr,
+    /// TLS certificate chain (PEM); with --tls-key the app serves HTTPS itself.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
+    /// Trust the client address in X-Forwarded-For (only behind a reverse proxy that sets it).
+    #[arg(long)]
+    pub(crate) behind_proxy: bool,
+    /// Largest upload, in MiB (one request: all its files together).
+    #[arg(long, value_name = "MIB", default_value_t = 4096)]
+    pub(crate) max_upload: u64,
+    /// Most files in one job (an upload, or what a zip unpacks to).
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub(crate) max_files: usize,
+    /// Storage each user may hold (originals and results), in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 20_480)]
+    pub(crate) quota_storage: u64,
+    /// Jobs each user may have waiting or running at once.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub(crate) quota_jobs: i64,
+    /// Print every route with who may use it, and exit (for tests and reviews).
+    #[arg(long, hide = true)]
+    pub(crate) list_routes: bool,
+    #[command(flatten)]
+    pub(crate) model: ModelArgs,
+    /// JPEG quality of the results (1-100).
+    #[arg(long, value_name = "Q", default_value_t = 95, value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub(crate) quality: u8,
+    /// Largest photo accepted, in pixels.
+    #[arg(long, value_name = "PIXELS", default_value_t = DEFAULT_MAX_PIXELS)]
+    pub(crate) max_pixels: u64,
+    #[command(flatten)]
+    pub(crate) output: OutputArgs,
+}
+
+#[derive(Subcommand, Clone)]
+pub(crate) enum UsersCommand {
+    /// Add a user (the password is asked for, or read from --password-file).
+    Add {
+        name: String,
+        /// May see every user's jobs and the operation log.
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from the first line of this file instead of asking.
+        #[arg(long, value_name = "F")]
+        password_file: Option<PathBuf>,
+    },
+    /// List the users and their API tokens.
+    List,
+    /// Remove a user with their jobs, files, sessions and tokens.
+    Remove { name: String },
+    /// Change a user's password (ends their browser sessions).
+    Passwd {
+        name: String,
+        #[arg(long, value_name = "F")]
+        password_file: Option<PathBuf>,
+    },
+    /// Print a new API token for scripts (alone on the last line), or revoke tokens.
+    Token {
+        name: String,
+        /// Revoke the token with this id (see `users list`), or `all`.
+        #[arg(long, value_name = "ID|all")]
+        revoke: Option<String>,
+    },
 }
 
 /// How the model is chosen and run: shared by `photo`, `batch` and `film`.
@@ -150,6 +250,31 @@ pub(crate) struct ModelArgs {
 }
 
 impl ModelArgs {
+    /// These options as a command line again, for the commands the web app runs.
+    pub(crate) fn to_args(&self) -> Vec<String> {
+        let mut a = Vec::new();
+        let mut push = |k: &str, v: Option<String>| {
+            if let Some(v) = v {
+                a.push(k.to_string());
+                a.push(v);
+            }
+        };
+        push("--model", self.model.clone());
+        push("--input-size", self.input_size.map(|s| s.to_string()));
+        push("--upsample", self.upsample.map(|u| u.to_string()));
+        push("--threads", self.threads.map(|t| t.to_string()));
+        push("--device", Some(self.device.to_string()));
+        push(
+            "--engine-cache",
+            self.engine_cache.as_ref().map(|p| p.display().to_string()),
+        );
+        push("--max-gpu-memory", self.max_gpu_memory.map(|m| m.to_string()));
+        if self.fp16 {
+            a.push("--fp16".into());
+        }
+        a
+    }
+
     pub(crate) fn gpu(&self) -> GpuOptions {
         GpuOptions {
             device_id: 0,

@@ -13,6 +13,7 @@ mod output_folder;
 mod photos;
 mod progress;
 mod provenance;
+mod serve;
 mod signals;
 
 use std::process::ExitCode;
@@ -74,6 +75,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             common,
         } => batch(in_dir, out_dir, overwrite, jobs, common),
         Command::Film(args) => film::command(args),
+        Command::Serve(args) => serve::command(args),
+        Command::Users { data, command } => serve::users(&data, command),
         Command::Run {
             file,
             inputs,
