@@ -33,7 +33,7 @@ impl IntoResponse for ApiError {
 
 impl From<super::store::StoreError> for ApiError {
     fn from(e: super::store::StoreError) -> Self {
-        eprintln!("error: {e}");
+        super::say(&format!("error: {e}"));
         ApiError(
             StatusCode::INTERNAL_SERVER_ERROR,
             "the server's database failed; try again later".into(),

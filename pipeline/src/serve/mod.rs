@@ -200,7 +200,7 @@ async fn serve(app: Arc<App>, args: ServeArgs, requeued: usize) -> Result<ExitCo
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
     let worker = tokio::spawn(worker::run(Arc::clone(&app)));
     if requeued > 0 {
-        eprintln!("note: {requeued} job(s) interrupted by the last stop go on where they stopped");
+        say(&format!("note: {requeued} job(s) interrupted by the last stop go on where they stopped"));
     }
     let server = {
         let handle = handle.clone();
@@ -236,7 +236,7 @@ async fn serve(app: Arc<App>, args: ServeArgs, requeued: usize) -> Result<ExitCo
         async move {
             if let Some(addr) = handle.listening().await {
                 // Tests and scripts read this line to find the port (with --listen ...:0).
-                eprintln!("listening on {scheme}://{addr}");
+                say(&format!("listening on {scheme}://{addr}"));
             }
         }
     };
@@ -246,7 +246,7 @@ async fn serve(app: Arc<App>, args: ServeArgs, requeued: usize) -> Result<ExitCo
         let app = Arc::clone(&app);
         async move {
             shutdown_signal().await;
-            eprintln!("stopping: the running job is finished where it stands and resumes at the next start");
+            say("stopping: the running job is finished where it stands and resumes at the next start");
             app.hub.stop();
             handle.graceful_shutdown(Some(Duration::from_secs(3)));
         }
@@ -258,6 +258,13 @@ async fn serve(app: Arc<App>, args: ServeArgs, requeued: usize) -> Result<ExitCo
     let _ = tokio::time::timeout(Duration::from_secs(60), worker).await;
     served?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A line on standard error that never panics: a server whose terminal or log pipe went away
+/// must still stop cleanly.
+pub(crate) fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 async fn shutdown_signal() {

@@ -37,7 +37,7 @@ impl OpLog {
     pub fn write(&self, store: &Store, mut entry: LogEntry) {
         match store.log(&entry) {
             Ok(id) => entry.id = id,
-            Err(e) => eprintln!("warning: operation log: {e}"),
+            Err(e) => super::say(&format!("warning: operation log: {e}")),
         }
         let line = serde_json::json!({
             "id": entry.id,
@@ -50,7 +50,7 @@ impl OpLog {
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
         // One write per line: readers tailing the file never see half an entry.
         if let Err(e) = file.write_all(format!("{line}\n").as_bytes()) {
-            eprintln!("warning: operation log file: {e}");
+            super::say(&format!("warning: operation log file: {e}"));
         }
     }
 }

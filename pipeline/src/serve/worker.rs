@@ -40,7 +40,7 @@ pub async fn run(app: Arc<App>) {
                 }
             }
             Err(e) => {
-                eprintln!("error: the job queue: {e}");
+                super::say(&format!("error: the job queue: {e}"));
                 tokio::time::sleep(IDLE_LOOK).await;
             }
         }
