@@ -9,6 +9,7 @@
 #[macro_use]
 mod common;
 
+use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::{BufWriter, Write};
@@ -20,6 +21,7 @@ use image::{
     DynamicImage, GrayAlphaImage, GrayImage, ImageBuffer, ImageDecoder, ImageReader, Luma,
     RgbImage, RgbaImage,
 };
+use serde_json::{Value, json};
 use tempfile::TempDir;
 
 // ---------------------------------------------------------------------------------------------
@@ -1230,6 +1232,260 @@ fn batch_with_three_jobs() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 5b. `batch --events`: the progress stream a front end (the web app) reads
+// ---------------------------------------------------------------------------------------------
+
+/// The events in `text`: every line one JSON object (nothing else may share the stream).
+fn events_in(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| {
+            serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("not a JSON event ({e}): {l:?}\nstream:\n{text}"))
+        })
+        .collect()
+}
+
+/// The events named `name`.
+fn events_named<'a>(events: &'a [Value], name: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["event"] == name).collect()
+}
+
+/// The `item` events by `rel`, each photo exactly once.
+fn items_by_rel(events: &[Value]) -> BTreeMap<String, &Value> {
+    let mut items = BTreeMap::new();
+    for e in events_named(events, "item") {
+        let rel = e["rel"].as_str().expect("item without rel").to_string();
+        assert!(
+            items.insert(rel.clone(), e).is_none(),
+            "two item events for {rel}: {events:#?}"
+        );
+    }
+    items
+}
+
+/// `start` first, `end` last, one of each.
+fn assert_start_and_end(events: &[Value], start: Value, end: Value) {
+    assert_eq!(events.first(), Some(&start), "{events:#?}");
+    assert_eq!(events_named(events, "start").len(), 1, "{events:#?}");
+    assert_eq!(events_named(events, "end").len(), 1, "{events:#?}");
+    let last = events.last().expect("no events");
+    let seconds = last["seconds"].as_f64().expect("end without seconds");
+    assert!(seconds >= 0.0, "{last}");
+    let mut last = last.clone();
+    last.as_object_mut().unwrap().remove("seconds");
+    assert_eq!(last, end, "{events:#?}");
+}
+
+/// Every photo of a batch ends in one `item` event (done with the S it got, failed with the
+/// reason without the path, or skipped when a resumed run finds it done), between `start`
+/// and `end`, whose counts match; nothing but events on stdout.
+#[test]
+fn batch_events_tell_each_photo_and_what_a_resumed_run_skips() {
+    let dir = TempDir::new().unwrap();
+    let input = dir.path().join("in");
+    make_tree(&input);
+    let broken = input.join("broken.jpg");
+    fs::write(&broken, "garbage, not a JPEG").unwrap();
+    let out = dir.path().join("out");
+    let done = ["a.png", "sub/b.jpg", "sub/deeper/c.tif"];
+
+    let r = run_fast(args!["batch", input, out, "--events", "-"]);
+    assert_eq!(r.code(), Some(1), "stderr:\n{}", r.stderr);
+    let events = events_in(&r.stdout);
+    assert_start_and_end(
+        &events,
+        json!({"event": "start", "kind": "batch", "total": 4, "to_do": 4}),
+        json!({"event": "end", "done": 3, "failed": 1, "skipped": 0, "interrupted": 0}),
+    );
+    let items = items_by_rel(&events);
+    let rels: Vec<&str> = items.keys().map(String::as_str).collect();
+    assert_eq!(
+        rels,
+        ["a.png", "broken.jpg", "sub/b.jpg", "sub/deeper/c.tif"]
+    );
+    for rel in done {
+        let item = items[rel];
+        assert_eq!(item["state"], "done", "{item}");
+        assert_eq!(item["size"], 256, "{item}");
+        assert_eq!(item["input"], input.join(rel).to_str().unwrap(), "{item}");
+        assert_eq!(item["output"], out.join(rel).to_str().unwrap(), "{item}");
+        assert!(out.join(rel).is_file(), "{rel}: no result");
+        // Into the model first, then written.
+        let pos = |e: &Value| events.iter().position(|x| x == e).unwrap();
+        let current = json!({"event": "current", "rel": rel});
+        assert!(
+            events.contains(&current) && pos(&current) < pos(item),
+            "{rel}: no current event before its item: {events:#?}"
+        );
+    }
+    let failed = items["broken.jpg"];
+    assert_eq!(failed["state"], "failed", "{failed}");
+    assert_eq!(failed["input"], broken.to_str().unwrap(), "{failed}");
+    let error = failed["error"].as_str().expect("failed item without error");
+    assert!(
+        error.starts_with("not a readable image"),
+        "the reason, without the path: {error:?}"
+    );
+
+    // Resumed: the results are skipped before any photo goes into the model; the broken
+    // photo (no result) is tried again.
+    let r = run_fast(args!["batch", input, out, "--events", "-"]);
+    assert_eq!(r.code(), Some(1), "stderr:\n{}", r.stderr);
+    let events = events_in(&r.stdout);
+    assert_start_and_end(
+        &events,
+        json!({"event": "start", "kind": "batch", "total": 4, "to_do": 1}),
+        json!({"event": "end", "done": 0, "failed": 1, "skipped": 3, "interrupted": 0}),
+    );
+    let items = items_by_rel(&events);
+    for rel in done {
+        assert_eq!(items[rel]["state"], "skipped", "{}", items[rel]);
+        assert_eq!(items[rel]["output"], out.join(rel).to_str().unwrap());
+    }
+    assert_eq!(items["broken.jpg"]["state"], "failed");
+    assert_eq!(items.len(), 4);
+    assert!(
+        events[1..4].iter().all(|e| e["state"] == "skipped"),
+        "skipped items come right after start: {events:#?}"
+    );
+}
+
+/// `--events FILE` replaces FILE with the stream and leaves stdout empty; running out of memory
+/// says so (`note`, `stepdown`), and each item gives the S it got after the step-down.
+#[test]
+fn batch_events_in_a_file_tell_the_step_down() {
+    let dir = TempDir::new().unwrap();
+    let input = dir.path().join("in");
+    fs::create_dir(&input).unwrap();
+    save_grey(&input.join("p0.png"), 64, 48);
+    save_grey(&input.join("p1.png"), 48, 64);
+    let out = dir.path().join("out");
+    let stream = dir.path().join("events.jsonl");
+    fs::write(&stream, "an earlier run's events\n").unwrap();
+    let r = run_env(
+        args![
+            "batch",
+            input,
+            out,
+            "--events",
+            stream,
+            "--model",
+            model("test-dynamic"),
+            "--input-size",
+            "768"
+        ],
+        &[("DDCOLOR_SIMULATE_OOM_ABOVE", OsStr::new("512"))],
+    );
+    r.assert_ok();
+    assert_eq!(r.stdout, "", "stdout must stay empty with --events FILE");
+    let events = events_in(&fs::read_to_string(&stream).unwrap());
+    assert_start_and_end(
+        &events,
+        json!({"event": "start", "kind": "batch", "total": 2, "to_do": 2}),
+        json!({"event": "end", "done": 2, "failed": 0, "skipped": 0, "interrupted": 0}),
+    );
+    assert_eq!(
+        events_named(&events, "stepdown"),
+        [&json!({"event": "stepdown", "from": 768, "to": 512})],
+        "{events:#?}"
+    );
+    assert!(
+        events.contains(&json!({
+            "event": "note",
+            "text": "out of memory at input size 768: continuing at 512"
+        })),
+        "{events:#?}"
+    );
+    let items = items_by_rel(&events);
+    assert_eq!(items.len(), 2);
+    for (rel, item) in items {
+        assert_eq!(item["state"], "done", "{rel}: {item}");
+        assert_eq!(item["size"], 512, "{rel}: {item}");
+    }
+}
+
+/// A batch whose model does not load ends its stream with the reason after `start`; one refused
+/// before it starts (no such folder) writes no events.
+#[test]
+fn batch_events_end_a_run_that_cannot_begin() {
+    let dir = TempDir::new().unwrap();
+    let input = dir.path().join("in");
+    make_tree(&input);
+    let out = dir.path().join("out");
+    let r = run(args![
+        "batch",
+        input,
+        out,
+        "--events",
+        "-",
+        "--model",
+        model("bad-rank")
+    ]);
+    assert_eq!(r.code(), Some(2), "stderr:\n{}", r.stderr);
+    let events = events_in(&r.stdout);
+    assert_eq!(events.len(), 2, "{events:#?}");
+    assert_eq!(events[0]["event"], "start");
+    let end = &events[1];
+    assert_eq!(end["event"], "end", "{end}");
+    assert_eq!(end["done"], 0, "{end}");
+    let error = end["error"].as_str().expect("an end without error");
+    assert!(error.contains("not a DDColor model"), "{error:?}");
+
+    let r = run_fast(args![
+        "batch",
+        dir.path().join("missing"),
+        out,
+        "--events",
+        "-"
+    ]);
+    assert_eq!(r.code(), Some(2), "stderr:\n{}", r.stderr);
+    assert_eq!(
+        r.stdout, "",
+        "events from a batch refused before it started"
+    );
+}
+
+/// A reader that goes away (a closed pipe) ends the stream, not the batch.
+#[test]
+fn batch_goes_on_when_the_events_reader_goes_away() {
+    let dir = TempDir::new().unwrap();
+    let input = dir.path().join("in");
+    make_tree(&input);
+    let out = dir.path().join("out");
+    let mut cmd = common::ddcolor_command(args![
+        "batch",
+        input,
+        out,
+        "--events",
+        "-",
+        "--model",
+        model("test-dynamic"),
+        "--input-size",
+        "256"
+    ]);
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The reading end closed: every event written fails (EPIPE).
+    drop(child.stdout.take());
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the batch did not end within 300 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+    assert_files(&out, &["a.png", "sub/b.jpg", "sub/deeper/c.tif"]);
+}
+
+// ---------------------------------------------------------------------------------------------
 // 6. `models` and help
 // ---------------------------------------------------------------------------------------------
 
@@ -1274,7 +1530,7 @@ fn help_mentions_the_options() {
     }
     let r = run(args!["batch", "--help"]);
     r.assert_ok();
-    for opt in common.iter().chain(&["--jobs", "--overwrite"]) {
+    for opt in common.iter().chain(&["--jobs", "--overwrite", "--events"]) {
         assert!(
             r.stdout.contains(opt),
             "batch --help does not mention {opt}:\n{}",

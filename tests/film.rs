@@ -26,6 +26,7 @@ use common::{Run, media, model, snapshot};
 use gst::prelude::*;
 use gst_video::prelude::*;
 use image::{GrayImage, Luma, RgbImage};
+use serde_json::{Value, json};
 use tempfile::TempDir;
 
 /// Where inputs shared between tests (made once per test binary run) are kept.
@@ -1285,6 +1286,113 @@ fn missing_model() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 6b. `--events`: the progress stream a front end (the web app) reads
+// ---------------------------------------------------------------------------------------------
+
+/// The events in `text`: every line one JSON object (nothing else may share the stream).
+fn events_in(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| {
+            serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("not a JSON event ({e}): {l:?}\nstream:\n{text}"))
+        })
+        .collect()
+}
+
+/// The `end` event: the last one, and the only one.
+fn film_end(events: &[Value]) -> &Value {
+    let ends = events.iter().filter(|e| e["event"] == "end").count();
+    assert_eq!(ends, 1, "{events:#?}");
+    let end = events.last().expect("no events");
+    assert_eq!(end["event"], "end", "{events:#?}");
+    assert!(end["seconds"].as_f64().is_some(), "{end}");
+    end
+}
+
+/// `--events -`: stdout holds only the events: `start`, `frames` as the film goes (at most
+/// twice a second, never going back), notes, and `end` with every frame.
+#[test]
+fn film_events_tell_start_progress_and_end() {
+    let tmp = TempDir::new().unwrap();
+    let output = tmp.path().join("out.mp4");
+    let r = film(clip(), &output, &["--events", "-"], SHORT);
+    r.assert_ok();
+    let events = events_in(&r.stdout);
+    assert_eq!(
+        events[0],
+        json!({
+            "event": "start",
+            "kind": "film",
+            "input": clip().to_str().unwrap(),
+            "output": output.to_str().unwrap(),
+            "frames": null,
+            "duration": null
+        })
+    );
+    let mut last_done = 0;
+    for e in &events[1..events.len() - 1] {
+        match e["event"].as_str() {
+            Some("frames") => {
+                let done = e["done"].as_u64().expect("frames without done");
+                assert!(
+                    done >= last_done && done <= clip_frames() as u64,
+                    "{events:#?}"
+                );
+                assert!(e["total"].is_null() || e["total"].is_u64(), "{e}");
+                last_done = done;
+            }
+            Some("note") => assert!(e["text"].is_string(), "{e}"),
+            _ => panic!("unexpected event {e}"),
+        }
+    }
+    let end = film_end(&events);
+    assert_eq!(end["state"], "done", "{end}");
+    assert_eq!(end["frames"], clip_frames(), "{end}");
+    assert_eq!(end["output"], output.to_str().unwrap(), "{end}");
+    assert!(end.get("error").is_none(), "{end}");
+}
+
+/// A film that fails once started ends its stream with the reason (an image sequence's start
+/// knows its frames and length); one refused before it starts writes no events at all.
+#[test]
+fn film_events_end_a_failed_run_with_its_reason() {
+    let tmp = TempDir::new().unwrap();
+    let seq = tmp.path().join("scans");
+    sequence(&seq, 4, 40, 30);
+    grey_frame(42, 30, 2)
+        .save(seq.join("frame_03.png"))
+        .unwrap();
+    let output = tmp.path().join("film.mp4");
+    let stream = tmp.path().join("events.jsonl");
+    let r = film(
+        &seq,
+        &output,
+        &["--fps", "24", "--events", stream.to_str().unwrap()],
+        SHORT,
+    );
+    r.assert_failed();
+    assert_eq!(r.stdout, "", "stdout must stay empty with --events FILE");
+    assert_nothing_written(&output);
+    let events = events_in(&fs::read_to_string(&stream).unwrap());
+    let start = &events[0];
+    assert_eq!(start["event"], "start", "{events:#?}");
+    assert_eq!(start["frames"], 4, "{start}");
+    let duration = start["duration"].as_f64().expect("no duration");
+    assert!((duration - 4.0 / 24.0).abs() < 1e-9, "{start}");
+    let end = film_end(&events);
+    assert_eq!(end["state"], "failed", "{end}");
+    let error = end["error"].as_str().expect("a failed end without error");
+    assert!(
+        error.contains("42x30") && error.contains("40x30"),
+        "{error:?}"
+    );
+
+    let r = film(clip(), &output, &["--lossless", "--events", "-"], SHORT);
+    r.assert_failed();
+    assert_eq!(r.stdout, "", "events from a film refused before it started");
+}
+
+// ---------------------------------------------------------------------------------------------
 // 7. Ctrl-C: a playable file with the frames done so far
 // ---------------------------------------------------------------------------------------------
 
@@ -2019,11 +2127,25 @@ fn an_interrupted_rerun_keeps_the_finished_film() {
     fs::copy(&input, &output).unwrap();
     let finished = common::snapshot(&output);
     let frames_dir = tmp.path().join("frames");
-    let running = start_and_interrupt(&input, &output, &frames_dir, &["--overwrite"], "INT");
+    let running = start_and_interrupt(
+        &input,
+        &output,
+        &frames_dir,
+        &["--overwrite", "--events", "-"],
+        "INT",
+    );
     let r = running.finish_unless_hung(Duration::from_secs(120));
     assert_eq!(r.code(), Some(130), "stderr:\n{}", r.stderr);
     finished.assert_untouched();
     let partial = tmp.path().join("out.partial.mp4");
+    // `--events`: the end names the part, and what it holds.
+    let events = events_in(&r.stdout);
+    let end = film_end(&events);
+    assert_eq!(end["state"], "interrupted", "{end}");
+    assert_eq!(end["output"], partial.to_str().unwrap(), "{end}");
+    let frames = end["frames"].as_u64().expect("end without frames");
+    assert!((3..ABOMB_FRAMES as u64).contains(&frames), "{end}");
+    assert!(end.get("error").is_none(), "{end}");
     assert!(
         r.stderr.contains(&partial.display().to_string()),
         "stderr:\n{}",

@@ -67,6 +67,8 @@ pub(crate) enum Command {
         #[arg(long, value_name = "N", default_value_t = 2)]
         jobs: usize,
         #[command(flatten)]
+        events: EventsArgs,
+        #[command(flatten)]
         common: Common,
     },
     /// Colorize a film: a video file, or a folder holding a scanned image sequence.
@@ -470,6 +472,17 @@ Examples:
   ddcolor photo scan.tif --input-size 768     a large, detailed scan
   ddcolor workflows                           presets that pick a size for you";
 
+/// `--events`, for `batch` and `film`: progress for a program that runs them, such as a web app.
+#[derive(Args, Clone, Default)]
+pub(crate) struct EventsArgs {
+    /// Also write what happens as it happens, one JSON object per line, for a program that runs
+    /// this command: TARGET is `-` (standard output, where nothing else is written) or a file
+    /// (replaced). Events: start, item (each photo: done, failed or skipped), current, frames,
+    /// note, stepdown, not_walked, end.
+    #[arg(long, value_name = "TARGET")]
+    pub(crate) events: Option<PathBuf>,
+}
+
 /// `ddcolor film`'s arguments, handed whole to the film command.
 #[derive(Args, Clone)]
 pub(crate) struct FilmArgs {
@@ -510,4 +523,6 @@ pub(crate) struct FilmArgs {
     pub(crate) look: LookArgs,
     #[command(flatten)]
     pub(crate) output_args: OutputArgs,
+    #[command(flatten)]
+    pub(crate) events: EventsArgs,
 }

@@ -19,6 +19,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::events::{Event, Events, ItemState};
 use crate::idle::{self, InFlight, Patience, TakenBack, Ticket};
 use crate::output_folder::OutputFolder;
 
@@ -45,6 +46,18 @@ pub struct Settings {
     pub largest_first: bool,
     /// Print "input -> output" for each photo written.
     pub list_outputs: bool,
+    /// `--events`: each photo's progress, for a program running the batch.
+    pub events: Events,
+    /// The folder the events name photos from (`rel`): the batch's input folder.
+    pub events_root: PathBuf,
+}
+
+impl Settings {
+    /// The `item` event that says how `job` ended.
+    fn send_item(&self, job: &Job, state: ItemState) {
+        self.events
+            .send(&Event::item(&self.events_root, job, state));
+    }
 }
 
 /// What became of the photos of one run.
@@ -68,6 +81,35 @@ struct Prepared {
     size: usize,
 }
 
+/// Why a photo has no result.
+struct Failure {
+    job: Job,
+    /// One line naming the file, as the summary lists it.
+    message: String,
+}
+
+impl Failure {
+    fn new(job: &Job, message: String) -> Self {
+        Self {
+            job: job.clone(),
+            message,
+        }
+    }
+
+    /// The message without the path it starts with (the photo's input or output), for the
+    /// events, which name the photo apart.
+    fn reason(&self) -> &str {
+        [&self.job.input, &self.job.output]
+            .iter()
+            .find_map(|p| {
+                self.message
+                    .strip_prefix(&*p.to_string_lossy())
+                    .and_then(|rest| rest.strip_prefix(": "))
+            })
+            .unwrap_or(&self.message)
+    }
+}
+
 struct Colored {
     job: Job,
     photo: Photo,
@@ -77,14 +119,22 @@ struct Colored {
 }
 
 /// A reader's job: a photo to read, and what reading it gave.
-type ReadTicket = Ticket<Job, Result<Prepared, String>>;
+type ReadTicket = Ticket<Job, Result<Prepared, Failure>>;
 /// An encoder's job: a colorized photo to encode, and its outcome.
 type EncodeTicket = Ticket<Colored, Outcome>;
 
 /// What reaches the writer for each photo: its encoded file, or why there is none.
 enum Outcome {
-    Encoded { job: Job, bytes: Vec<u8> },
-    Failed(String),
+    /// `size`: the model input size the photo got (0 without a model step).
+    Encoded {
+        job: Job,
+        bytes: Vec<u8>,
+        size: usize,
+    },
+    Failed(Failure),
+    /// A photo a reading thread lost, which cannot happen (readers catch their panics): a
+    /// failure no photo can be named for.
+    Lost(String),
 }
 
 /// An outcome on its way to the writer.
@@ -111,7 +161,7 @@ fn progress_bar(len: u64) -> ProgressBar {
 /// What the readers, the model's thread, the encoders and the writer share.
 struct Shared {
     settings: Settings,
-    reading: InFlight<Job, Result<Prepared, String>>,
+    reading: InFlight<Job, Result<Prepared, Failure>>,
     encoding: InFlight<Colored, Outcome>,
     /// Outcomes the writer has taken so far; the run ends when every photo has one.
     accepted: AtomicUsize,
@@ -228,24 +278,32 @@ pub fn run(
             let Some(next) = next_prepared(&prep_rx, &shared, &mut read_patience) else {
                 // Cannot happen (readers catch their panics); never wait forever if it does.
                 for _ in i..total {
-                    deliver(Outcome::Failed(
-                        "a photo was lost by a reading thread".into(),
-                    ));
+                    deliver(Outcome::Lost("a photo was lost by a reading thread".into()));
                 }
                 break;
             };
             let mut p = match next {
                 Ok(p) => p,
-                Err(msg) => {
-                    deliver(Outcome::Failed(msg));
+                Err(failure) => {
+                    deliver(Outcome::Failed(failure));
                     continue;
                 }
             };
+            let events = &shared.settings.events;
+            events.send(&Event::Current {
+                rel: crate::events::rel(&shared.settings.events_root, &p.job.input),
+            });
             let t = Instant::now();
             let result = match model.as_deref_mut() {
-                Some(model) if !p.input.is_empty() => {
-                    colorize(model, &mut p, batch, &shared.settings.sizes, &pb, &mut ab)
-                }
+                Some(model) if !p.input.is_empty() => colorize(
+                    model,
+                    &mut p,
+                    batch,
+                    &shared.settings.sizes,
+                    &pb,
+                    events,
+                    &mut ab,
+                ),
                 // A workflow without a model step.
                 _ => {
                     ab.clear();
@@ -272,7 +330,10 @@ pub fn run(
                         }
                     }
                 }
-                Err(e) => deliver(Outcome::Failed(format!("{}: {e}", p.job.input.display()))),
+                Err(e) => {
+                    let message = format!("{}: {e}", p.job.input.display());
+                    deliver(Outcome::Failed(Failure::new(&p.job, message)));
+                }
             }
         }
         drop(col_tx);
@@ -334,7 +395,7 @@ fn next_prepared(
     prep_rx: &Receiver<Arc<ReadTicket>>,
     shared: &Shared,
     patience: &mut Patience,
-) -> Option<Result<Prepared, String>> {
+) -> Option<Result<Prepared, Failure>> {
     loop {
         let readers_gone = match prep_rx.recv_timeout(patience.wait()) {
             Ok(ticket) => {
@@ -363,13 +424,15 @@ fn next_prepared(
     }
 }
 
-/// One photo through the model, stepping S down as the plan says after running out of memory.
+/// One photo through the model, stepping S down as the plan says after running out of memory
+/// (said on stderr, above the progress bar, and in the events).
 fn colorize(
     model: &mut Model,
     p: &mut Prepared,
     batch: usize,
     sizes: &Sizes,
     pb: &ProgressBar,
+    events: &Events,
     ab: &mut Vec<f32>,
 ) -> ddcolor_engine::Result<()> {
     loop {
@@ -386,12 +449,18 @@ fn colorize(
         match run {
             // Out of (GPU) memory at this S: step down and say so once.
             Err(e @ EngineError::OutOfMemory(_)) => match sizes.step_down(p.size) {
-                Some(smaller) => pb.suspend(|| {
-                    eprintln!(
-                        "note: out of memory at input size {}: continuing at {smaller}",
+                Some(smaller) => {
+                    let text = format!(
+                        "out of memory at input size {}: continuing at {smaller}",
                         p.size
-                    )
-                }),
+                    );
+                    pb.suspend(|| eprintln!("note: {text}"));
+                    events.note(text);
+                    events.send(&Event::Stepdown {
+                        from: p.size,
+                        to: smaller,
+                    });
+                }
                 None => return Err(e),
             },
             other => return other,
@@ -425,21 +494,20 @@ fn run_model(
 
 /// Decode and pre-processing of one photo. A decoder that panics on a malformed file fails
 /// that photo, not the batch.
-fn prepare(job: &Job, shared: &Shared) -> Result<Prepared, String> {
+fn prepare(job: &Job, shared: &Shared) -> Result<Prepared, Failure> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         prepare_unguarded(job, shared)
     }))
     .unwrap_or_else(|_| {
-        Err(format!(
-            "{}: could not be read (decoder error)",
-            job.input.display()
-        ))
+        let message = format!("{}: could not be read (decoder error)", job.input.display());
+        Err(Failure::new(job, message))
     })
 }
 
-fn prepare_unguarded(job: &Job, shared: &Shared) -> Result<Prepared, String> {
+fn prepare_unguarded(job: &Job, shared: &Shared) -> Result<Prepared, Failure> {
     let settings = &shared.settings;
-    let photo = read_photo(&job.input, settings.max_pixels).map_err(|e| e.to_string())?;
+    let photo = read_photo(&job.input, settings.max_pixels)
+        .map_err(|e| Failure::new(job, e.to_string()))?;
     let colorize = settings
         .workflow
         .as_ref()
@@ -480,10 +548,11 @@ fn encode(item: &Colored, settings: &Settings) -> Outcome {
         encode_unguarded(item, settings)
     }))
     .unwrap_or_else(|_| {
-        Outcome::Failed(format!(
+        let message = format!(
             "{}: could not be encoded (encoder error)",
             item.job.output.display()
-        ))
+        );
+        Outcome::Failed(Failure::new(&item.job, message))
     })
 }
 
@@ -538,14 +607,16 @@ fn encode_unguarded(item: &Colored, settings: &Settings) -> Outcome {
         Ok(bytes) => Outcome::Encoded {
             job: item.job.clone(),
             bytes,
+            size: item.size,
         },
-        Err(e) => Outcome::Failed(e.to_string()),
+        Err(e) => Outcome::Failed(Failure::new(&item.job, e.to_string())),
     }
 }
 
 /// Writes the encoded photos as they come (normal priority: a file is never left half-written
-/// by a starved thread), reports each one, and returns how many were written and the failures
-/// once every photo has an outcome.
+/// by a starved thread), reports each one (and sends its `item` event once its result is in
+/// place or it has failed), and returns how many were written and the failures once every
+/// photo has an outcome.
 fn write_outcomes(
     deliveries: &Receiver<Delivery>,
     shared: &Shared,
@@ -571,45 +642,72 @@ fn write_outcomes(
                 None => continue,
             },
         };
-        let written = match outcome {
-            Outcome::Encoded { job, bytes } => write_one(&job, &bytes).map(|()| job),
-            Outcome::Failed(msg) => Err(msg),
-        };
-        match written {
-            Ok(job) => {
-                done += 1;
-                if let Some(folder) = folder {
-                    folder.record(&job);
+        match outcome {
+            Outcome::Encoded { job, bytes, size } => match write_one(&job, &bytes) {
+                Ok(()) => {
+                    done += 1;
+                    report_written(&job, size, shared, pb, folder);
                 }
-                if shared.settings.list_outputs {
-                    // Not `println!`: a closed pipe (`| head`) must not stop the writing.
-                    pb.suspend(|| {
-                        let _ = writeln!(
-                            std::io::stdout().lock(),
-                            "{} -> {}",
-                            job.input.display(),
-                            job.output.display()
-                        );
-                    });
-                }
-                pb.set_message(
-                    job.input
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default(),
-                );
-            }
-            Err(msg) => {
-                pb.suspend(|| {
-                    let _ = writeln!(std::io::stderr().lock(), "error: {msg}");
-                });
-                failed.push(msg);
+                Err(message) => failed.push(report_failure(Failure { job, message }, shared, pb)),
+            },
+            Outcome::Failed(failure) => failed.push(report_failure(failure, shared, pb)),
+            Outcome::Lost(message) => {
+                report_error(&message, pb);
+                failed.push(message);
             }
         }
         pb.inc(1);
         shared.accepted.fetch_add(1, Ordering::AcqRel);
     }
     (done, failed)
+}
+
+/// A result in place: recorded in the batch's folder, listed (`photo`), its event sent.
+fn report_written(
+    job: &Job,
+    size: usize,
+    shared: &Shared,
+    pb: &ProgressBar,
+    folder: Option<&OutputFolder>,
+) {
+    if let Some(folder) = folder {
+        folder.record(job);
+    }
+    let size = (size > 0).then_some(size);
+    shared.settings.send_item(job, ItemState::Done { size });
+    if shared.settings.list_outputs {
+        // Not `println!`: a closed pipe (`| head`) must not stop the writing.
+        pb.suspend(|| {
+            let _ = writeln!(
+                std::io::stdout().lock(),
+                "{} -> {}",
+                job.input.display(),
+                job.output.display()
+            );
+        });
+    }
+    pb.set_message(
+        job.input
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    );
+}
+
+/// A photo without a result: said on stderr and in its event; the message for the summary.
+fn report_failure(failure: Failure, shared: &Shared, pb: &ProgressBar) -> String {
+    report_error(&failure.message, pb);
+    let error = failure.reason().to_string();
+    shared
+        .settings
+        .send_item(&failure.job, ItemState::Failed { error });
+    failure.message
+}
+
+fn report_error(message: &str, pb: &ProgressBar) {
+    pb.suspend(|| {
+        let _ = writeln!(std::io::stderr().lock(), "error: {message}");
+    });
 }
 
 fn write_one(job: &Job, bytes: &[u8]) -> Result<(), String> {
@@ -645,5 +743,27 @@ mod tests {
             .map(|j| j.input.file_name().unwrap().to_string_lossy().into_owned())
             .collect();
         assert_eq!(order, ["b", "c", "d", "a"]);
+    }
+
+    #[test]
+    fn a_failure_reason_leaves_out_the_path_it_starts_with() {
+        let job = Job {
+            input: PathBuf::from("in/a b.jpg"),
+            output: PathBuf::from("out/a b.png"),
+        };
+        let reason = |message: &str| Failure::new(&job, message.into()).reason().to_string();
+        assert_eq!(
+            reason("in/a b.jpg: not a readable image: x"),
+            "not a readable image: x"
+        );
+        assert_eq!(
+            reason("out/a b.png: could not write image: full"),
+            "could not write image: full"
+        );
+        // Another path (a folder that cannot be made) stays in.
+        assert_eq!(
+            reason("out: cannot create folder: denied"),
+            "out: cannot create folder: denied"
+        );
     }
 }

@@ -4,6 +4,7 @@
 
 mod args;
 mod error_watch;
+mod events;
 mod film;
 mod idle;
 mod jobs;
@@ -72,8 +73,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             out_dir,
             overwrite,
             jobs,
+            events,
             common,
-        } => batch(in_dir, out_dir, overwrite, jobs, common),
+        } => batch(in_dir, out_dir, overwrite, jobs, &events, common),
         Command::Film(args) => film::command(args),
         Command::Serve(args) => serve::command(args),
         Command::Users { data, command } => serve::users(&data, command),

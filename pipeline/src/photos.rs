@@ -12,7 +12,8 @@ use ddcolor_engine::io::{OutputFormat, WriteOptions, is_image_path};
 use ddcolor_engine::plan::{Plan, PlanRequest, SizeRule};
 use ddcolor_engine::provenance::sha256_file_cached;
 
-use crate::args::{Common, LookArgs, ModelArgs};
+use crate::args::{Common, EventsArgs, LookArgs, ModelArgs};
+use crate::events::{Event, Events, ItemState, Start};
 use crate::jobs::{Job, Settings, Summary};
 use crate::output_folder::{OutputFolder, Verdict};
 use crate::provenance::photo_provenance;
@@ -102,6 +103,9 @@ pub(crate) fn settings(
         // A batch goes largest first; `photo` keeps the order it was given.
         largest_first: !list_outputs,
         list_outputs,
+        // A batch with `--events` sets its own.
+        events: Events::off(),
+        events_root: PathBuf::new(),
     })
 }
 
@@ -358,11 +362,23 @@ pub(crate) fn photo_with_suffix(
 #[derive(Default)]
 pub(crate) struct Walk {
     pub(crate) files: Vec<PathBuf>,
-    /// One line each: a folder reached a second time through a link (a loop, or two links to
-    /// one folder), or one that could not be read.
-    pub(crate) skipped: Vec<String>,
+    /// A folder reached a second time through a link (a loop, or two links to one folder), or
+    /// one that could not be read.
+    pub(crate) skipped: Vec<NotWalked>,
     /// Folders walked so far, by device and inode: what makes a link loop visible.
     seen: HashSet<(u64, u64)>,
+}
+
+/// A folder a walk did not go into, and why.
+pub(crate) struct NotWalked {
+    pub(crate) path: PathBuf,
+    pub(crate) reason: String,
+}
+
+impl std::fmt::Display for NotWalked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.reason)
+    }
 }
 
 /// All images under `dir`, recursively, sorted; hidden files and `skip` (the output folder, when
@@ -385,9 +401,10 @@ fn walk_into(dir: &Path, skip: Option<&Path>, found: &mut Walk, top: bool) -> Re
         Ok(entries) => entries,
         // The folder given must be readable; one below it that is not is reported and passed.
         Err(e) if !top => {
-            found
-                .skipped
-                .push(format!("{}: cannot read folder: {e}", dir.display()));
+            found.skipped.push(NotWalked {
+                path: dir.to_path_buf(),
+                reason: format!("cannot read folder: {e}"),
+            });
             return Ok(());
         }
         Err(e) => return Err(e).with_context(|| format!("{}: cannot read folder", dir.display())),
@@ -411,13 +428,13 @@ fn walk_into(dir: &Path, skip: Option<&Path>, found: &mut Walk, top: bool) -> Re
                 continue;
             }
             if !found.seen.insert((meta.dev(), meta.ino())) {
-                found.skipped.push(format!(
-                    "{}: not walked: a link to a folder already walked ({})",
-                    path.display(),
+                let reason = format!(
+                    "not walked: a link to a folder already walked ({})",
                     std::fs::canonicalize(&path)
                         .map(|p| p.display().to_string())
                         .unwrap_or_else(|_| "a loop".into())
-                ));
+                );
+                found.skipped.push(NotWalked { path, reason });
                 continue;
             }
             walk_into(&path, skip, found, false)?;
@@ -480,8 +497,11 @@ pub(crate) fn batch(
     out_dir: PathBuf,
     overwrite: bool,
     workers: usize,
+    events: &EventsArgs,
     common: Common,
 ) -> Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let events = Events::from_arg(events.events.as_deref())?;
     plan_request(&common.model, &common.look).resolve_workflow()?;
     if !in_dir.is_dir() {
         bail!("{}: not a folder", in_dir.display());
@@ -514,11 +534,126 @@ pub(crate) fn batch(
     } else {
         None
     };
+    let planned = plan_targets(files, &in_dir, &out_dir, common.format.as_deref());
+    // Files already under a result's name are only trusted as results (skipped, or replaced with
+    // --overwrite) in a folder an earlier batch wrote; anywhere else they may be originals.
+    if folder.is_none()
+        && let Some(example) = planned.iter().find(|j| j.output.exists())
+    {
+        bail!(
+            "{}: this folder already holds files under the names the results would get (e.g. {}) \
+             that ddcolor batch did not write; choose a new or empty output folder",
+            out_dir.display(),
+            example.output.display()
+        );
+    }
+    sweep_temporary_files(
+        planned
+            .iter()
+            .filter_map(|j| j.output.parent())
+            .filter(|d| d.is_dir()),
+    );
+    let resume = resume(planned, folder.as_ref(), overwrite);
+    let skipped = resume.skipped.len();
+    let jobs = resume.jobs;
+    let total = jobs.len() + skipped;
+    eprintln!(
+        "{total} photos under {}, {skipped} already done{}",
+        in_dir.display(),
+        if resume.damaged.is_empty() {
+            String::new()
+        } else {
+            format!(", {} incomplete result(s) made again", resume.damaged.len())
+        }
+    );
+    events.send(&Event::Start(Start::Batch {
+        total,
+        to_do: jobs.len(),
+    }));
+    for nw in &not_walked {
+        events.send(&Event::NotWalked {
+            path: nw.path.to_string_lossy().into_owned(),
+            reason: nw.reason.clone(),
+        });
+    }
+    for note in resume.damaged {
+        events.note(note);
+    }
+    for job in &resume.skipped {
+        events.send(&Event::item(&in_dir, job, ItemState::Skipped));
+    }
+    let end = |s: &Summary, error: Option<String>| {
+        events.send(&Event::BatchEnd {
+            done: s.done,
+            failed: s.failed.len(),
+            skipped: s.skipped,
+            interrupted: s.interrupted,
+            seconds: crate::events::seconds(started.elapsed()),
+            error,
+        });
+    };
+    let summary = if jobs.is_empty() {
+        Summary {
+            skipped,
+            ..Summary::default()
+        }
+    } else {
+        let run = || -> Result<Summary> {
+            let mut plan = plan(&common)?;
+            let folder = match folder.take() {
+                Some(f) => f,
+                None => OutputFolder::lock(&out_dir, settings_key)?,
+            };
+            let settings = Settings {
+                events: events.clone(),
+                events_root: in_dir.clone(),
+                ..settings(&common, &plan, workers.max(1), false)?
+            };
+            let summary =
+                crate::jobs::run(plan.model.as_mut(), jobs, &settings, skipped, Some(&folder));
+            Ok(summary)
+        };
+        // After `start`, a run that cannot begin still ends its stream.
+        run().inspect_err(|e| {
+            let s = Summary {
+                skipped,
+                ..Summary::default()
+            };
+            end(&s, Some(format!("{e:#}")));
+        })?
+    };
+    print_summary(&summary, &out_dir, &not_walked);
+    if resume.other_settings > 0 {
+        let note = format!(
+            "{} of the results skipped were made with other settings or from an input that has \
+             changed since; --overwrite makes them again",
+            resume.other_settings
+        );
+        eprintln!("note: {note}");
+        events.note(note);
+    }
+    end(&summary, None);
+    Ok(if summary.interrupted > 0 {
+        ExitCode::from(crate::signals::EXIT_INTERRUPTED)
+    } else if summary.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Each photo found with the path of its result: the input tree mirrored under `out_dir`.
+fn plan_targets(
+    files: Vec<PathBuf>,
+    in_dir: &Path,
+    out_dir: &Path,
+    format: Option<&str>,
+) -> Vec<Job> {
     let mut targets = HashSet::new();
     let mut planned = Vec::new();
     for input in files {
-        let rel = input.strip_prefix(&in_dir).unwrap_or(&input);
-        let ext = output_extension(&input, common.format.as_deref());
+        let rel = input.strip_prefix(in_dir).unwrap_or(&input);
+        let ext = output_extension(&input, format);
         let mut target = out_dir.join(rel).with_extension(&ext);
         if !targets.insert(target.clone()) {
             // a.jpg and a.png in one folder, both written as png: the second keeps its extension.
@@ -540,88 +675,54 @@ pub(crate) fn batch(
             output: target,
         });
     }
-    // Files already under a result's name are only trusted as results (skipped, or replaced with
-    // --overwrite) in a folder an earlier batch wrote; anywhere else they may be originals.
-    if folder.is_none()
-        && let Some(example) = planned.iter().find(|j| j.output.exists())
-    {
-        bail!(
-            "{}: this folder already holds files under the names the results would get (e.g. {}) \
-             that ddcolor batch did not write; choose a new or empty output folder",
-            out_dir.display(),
-            example.output.display()
-        );
-    }
-    sweep_temporary_files(
-        planned
-            .iter()
-            .filter_map(|j| j.output.parent())
-            .filter(|d| d.is_dir()),
-    );
-    let mut jobs = Vec::new();
-    let (mut skipped, mut other_settings, mut damaged) = (0, 0, 0);
-    for job in planned {
-        if overwrite || !job.output.exists() {
-            jobs.push(job);
-            continue;
-        }
-        let verdict = folder
-            .as_ref()
-            .map_or(Verdict::Unrecorded, |f| f.verdict(&job));
-        match verdict {
-            Verdict::Done | Verdict::Unrecorded => skipped += 1,
-            Verdict::OtherSettings => {
-                skipped += 1;
-                other_settings += 1;
-            }
-            Verdict::Damaged(why) => {
-                eprintln!("note: {why}: an incomplete result; colorizing it again");
-                damaged += 1;
-                jobs.push(job);
-            }
-        }
-    }
-    let total = jobs.len() + skipped;
-    eprintln!(
-        "{total} photos under {}, {skipped} already done{}",
-        in_dir.display(),
-        if damaged > 0 {
-            format!(", {damaged} incomplete result(s) made again")
-        } else {
-            String::new()
-        }
-    );
-    let summary = if jobs.is_empty() {
-        Summary {
-            skipped,
-            ..Summary::default()
-        }
-    } else {
-        let mut plan = plan(&common)?;
-        let folder = match folder.take() {
-            Some(f) => f,
-            None => OutputFolder::lock(&out_dir, settings_key)?,
-        };
-        let settings = settings(&common, &plan, workers.max(1), false)?;
-        crate::jobs::run(plan.model.as_mut(), jobs, &settings, skipped, Some(&folder))
-    };
-    print_summary(&summary, &out_dir, &not_walked);
-    if other_settings > 0 {
-        eprintln!(
-            "note: {other_settings} of the results skipped were made with other settings or from \
-             an input that has changed since; --overwrite makes them again"
-        );
-    }
-    Ok(if summary.interrupted > 0 {
-        ExitCode::from(crate::signals::EXIT_INTERRUPTED)
-    } else if summary.failed.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    planned
 }
 
-pub(crate) fn print_summary(s: &Summary, out_dir: &Path, not_walked: &[String]) {
+/// What a resumed batch makes of the results already there.
+struct Resume {
+    /// The photos that go through the model.
+    jobs: Vec<Job>,
+    /// Those done by an earlier run, left as they are.
+    skipped: Vec<Job>,
+    /// How many of `skipped` were made with other settings (or from an input changed since).
+    other_settings: usize,
+    /// One note each for the results found incomplete, which are made again.
+    damaged: Vec<String>,
+}
+
+/// The resume verdicts: which photos a batch does, and which it leaves to an earlier run's
+/// results (all of them done again with `overwrite`).
+fn resume(planned: Vec<Job>, folder: Option<&OutputFolder>, overwrite: bool) -> Resume {
+    let mut resume = Resume {
+        jobs: Vec::new(),
+        skipped: Vec::new(),
+        other_settings: 0,
+        damaged: Vec::new(),
+    };
+    for job in planned {
+        if overwrite || !job.output.exists() {
+            resume.jobs.push(job);
+            continue;
+        }
+        let verdict = folder.map_or(Verdict::Unrecorded, |f| f.verdict(&job));
+        match verdict {
+            Verdict::Done | Verdict::Unrecorded => resume.skipped.push(job),
+            Verdict::OtherSettings => {
+                resume.skipped.push(job);
+                resume.other_settings += 1;
+            }
+            Verdict::Damaged(why) => {
+                let note = format!("{why}: an incomplete result; colorizing it again");
+                eprintln!("note: {note}");
+                resume.damaged.push(note);
+                resume.jobs.push(job);
+            }
+        }
+    }
+    resume
+}
+
+pub(crate) fn print_summary(s: &Summary, out_dir: &Path, not_walked: &[NotWalked]) {
     let secs = s.elapsed.as_secs_f64();
     let rate = if secs > 0.0 {
         s.done as f64 / secs

@@ -24,6 +24,7 @@ pub(super) fn run_pipeline(
     container: Container,
     temp: &Path,
     source: Source,
+    report: &Report,
 ) -> Result<(Outcome, Option<Provenance>)> {
     let pipeline = gst::Pipeline::new();
     let shared = Arc::new(Shared {
@@ -219,6 +220,7 @@ pub(super) fn run_pipeline(
             bar.suspend(|| {
                 eprintln!("interrupted: finishing the file (Ctrl-C again to stop at once)")
             });
+            report.note("interrupted: finishing the file".into());
             pipeline.send_event(gst::event::Eos::new());
         } else if n >= 2 {
             break Err(crate::signals::Interrupted(
@@ -238,6 +240,7 @@ pub(super) fn run_pipeline(
             bar.set_length(total);
             bar.set_style(bar_style(true));
         }
+        report.frames(done, total_frames);
         if let Some(p) = error_watch::stranded(pipeline.upcast_ref(), Duration::from_secs(2)) {
             let from = p
                 .element
@@ -283,9 +286,15 @@ pub(super) fn run_pipeline(
                     ));
                 }
             }
-            gst::MessageView::Warning(w) => bar.suspend(|| eprintln!("warning: {}", w.error())),
+            gst::MessageView::Warning(w) => {
+                bar.suspend(|| eprintln!("warning: {}", w.error()));
+                report.note(format!("warning: {}", w.error()));
+            }
             // The element says once where it runs when `auto` could not use the GPU.
-            gst::MessageView::Info(i) => bar.suspend(|| eprintln!("note: {}", i.error())),
+            gst::MessageView::Info(i) => {
+                bar.suspend(|| eprintln!("note: {}", i.error()));
+                report.note(i.error().to_string());
+            }
             _ => {}
         }
     };

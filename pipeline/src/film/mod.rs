@@ -28,12 +28,14 @@ use gst::prelude::*;
 use gst_video::prelude::*;
 
 use crate::error_watch;
+use crate::events::Events;
 use crate::progress::{bar_style, progress_bar};
 
 mod checks;
 mod containers;
 mod errors;
 mod graph;
+mod report;
 mod sequence;
 mod streams;
 mod timing;
@@ -42,6 +44,7 @@ use checks::*;
 use containers::*;
 use errors::*;
 use graph::*;
+use report::*;
 use sequence::*;
 use streams::*;
 use timing::*;
@@ -105,45 +108,79 @@ struct Outcome {
 /// `ddcolor film`: the engine's plan asked first, so a bad workflow or model fails before the
 /// pipeline is built (the element asks the same plan and loads the model); then the film.
 pub(crate) fn command(args: crate::args::FilmArgs) -> Result<std::process::ExitCode> {
+    let events = Events::from_arg(args.events.events.as_deref())?;
     let choice = crate::photos::plan_request(&args.model, &args.look).choose()?;
     let chosen = choice.require_model("a film")?;
     crate::photos::say_model(chosen);
     let temporal = args.temporal.settings();
     let provenance = crate::provenance::film_provenance(&args.output_args, &choice, &temporal)?;
-    let status = run(&FilmJob {
-        input: args.input,
-        output: args.output,
-        model: chosen.path.clone(),
-        input_size: args.model.input_size,
-        upsample: args.model.upsample,
-        device: args.model.device,
-        gpu: args.model.gpu(),
-        threads: args.model.threads,
-        batch_size: args.batch_size,
-        lossless: args.lossless,
-        fps: args.fps,
-        frames_dir: args.frames,
-        max_pixels: args.max_pixels,
-        overwrite: args.overwrite,
-        accept_truncated: args.accept_truncated,
-        temporal,
-        workflow: args.look.workflow.clone(),
-        style: args.look.style.map(|s| s.name()),
-        provenance: provenance.map(Arc::unwrap_or_clone),
-        mark: args.output_args.mark,
-    })?;
+    let status = run(
+        &FilmJob {
+            input: args.input,
+            output: args.output,
+            model: chosen.path.clone(),
+            input_size: args.model.input_size,
+            upsample: args.model.upsample,
+            device: args.model.device,
+            gpu: args.model.gpu(),
+            threads: args.model.threads,
+            batch_size: args.batch_size,
+            lossless: args.lossless,
+            fps: args.fps,
+            frames_dir: args.frames,
+            max_pixels: args.max_pixels,
+            overwrite: args.overwrite,
+            accept_truncated: args.accept_truncated,
+            temporal,
+            workflow: args.look.workflow.clone(),
+            style: args.look.style.map(|s| s.name()),
+            provenance: provenance.map(Arc::unwrap_or_clone),
+            mark: args.output_args.mark,
+        },
+        &events,
+    )?;
     Ok(std::process::ExitCode::from(status))
 }
 
 /// Runs the film; the exit status: 0 when the whole input was colorized (or a truncated one
 /// was accepted), [`crate::signals::EXIT_INTERRUPTED`] when an interrupt stopped it early (the
-/// frames done so far are written).
-pub fn run(job: &FilmJob) -> Result<u8> {
+/// frames done so far are written). With `events`, the film's start, progress and end are told
+/// there too (nothing is, when it fails before it starts).
+pub fn run(job: &FilmJob, events: &Events) -> Result<u8> {
     // First: from here on an interrupt (Ctrl-C, SIGTERM, SIGHUP) is counted, not fatal, so the
     // temporary file made below is always removed or renamed.
     // The main loop stops the film on a second interrupt; the hard stop is for the start-up
     // (the model loads inside the pipeline's start), when nothing looks at the count.
     crate::signals::watch_with_hard_stop(Duration::from_secs(3));
+    let ready = set_up(job)?;
+    let report = Report::start(events, job, ready.sequence.as_deref());
+    let finished = colorize(job, ready, &report);
+    report.end(job, &finished);
+    Ok(if finished?.interrupted {
+        crate::signals::EXIT_INTERRUPTED
+    } else {
+        0
+    })
+}
+
+/// A film ready to go: its checks passed, its temporary output made.
+struct Ready {
+    container: Container,
+    /// The frames of an image sequence.
+    sequence: Option<Vec<PathBuf>>,
+    temp: tempfile::NamedTempFile,
+}
+
+/// What a finished run wrote.
+struct Finished {
+    frames: u64,
+    /// The film, or its part beside a finished one after an interrupt.
+    output: PathBuf,
+    interrupted: bool,
+}
+
+/// Everything that can be refused before the film starts: options, input, output, free space.
+fn set_up(job: &FilmJob) -> Result<Ready> {
     let container = Container::of(&job.output)?;
     if job.lossless && container != Container::Mkv {
         bail!(
@@ -208,9 +245,29 @@ pub fn run(job: &FilmJob) -> Result<u8> {
     let temp = temp_output(&job.output)?;
     check_free_space(job, sequence.as_deref(), &out_dir)?;
 
+    Ok(Ready {
+        container,
+        sequence,
+        temp,
+    })
+}
+
+/// The film through the pipeline, moved into place and reported on stderr.
+fn colorize(job: &FilmJob, ready: Ready, report: &Report) -> Result<Finished> {
+    let Ready {
+        container,
+        sequence,
+        temp,
+    } = ready;
     let (outcome, provenance) = match &sequence {
-        Some(files) => run_pipeline(job, container, temp.path(), Source::Sequence(files)),
-        None => run_pipeline(job, container, temp.path(), Source::File(&job.input)),
+        Some(files) => run_pipeline(job, container, temp.path(), Source::Sequence(files), report),
+        None => run_pipeline(
+            job,
+            container,
+            temp.path(),
+            Source::File(&job.input),
+            report,
+        ),
     }?;
     if let Some(p) = &provenance
         && matches!(container, Container::Mkv | Container::Webm)
@@ -239,13 +296,18 @@ pub fn run(job: &FilmJob) -> Result<u8> {
     if let Some(dir) = &job.frames_dir {
         eprintln!("frames: {}", dir.display());
     }
+    let finished = Finished {
+        frames: outcome.frames,
+        output,
+        interrupted: outcome.interrupted,
+    };
     if outcome.interrupted {
         eprintln!(
             "interrupted: {} holds the {} frames done so far (a playable file); the film is not finished",
-            output.display(),
+            finished.output.display(),
             outcome.frames
         );
-        return Ok(crate::signals::EXIT_INTERRUPTED);
+        return Ok(finished);
     }
     if let Some((reached, claimed)) = truncated {
         let what = format!(
@@ -260,6 +322,7 @@ pub fn run(job: &FilmJob) -> Result<u8> {
             );
         }
         eprintln!("warning: {what}");
+        report.note(format!("warning: {what}"));
     }
     eprintln!(
         "done: {} frames in {:.1} s ({fps:.2} frames/s{}) -> {}",
@@ -271,7 +334,7 @@ pub fn run(job: &FilmJob) -> Result<u8> {
             .unwrap_or_default(),
         job.output.display()
     );
-    Ok(0)
+    Ok(finished)
 }
 
 /// `NAME.partial.EXT` beside `output`.
