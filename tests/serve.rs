@@ -75,12 +75,22 @@ fn every_route_refuses_strangers() {
         for who in [&stranger, &forged, &bad_token] {
             let r = who.request(method, &url, None, &[]);
             if path.starts_with("/api/") {
-                assert_eq!(r.status, 401, "{method} {url} without a login: {}", r.text());
-                assert!(r.json()["error"].as_str().is_some_and(|e| e.contains("log in")));
+                assert_eq!(
+                    r.status,
+                    401,
+                    "{method} {url} without a login: {}",
+                    r.text()
+                );
+                assert!(
+                    r.json()["error"]
+                        .as_str()
+                        .is_some_and(|e| e.contains("log in"))
+                );
             } else {
                 assert_eq!(r.status, 303, "{method} {url} without a login");
                 assert!(
-                    r.header("location").is_some_and(|l| l.starts_with("/login")),
+                    r.header("location")
+                        .is_some_and(|l| l.starts_with("/login")),
                     "{method} {url} goes to the login page"
                 );
             }
@@ -127,7 +137,10 @@ fn no_default_account_and_password_rules() {
     let mut db = std::fs::read(data.path().join("ddcolor.sqlite")).expect("database");
     db.extend(std::fs::read(data.path().join("ddcolor.sqlite-wal")).unwrap_or_default());
     let db_text = String::from_utf8_lossy(&db);
-    assert!(db_text.contains("$argon2id$"), "passwords are hashed with argon2id");
+    assert!(
+        db_text.contains("$argon2id$"),
+        "passwords are hashed with argon2id"
+    );
     for f in ["ddcolor.sqlite", "ddcolor.sqlite-wal", "operations.jsonl"] {
         let bytes = std::fs::read(data.path().join(f)).unwrap_or_default();
         assert!(
@@ -147,7 +160,10 @@ fn sessions_cookies_csrf_and_tokens() {
     let mut c = server.client();
     let r = c.login("alice", PASSWORD);
     assert_eq!(r.status, 303);
-    let cookie = r.header("set-cookie").expect("a session cookie").to_string();
+    let cookie = r
+        .header("set-cookie")
+        .expect("a session cookie")
+        .to_string();
     for attr in ["HttpOnly", "SameSite=Strict", "Path=/"] {
         assert!(cookie.contains(attr), "cookie lacks {attr}: {cookie}");
     }
@@ -207,11 +223,7 @@ fn sessions_cookies_csrf_and_tokens() {
     // A new password ends every session.
     let mut c2 = logged_in(&server, "alice");
     assert_eq!(c2.get("/api/jobs").status, 200);
-    let (ok, _, _) = users(
-        data.path(),
-        &["passwd", "alice"],
-        "another long password\n",
-    );
+    let (ok, _, _) = users(data.path(), &["passwd", "alice"], "another long password\n");
     assert!(ok);
     assert_eq!(c2.get("/api/jobs").status, 401);
     assert_eq!(c2.login("alice", "another long password").status, 303);
@@ -240,12 +252,20 @@ fn failed_logins_are_throttled_and_logged() {
     assert!(log.contains("\"login failed\""), "{log}");
     assert!(log.contains("\"login throttled\""), "{log}");
     assert!(log.contains("127.0.0.1"), "the address is logged");
-    assert!(!log.contains("wrong password!"), "a password reached the log");
+    assert!(
+        !log.contains("wrong password!"),
+        "a password reached the log"
+    );
 }
 
 fn photos(n: u32, ext: &str) -> Vec<(String, Vec<u8>)> {
     (0..n)
-        .map(|i| (format!("scan{i:02}.{ext}"), photo(96 + 8 * i, 64 + 4 * i, i, ext)))
+        .map(|i| {
+            (
+                format!("scan{i:02}.{ext}"),
+                photo(96 + 8 * i, 64 + 4 * i, i, ext),
+            )
+        })
         .collect()
 }
 
@@ -272,19 +292,33 @@ fn an_album_goes_through_with_its_failure_explained() {
     let id = job_id(&c.upload(&files, &[("size", "256"), ("name", "Grandma's album")]));
     let j = c.wait_finished(id, JOB_LIMIT);
     assert_eq!(j["state"], "done", "{j}");
-    assert_eq!((j["total"].as_i64(), j["done"].as_i64(), j["failed"].as_i64()), (Some(5), Some(4), Some(1)));
+    assert_eq!(
+        (
+            j["total"].as_i64(),
+            j["done"].as_i64(),
+            j["failed"].as_i64()
+        ),
+        (Some(5), Some(4), Some(1))
+    );
     assert!(
         j["notes"].to_string().contains("notes.txt"),
         "the left-out file is noted: {j}"
     );
     let items = j["items"].as_array().expect("items");
-    let broken = items.iter().find(|i| i["name"] == "broken.jpg").expect("broken item");
+    let broken = items
+        .iter()
+        .find(|i| i["name"] == "broken.jpg")
+        .expect("broken item");
     assert_eq!(broken["state"], "failed");
     assert!(
         broken["error"].as_str().is_some_and(|e| !e.is_empty()),
         "a reason: {broken}"
     );
-    assert!(items.iter().any(|i| i["name"] == "album/inner.jpg" && i["state"] == "done"));
+    assert!(
+        items
+            .iter()
+            .any(|i| i["name"] == "album/inner.jpg" && i["state"] == "done")
+    );
 
     // Each result: the original's size and format, provenance inside.
     let mut originals = BTreeMap::new();
@@ -306,7 +340,10 @@ fn an_album_goes_through_with_its_failure_explained() {
             "{name}: provenance in the result"
         );
         let back = c.get(&format!("/api/items/{}/original", item["id"]));
-        assert_eq!(back.body, originals[name], "{name}: the original comes back unchanged");
+        assert_eq!(
+            back.body, originals[name],
+            "{name}: the original comes back unchanged"
+        );
         let preview = c.get(&format!("/api/items/{}/preview/after?w=480", item["id"]));
         assert_eq!(preview.status, 200);
         assert_eq!(preview.header("content-type"), Some("image/jpeg"));
@@ -318,7 +355,10 @@ fn an_album_goes_through_with_its_failure_explained() {
     let entries = unzip(&z.body);
     let mut names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
     names.sort();
-    assert_eq!(names, ["album/inner.jpg", "scan00.png", "scan01.png", "scan02.png"]);
+    assert_eq!(
+        names,
+        ["album/inner.jpg", "scan00.png", "scan01.png", "scan02.png"]
+    );
     for (n, b) in &entries {
         image::load_from_memory(b).unwrap_or_else(|e| panic!("{n} in the zip: {e}"));
     }
@@ -329,7 +369,12 @@ fn an_album_goes_through_with_its_failure_explained() {
     assert!(page.contains("Grandma&#39;s album"), "escaped job name");
     assert!(page.contains("broken.jpg") && page.contains("failed"));
     let log = server.operations();
-    for action in ["\"upload\"", "\"job started\"", "\"job done with failures\"", "\"download\""] {
+    for action in [
+        "\"upload\"",
+        "\"job started\"",
+        "\"job done with failures\"",
+        "\"download\"",
+    ] {
         assert!(log.contains(action), "{action} missing from the log: {log}");
     }
 }
@@ -362,7 +407,12 @@ fn progress_streams_as_server_sent_events() {
     // Unless the job had finished before the stream opened, the steps were shown.
     if events.len() > 2 {
         assert!(events.iter().any(|(n, _)| n == "item"), "{text}");
-        assert!(events.iter().any(|(n, v)| n == "progress" && v["rate"].is_number()), "{text}");
+        assert!(
+            events
+                .iter()
+                .any(|(n, v)| n == "progress" && v["rate"].is_number()),
+            "{text}"
+        );
     }
 }
 
@@ -392,13 +442,28 @@ fn nobody_sees_another_users_jobs() {
     }
     assert_eq!(bob.get(&format!("/jobs/{id}")).status, 404);
     assert_eq!(bob.get(&format!("/items/{item}")).status, 404);
-    assert_eq!(bob.send("DELETE", &format!("/api/jobs/{id}"), None).status, 404);
-    assert_eq!(bob.send("POST", &format!("/api/jobs/{id}/cancel"), None).status, 404);
-    assert_eq!(bob.get("/api/jobs").json()["jobs"].as_array().map(Vec::len), Some(0));
+    assert_eq!(
+        bob.send("DELETE", &format!("/api/jobs/{id}"), None).status,
+        404
+    );
+    assert_eq!(
+        bob.send("POST", &format!("/api/jobs/{id}/cancel"), None)
+            .status,
+        404
+    );
+    assert_eq!(
+        bob.get("/api/jobs").json()["jobs"].as_array().map(Vec::len),
+        Some(0)
+    );
     assert!(!bob.get("/").text().contains("scan00"));
     // Administrators see everyone's.
     assert_eq!(admin.get(&format!("/api/jobs/{id}")).status, 200);
-    assert_eq!(admin.get("/api/jobs?all=1").json()["jobs"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        admin.get("/api/jobs?all=1").json()["jobs"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
     // And alice's job is still whole.
     assert_eq!(alice.get(&format!("/api/items/{item}/result")).status, 200);
 }
@@ -418,7 +483,11 @@ fn zips_are_unpacked_with_limits() {
     let j = c.wait_finished(id, JOB_LIMIT);
     let mut names: Vec<String> = j["items"]
         .as_array()
-        .map(|a| a.iter().map(|i| i["name"].as_str().unwrap_or("").to_string()).collect())
+        .map(|a| {
+            a.iter()
+                .map(|i| i["name"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
         .unwrap_or_default();
     names.sort();
     assert_eq!(names, ["family/family/a.png", "family/family/b.jpg"]);
@@ -429,19 +498,32 @@ fn zips_are_unpacked_with_limits() {
     patch_name(&mut evil, b"aaaaaaaaaaaa.png", b"../../evil.png__");
     let r = c.upload(&[("evil.zip".into(), evil)], &[]);
     assert_eq!(r.status, 400, "{}", r.text());
-    assert!(r.json()["error"].as_str().is_some_and(|e| e.contains("evil.zip")));
-    assert!(!data.path().join("evil.png__").exists() && !data.path().join("jobs/evil.png__").exists());
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("evil.zip"))
+    );
+    assert!(
+        !data.path().join("evil.png__").exists() && !data.path().join("jobs/evil.png__").exists()
+    );
     // A bomb: 60 MB of zeros in a few KB.
     let bomb = zip_of(&[("zeros.png", vec![0u8; 60 << 20])]);
     assert!(bomb.len() < 1 << 20);
     let r = c.upload(&[("bomb.zip".into(), bomb)], &[]);
     assert_eq!(r.status, 400, "{}", r.text());
     // Too many entries for the server's limit of 8.
-    let many: Vec<(String, Vec<u8>)> = (0..9).map(|i| (format!("p{i}.png"), photo(8, 8, i, "png"))).collect();
-    let many_refs: Vec<(&str, Vec<u8>)> = many.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
+    let many: Vec<(String, Vec<u8>)> = (0..9)
+        .map(|i| (format!("p{i}.png"), photo(8, 8, i, "png")))
+        .collect();
+    let many_refs: Vec<(&str, Vec<u8>)> =
+        many.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
     let r = c.upload(&[("many.zip".into(), zip_of(&many_refs))], &[]);
     assert!(r.status == 400 || r.status == 413, "{}", r.text());
-    assert!(r.json()["error"].as_str().is_some_and(|e| e.contains('8')), "{}", r.text());
+    assert!(
+        r.json()["error"].as_str().is_some_and(|e| e.contains('8')),
+        "{}",
+        r.text()
+    );
     // Nothing of the refused uploads stayed behind.
     let left: Vec<_> = std::fs::read_dir(data.path().join("jobs"))
         .expect("jobs")
@@ -481,7 +563,10 @@ fn a_killed_server_resumes_its_job_without_redoing_anything() {
         .collect();
     let id = job_id(&c.upload(&files, &[("size", "1024")]));
     let mid = c.wait_job(id, JOB_LIMIT, |j| j["done"].as_i64().unwrap_or(0) >= 2);
-    assert!(mid["done"].as_i64() < Some(14), "the job ended before the kill: {mid}");
+    assert!(
+        mid["done"].as_i64() < Some(14),
+        "the job ended before the kill: {mid}"
+    );
     server.kill();
     let out = data.path().join(format!("jobs/{id}/out"));
     // What was finished before the kill, with each file's identity.
@@ -497,7 +582,11 @@ fn a_killed_server_resumes_its_job_without_redoing_anything() {
     let c = server.client().with_token(&t);
     let j = c.wait_finished(id, JOB_LIMIT);
     assert_eq!(j["state"], "done", "{j}");
-    assert_eq!((j["done"].as_i64(), j["failed"].as_i64()), (Some(14), Some(0)), "{j}");
+    assert_eq!(
+        (j["done"].as_i64(), j["failed"].as_i64()),
+        (Some(14), Some(0)),
+        "{j}"
+    );
     let after = done_files(&out);
     assert_eq!(after.len(), 14);
     for (name, id_before) in &before {
@@ -542,17 +631,28 @@ fn cancel_delete_and_quotas() {
     // Two waiting or running: the third is refused, saying why.
     let r = c.upload(&photos(1, "png"), &[]);
     assert_eq!(r.status, 429, "{}", r.text());
-    assert!(r.json()["error"].as_str().is_some_and(|e| e.contains("waiting")));
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("waiting"))
+    );
     // Cancel the running one: it stops, what was done is kept.
     c.wait_job(first, JOB_LIMIT, |j| j["state"] == "running");
     let r = c.send("POST", &format!("/api/jobs/{first}/cancel"), None);
     assert_eq!(r.status, 200, "{}", r.text());
     let j = c.wait_finished(first, JOB_LIMIT);
     assert_eq!(j["state"], "cancelled");
-    assert!(j["done"].as_i64() < Some(10), "cancelled before the end: {j}");
+    assert!(
+        j["done"].as_i64() < Some(10),
+        "cancelled before the end: {j}"
+    );
     let j2 = c.wait_finished(second, JOB_LIMIT);
     assert_eq!(j2["state"], "done", "the queue goes on after a cancel");
-    assert_eq!(c.send("POST", &format!("/api/jobs/{first}/cancel"), None).status, 409);
+    assert_eq!(
+        c.send("POST", &format!("/api/jobs/{first}/cancel"), None)
+            .status,
+        409
+    );
     // Delete: the files go, the job is gone.
     let r = c.send("DELETE", &format!("/api/jobs/{first}"), None);
     assert_eq!(r.status, 204);
@@ -562,7 +662,13 @@ fn cancel_delete_and_quotas() {
     let huge = vec![("huge.png".to_string(), vec![7u8; 45 << 20])];
     let r = c.upload(&huge, &[]);
     assert_eq!(r.status, 413, "{}", r.text());
-    assert!(r.json()["error"].as_str().is_some_and(|e| e.contains("quota")), "{}", r.text());
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("quota")),
+        "{}",
+        r.text()
+    );
     let log = server.operations();
     for action in ["\"job cancelled\"", "\"job deleted\"", "\"upload refused\""] {
         assert!(log.contains(action), "{action}: {log}");
@@ -573,22 +679,22 @@ fn cancel_delete_and_quotas() {
 fn running_out_of_memory_is_shown_on_the_job() {
     let data = data_dir();
     add_user(data.path(), "alice", false);
-    let server = Server::start(
-        data.path(),
-        &[],
-        &[("DDCOLOR_SIMULATE_OOM_ABOVE", "512")],
-    );
+    let server = Server::start(data.path(), &[], &[("DDCOLOR_SIMULATE_OOM_ABOVE", "512")]);
     let c = server.client().with_token(&token(data.path(), "alice"));
     // Sizes step down 1280, 960, 768, 512: at 768 the simulated limit sends it to 512.
     let id = job_id(&c.upload(&photos(2, "png"), &[("size", "768")]));
     let j = c.wait_finished(id, JOB_LIMIT);
     assert_eq!(j["done"], 2, "{j}");
     assert!(
-        j["notes"].to_string().contains("ran out of memory at input size 768"),
+        j["notes"]
+            .to_string()
+            .contains("ran out of memory at input size 768"),
         "the step-down is on the job: {j}"
     );
     assert!(
-        j["items"].as_array().is_some_and(|a| a.iter().all(|i| i["size"] == 512)),
+        j["items"]
+            .as_array()
+            .is_some_and(|a| a.iter().all(|i| i["size"] == 512)),
         "{j}"
     );
     let page = c.get(&format!("/jobs/{id}"));
@@ -636,12 +742,20 @@ fn a_film_job_plays_and_downloads() {
     assert_eq!(r.header("content-type"), Some("video/mp4"));
     assert_eq!(&r.body[4..8], b"ftyp");
     // The player seeks with ranges.
-    let part = c.request("GET", &format!("/api/items/{item}/result?view=inline"), None, &[("Range", "bytes=0-99")]);
+    let part = c.request(
+        "GET",
+        &format!("/api/items/{item}/result?view=inline"),
+        None,
+        &[("Range", "bytes=0-99")],
+    );
     assert_eq!(part.status, 206);
     assert_eq!(part.body.len(), 100);
     // A film and photos together are refused: one film per job.
     let r = c.upload(
-        &[("clip.mp4".into(), bytes), ("a.png".into(), photo(8, 8, 1, "png"))],
+        &[
+            ("clip.mp4".into(), bytes),
+            ("a.png".into(), photo(8, 8, 1, "png")),
+        ],
         &[],
     );
     assert_eq!(r.status, 400);
@@ -670,6 +784,12 @@ fn a_public_address_without_tls_is_warned_about() {
         seen.push('\n');
     }
     let status = child.wait().expect("wait");
-    assert!(status.success(), "SIGTERM stops the server cleanly: {status}");
-    assert!(seen.contains("warning: listening on 0.0.0.0") && seen.contains("TLS"), "{seen}");
+    assert!(
+        status.success(),
+        "SIGTERM stops the server cleanly: {status}"
+    );
+    assert!(
+        seen.contains("warning: listening on 0.0.0.0") && seen.contains("TLS"),
+        "{seen}"
+    );
 }

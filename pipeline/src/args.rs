@@ -270,7 +270,10 @@ impl ModelArgs {
             "--engine-cache",
             self.engine_cache.as_ref().map(|p| p.display().to_string()),
         );
-        push("--max-gpu-memory", self.max_gpu_memory.map(|m| m.to_string()));
+        push(
+            "--max-gpu-memory",
+            self.max_gpu_memory.map(|m| m.to_string()),
+        );
         if self.fp16 {
             a.push("--fp16".into());
         }

@@ -87,7 +87,11 @@ impl Server {
             if let Ok(Some(s)) = self.child.try_wait() {
                 return s;
             }
-            assert!(Instant::now() < deadline, "the server did not stop: {}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "the server did not stop: {}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }

@@ -204,7 +204,11 @@ pub fn command(data: &Path, cmd: UsersCommand) -> Result<ExitCode> {
             for id in &jobs {
                 let _ = std::fs::remove_dir_all(super::jobs_dir(data).join(id.to_string()));
             }
-            record("user removed", &name, format!("{} job(s) deleted", jobs.len()));
+            record(
+                "user removed",
+                &name,
+                format!("{} job(s) deleted", jobs.len()),
+            );
             println!("removed {name} and their {} job(s)", jobs.len());
         }
         UsersCommand::Passwd {

@@ -116,7 +116,10 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-pub async fn me(State(app): State<Arc<App>>, Extension(auth): Extension<Auth>) -> ApiResult<Json<Value>> {
+pub async fn me(
+    State(app): State<Arc<App>>,
+    Extension(auth): Extension<Auth>,
+) -> ApiResult<Json<Value>> {
     let (bytes, active) = app.store.usage(auth.user.id)?;
     Ok(Json(json!({
         "name": auth.user.name,
@@ -153,7 +156,12 @@ pub async fn create_job(
 ) -> ApiResult<Response> {
     let (used, active) = app.store.usage(auth.user.id)?;
     if active >= app.limits.quota_jobs {
-        app.record(Some(&auth.user.name), &auth.address, "upload refused", format!("{active} jobs waiting (quota)"));
+        app.record(
+            Some(&auth.user.name),
+            &auth.address,
+            "upload refused",
+            format!("{active} jobs waiting (quota)"),
+        );
         return Err(ApiError(
             StatusCode::TOO_MANY_REQUESTS,
             format!(
@@ -165,10 +173,24 @@ pub async fn create_job(
     let allowance = quota_left.min(app.limits.max_upload);
     let (models, _) = super::installed_models();
     let jobs = super::jobs_dir(&app.data);
-    let upload = match super::intake::receive(multipart, &jobs, allowance, quota_left, &app.limits, &models).await {
+    let upload = match super::intake::receive(
+        multipart,
+        &jobs,
+        allowance,
+        quota_left,
+        &app.limits,
+        &models,
+    )
+    .await
+    {
         Ok(u) => u,
         Err(r) => {
-            app.record(Some(&auth.user.name), &auth.address, "upload refused", r.message.clone());
+            app.record(
+                Some(&auth.user.name),
+                &auth.address,
+                "upload refused",
+                r.message.clone(),
+            );
             return Err(ApiError(
                 StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST),
                 r.message,
@@ -208,7 +230,11 @@ pub async fn create_job(
     app.hub.wake.notify_waiters();
     let job = app.store.job(id)?.ok_or_else(|| not_found("job"))?;
     let items = app.store.items(id)?;
-    let mut res = (StatusCode::ACCEPTED, Json(job_json(&job, None, Some(&items)))).into_response();
+    let mut res = (
+        StatusCode::ACCEPTED,
+        Json(job_json(&job, None, Some(&items))),
+    )
+        .into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("/api/jobs/{id}")) {
         res.headers_mut().insert(header::LOCATION, v);
     }
@@ -227,9 +253,7 @@ pub async fn list_jobs(
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<Value>> {
     let everyone = auth.user.admin && q.all.is_some();
-    let jobs = app
-        .store
-        .jobs((!everyone).then_some(auth.user.id), 500)?;
+    let jobs = app.store.jobs((!everyone).then_some(auth.user.id), 500)?;
     Ok(Json(json!({
         "jobs": jobs.iter().map(|j| job_json(j, app.hub.live(j.id).as_ref(), None)).collect::<Vec<_>>()
     })))
@@ -242,7 +266,11 @@ pub async fn get_job(
 ) -> ApiResult<Json<Value>> {
     let job = visible_job(&app, &auth, id)?;
     let items = app.store.items(id)?;
-    Ok(Json(job_json(&job, app.hub.live(id).as_ref(), Some(&items))))
+    Ok(Json(job_json(
+        &job,
+        app.hub.live(id).as_ref(),
+        Some(&items),
+    )))
 }
 
 pub async fn cancel_job(
@@ -261,7 +289,12 @@ pub async fn cancel_job(
     if job.state == "running" {
         app.hub.cancel(id);
     }
-    app.record(Some(&auth.user.name), &auth.address, "job cancelled", format!("job {id}"));
+    app.record(
+        Some(&auth.user.name),
+        &auth.address,
+        "job cancelled",
+        format!("job {id}"),
+    );
     let job = visible_job(&app, &auth, id)?;
     app.hub.send(id, "job", job_json(&job, None, None));
     Ok(Json(job_json(&job, None, None)))
@@ -329,7 +362,10 @@ pub async fn events(
                 match s.rx.recv().await {
                     Ok(u) => {
                         if u.event == "job"
-                            && matches!(u.data["state"].as_str(), Some("done" | "failed" | "cancelled"))
+                            && matches!(
+                                u.data["state"].as_str(),
+                                Some("done" | "failed" | "cancelled")
+                            )
                         {
                             s.ended = true;
                         }
@@ -359,7 +395,12 @@ pub async fn events(
 }
 
 /// A file download: attachment with its name, the type guessed from its bytes' format.
-async fn send_file(path: &Path, download_name: &str, req: Request, inline: bool) -> ApiResult<Response> {
+async fn send_file(
+    path: &Path,
+    download_name: &str,
+    req: Request,
+    inline: bool,
+) -> ApiResult<Response> {
     if !tokio::fs::try_exists(path).await.unwrap_or(false) {
         return Err(not_found("file"));
     }
@@ -377,10 +418,14 @@ async fn send_file(path: &Path, download_name: &str, req: Request, inline: bool)
     if let Ok(v) = HeaderValue::from_str(&disposition) {
         res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }
-    res.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(path)));
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=300"));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type(path)),
+    );
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=300"),
+    );
     Ok(res)
 }
 
@@ -435,7 +480,12 @@ pub async fn item_result(
     };
     let path = job_dir(&app, job.id).join("out").join(out);
     if q.view.is_none() {
-        app.record(Some(&auth.user.name), &auth.address, "download", format!("job {}: {}", job.id, out));
+        app.record(
+            Some(&auth.user.name),
+            &auth.address,
+            "download",
+            format!("job {}: {}", job.id, out),
+        );
     }
     send_file(&path, base_name(out), req, q.view.is_some()).await
 }
@@ -470,7 +520,12 @@ pub async fn item_preview(
     let width: u32 = match q.get("w").map(String::as_str) {
         Some("480") => 480,
         None | Some("1600") => 1600,
-        Some(_) => return Err(ApiError(StatusCode::BAD_REQUEST, "w must be 480 or 1600".into())),
+        Some(_) => {
+            return Err(ApiError(
+                StatusCode::BAD_REQUEST,
+                "w must be 480 or 1600".into(),
+            ));
+        }
     };
     let dir = job_dir(&app, job.id);
     let source = match side.as_str() {
@@ -479,7 +534,12 @@ pub async fn item_preview(
             Some(out) => dir.join("out").join(out),
             None => return Err(not_found("result")),
         },
-        _ => return Err(ApiError(StatusCode::BAD_REQUEST, "side must be before or after".into())),
+        _ => {
+            return Err(ApiError(
+                StatusCode::BAD_REQUEST,
+                "side must be before or after".into(),
+            ));
+        }
     };
     let preview = dir.join("preview").join(format!("{id}-{side}-{width}.jpg"));
     if !tokio::fs::try_exists(&preview).await.unwrap_or(false) {
@@ -487,9 +547,20 @@ pub async fn item_preview(
         tokio::task::spawn_blocking(move || make_preview(&src, &dst, width, max_pixels))
             .await
             .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-            .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("{}: {e}", item.name)))?;
+            .map_err(|e| {
+                ApiError(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("{}: {e}", item.name),
+                )
+            })?;
     }
-    send_file(&preview, &format!("{}-{side}.jpg", base_name(&item.name)), req, true).await
+    send_file(
+        &preview,
+        &format!("{}-{side}.jpg", base_name(&item.name)),
+        req,
+        true,
+    )
+    .await
 }
 
 fn make_preview(src: &Path, dst: &Path, width: u32, max_pixels: u64) -> Result<(), String> {
@@ -551,7 +622,10 @@ pub async fn result_zip(
         "download",
         format!("job {id}: result.zip ({} files)", files.len()),
     );
-    Ok(zip_response(files, &format!("{}_color.zip", safe_stem(&job.name))))
+    Ok(zip_response(
+        files,
+        &format!("{}_color.zip", safe_stem(&job.name)),
+    ))
 }
 
 pub async fn originals_zip(
@@ -572,13 +646,22 @@ pub async fn originals_zip(
         "download",
         format!("job {id}: originals.zip ({} files)", files.len()),
     );
-    Ok(zip_response(files, &format!("{}_originals.zip", safe_stem(&job.name))))
+    Ok(zip_response(
+        files,
+        &format!("{}_originals.zip", safe_stem(&job.name)),
+    ))
 }
 
 fn safe_stem(name: &str) -> String {
     let s: String = name
         .chars()
-        .map(|c| if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' })
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(80)
         .collect();
     if s.is_empty() { "album".into() } else { s }
@@ -603,7 +686,10 @@ fn zip_response(files: Vec<(String, PathBuf)>, name: &str) -> Response {
     });
     let mut res = Response::new(Body::from_stream(stream));
     let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/zip"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/zip"),
+    );
     if let Ok(v) = HeaderValue::from_str(&format!(
         "attachment; filename=\"{}\"",
         name.replace(['"', '\\'], "_")
@@ -634,9 +720,9 @@ impl Write for ChannelWriter {
             return Ok(());
         }
         let chunk = bytes::Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
-        self.tx
-            .blocking_send(Ok(chunk))
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away"))
+        self.tx.blocking_send(Ok(chunk)).map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")
+        })
     }
 }
 
@@ -648,11 +734,15 @@ fn write_zip(writer: ChannelWriter, files: &[(String, PathBuf)]) -> std::io::Res
             // A file deleted meanwhile is left out rather than ending the download.
             Err(_) => continue,
         };
-        let large = file.metadata().map(|m| m.len() >= u32::MAX as u64).unwrap_or(false);
+        let large = file
+            .metadata()
+            .map(|m| m.len() >= u32::MAX as u64)
+            .unwrap_or(false);
         let options = zip::write::SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Stored)
             .large_file(large);
-        zip.start_file(name.as_str(), options).map_err(std::io::Error::other)?;
+        zip.start_file(name.as_str(), options)
+            .map_err(std::io::Error::other)?;
         std::io::copy(&mut file, &mut zip)?;
     }
     let mut writer = zip.finish().map_err(std::io::Error::other)?;

@@ -129,7 +129,11 @@ fn login_required(path: &str, query: Option<&str>) -> Response {
 
 fn forbidden(path: &str, why: &str) -> Response {
     if is_api(path) {
-        (StatusCode::FORBIDDEN, axum::Json(serde_json::json!({"error": why}))).into_response()
+        (
+            StatusCode::FORBIDDEN,
+            axum::Json(serde_json::json!({"error": why})),
+        )
+            .into_response()
     } else {
         (StatusCode::FORBIDDEN, why.to_string()).into_response()
     }
@@ -207,7 +211,10 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 pub async fn same_origin(req: Request, next: Next) -> Response {
     let changes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if changes
-        && let Some(origin) = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok())
+        && let Some(origin) = req
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
     {
         let host = req
             .headers()
@@ -236,7 +243,10 @@ impl Throttle {
         keys.iter()
             .filter_map(|k| {
                 let q = f.get_mut(k)?;
-                while q.front().is_some_and(|t| now.duration_since(*t) > THROTTLE_WINDOW) {
+                while q
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) > THROTTLE_WINDOW)
+                {
                     q.pop_front();
                 }
                 (q.len() >= THROTTLE_FAILURES).then(|| {

@@ -70,9 +70,9 @@ pub fn clean_relative(name: &str) -> Option<String> {
         .collect();
     if parts.is_empty()
         || parts.len() > MAX_DEPTH
-        || parts
-            .iter()
-            .any(|p| *p == ".." || p.starts_with('.') || p.len() > 255 || p.chars().any(char::is_control))
+        || parts.iter().any(|p| {
+            *p == ".." || p.starts_with('.') || p.len() > 255 || p.chars().any(char::is_control)
+        })
     {
         return None;
     }
@@ -142,8 +142,14 @@ fn unique(rel: String, taken: &std::collections::HashSet<String>) -> String {
         return rel;
     }
     let p = Path::new(&rel);
-    let stem = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let ext = p.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+    let stem = p
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ext = p
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
     let parent = p
         .parent()
         .map(|d| d.to_string_lossy().into_owned())
@@ -170,7 +176,15 @@ pub async fn receive(
         ".incoming-{}",
         super::accounts::random_hex(8).map_err(|e| refuse(500, e.to_string()))?
     ));
-    let result = receive_into(&mut multipart, &staging, allowance, quota_left, limits, models).await;
+    let result = receive_into(
+        &mut multipart,
+        &staging,
+        allowance,
+        quota_left,
+        limits,
+        models,
+    )
+    .await;
     if result.is_err() {
         let _ = tokio::fs::remove_dir_all(&staging).await;
     }
@@ -226,7 +240,9 @@ async fn receive_into(
             "files" | "file" => {
                 let raw = field.file_name().unwrap_or("upload").to_string();
                 let Some(rel) = clean_relative(&raw) else {
-                    notes.push(format!("{raw}: a name that cannot be stored safely; left out"));
+                    notes.push(format!(
+                        "{raw}: a name that cannot be stored safely; left out"
+                    ));
                     // Drain it: the rest of the request still counts.
                     while let Ok(Some(chunk)) = field.chunk().await {
                         bytes += chunk.len() as u64;
@@ -290,8 +306,12 @@ async fn receive_into(
                 if data.is_empty() {
                     continue;
                 }
-                let text = String::from_utf8(data)
-                    .map_err(|_| refuse(400, "the workflow file is not text (a ComfyUI-API JSON file is expected)"))?;
+                let text = String::from_utf8(data).map_err(|_| {
+                    refuse(
+                        400,
+                        "the workflow file is not text (a ComfyUI-API JSON file is expected)",
+                    )
+                })?;
                 let path = staging.join(WORKFLOW_FILE);
                 tokio::fs::write(&path, &text)
                     .await
@@ -311,7 +331,10 @@ async fn receive_into(
                         opts.size = match value.as_deref() {
                             None | Some("auto") => None,
                             Some(v) => Some(v.parse().map_err(|_| {
-                                refuse(400, format!("bad size '{v}': use auto or a number such as 512"))
+                                refuse(
+                                    400,
+                                    format!("bad size '{v}': use auto or a number such as 512"),
+                                )
                             })?),
                         }
                     }
@@ -324,7 +347,9 @@ async fn receive_into(
             other => {
                 return Err(refuse(
                     400,
-                    format!("unknown field '{other}' (expected files, preset, style, size, model, upsample, workflow, name)"),
+                    format!(
+                        "unknown field '{other}' (expected files, preset, style, size, model, upsample, workflow, name)"
+                    ),
                 ));
             }
         }
@@ -337,7 +362,10 @@ async fn receive_into(
             Sniffed::Photo => items.push(rel),
             Sniffed::Film => {
                 if film.is_some() {
-                    return Err(refuse(400, "upload one film at a time (each film is a job of its own)"));
+                    return Err(refuse(
+                        400,
+                        "upload one film at a time (each film is a job of its own)",
+                    ));
                 }
                 film = Some(rel);
             }
@@ -346,7 +374,10 @@ async fn receive_into(
                     return Err(too_big(bytes));
                 }
                 let zip_path = input.join(&rel);
-                let folder = rel.trim_end_matches(".zip").trim_end_matches(".ZIP").to_string();
+                let folder = rel
+                    .trim_end_matches(".zip")
+                    .trim_end_matches(".ZIP")
+                    .to_string();
                 let folder = unique(folder, &taken);
                 taken.insert(folder.clone());
                 let dest = input.join(&folder);
@@ -364,7 +395,10 @@ async fn receive_into(
                 .map_err(|e| refuse(500, format!("{rel}: {e}")))?
                 .map_err(|e| refuse(500, format!("{rel}: {e}")))?;
                 let unpacked = unpacked.map_err(|e| {
-                    refuse(if e.is_server_fault() { 500 } else { 400 }, format!("{rel}: {e}"))
+                    refuse(
+                        if e.is_server_fault() { 500 } else { 400 },
+                        format!("{rel}: {e}"),
+                    )
                 })?;
                 let _ = tokio::fs::remove_file(&zip_path).await;
                 bytes += unpacked.bytes;
@@ -399,7 +433,10 @@ async fn receive_into(
     let (kind, items) = match (film, items.is_empty()) {
         (Some(f), true) => ("film", vec![f]),
         (Some(_), false) => {
-            return Err(refuse(400, "a film and photos in one upload: upload the film as a job of its own"));
+            return Err(refuse(
+                400,
+                "a film and photos in one upload: upload the film as a job of its own",
+            ));
         }
         (None, false) => ("album", items),
         (None, true) => {
@@ -414,7 +451,10 @@ async fn receive_into(
     let options = check_options(opts, workflow, kind, &items, models)?;
     // The originals are read-only from here on: nothing the job runs may change them.
     make_read_only(&input).await;
-    let name = options["name"].as_str().map(str::to_string).unwrap_or_default();
+    let name = options["name"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_default();
     Ok(Upload {
         staging: staging.to_path_buf(),
         kind,
@@ -436,7 +476,11 @@ fn check_options(
     let preset = match (o.preset.as_deref(), workflow) {
         (_, true) => Some("custom".to_string()),
         (None | Some("none") | Some("plain"), false) => None,
-        (Some(p), false) if ddcolor_engine::workflow::PRESETS.iter().any(|w| w.name == p) => {
+        (Some(p), false)
+            if ddcolor_engine::workflow::PRESETS
+                .iter()
+                .any(|w| w.name == p) =>
+        {
             Some(p.to_string())
         }
         (Some(p), false) => {
@@ -464,7 +508,10 @@ fn check_options(
     if let Some(s) = o.size
         && (!(64..=2048).contains(&s) || s % 32 != 0)
     {
-        return Err(refuse(400, format!("bad size {s}: use auto or a multiple of 32 from 64 to 2048")));
+        return Err(refuse(
+            400,
+            format!("bad size {s}: use auto or a multiple of 32 from 64 to 2048"),
+        ));
     }
     if let Some(m) = o.model.as_deref().filter(|m| *m != "default")
         && !models.iter().any(|(name, _)| name == m)
@@ -473,7 +520,11 @@ fn check_options(
             400,
             format!(
                 "the model '{m}' is not installed here (installed: {})",
-                models.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+                models
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         ));
     }
@@ -513,7 +564,13 @@ async fn read_small(
     {
         data.extend_from_slice(&chunk);
         if data.len() > max {
-            return Err(refuse(413, format!("{what} is larger than {} (the limit)", human_bytes(max as u64))));
+            return Err(refuse(
+                413,
+                format!(
+                    "{what} is larger than {} (the limit)",
+                    human_bytes(max as u64)
+                ),
+            ));
         }
     }
     Ok(data)
@@ -544,7 +601,8 @@ async fn make_read_only(dir: &Path) {
                 match e.file_type() {
                     Ok(t) if t.is_dir() => stack.push(p),
                     Ok(t) if t.is_file() => {
-                        let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o400));
+                        let _ =
+                            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o400));
                     }
                     _ => {}
                 }
@@ -600,8 +658,14 @@ mod tests {
     #[test]
     fn browser_paths_are_made_safe() {
         assert_eq!(clean_relative("a.jpg").as_deref(), Some("a.jpg"));
-        assert_eq!(clean_relative("album/2/a.jpg").as_deref(), Some("album/2/a.jpg"));
-        assert_eq!(clean_relative("C:\\scans\\a.jpg").as_deref(), Some("C:/scans/a.jpg"));
+        assert_eq!(
+            clean_relative("album/2/a.jpg").as_deref(),
+            Some("album/2/a.jpg")
+        );
+        assert_eq!(
+            clean_relative("C:\\scans\\a.jpg").as_deref(),
+            Some("C:/scans/a.jpg")
+        );
         assert_eq!(clean_relative("../etc/passwd"), None);
         assert_eq!(clean_relative("/etc/passwd").as_deref(), Some("etc/passwd"));
         assert_eq!(clean_relative("a/.hidden/b.jpg"), None);

@@ -113,10 +113,7 @@ pub fn installed_models() -> (Vec<(String, bool)>, bool) {
 
 fn base_args(args: &ServeArgs) -> Vec<String> {
     let mut a = args.model.to_args();
-    a.extend([
-        "--max-pixels".to_string(),
-        args.max_pixels.to_string(),
-    ]);
+    a.extend(["--max-pixels".to_string(), args.max_pixels.to_string()]);
     if args.output.no_metadata {
         a.push("--no-metadata".into());
     }
@@ -200,7 +197,9 @@ async fn serve(app: Arc<App>, args: ServeArgs, requeued: usize) -> Result<ExitCo
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
     let worker = tokio::spawn(worker::run(Arc::clone(&app)));
     if requeued > 0 {
-        say(&format!("note: {requeued} job(s) interrupted by the last stop go on where they stopped"));
+        say(&format!(
+            "note: {requeued} job(s) interrupted by the last stop go on where they stopped"
+        ));
     }
     let server = {
         let handle = handle.clone();
@@ -246,7 +245,9 @@ async fn serve(app: Arc<App>, args: ServeArgs, requeued: usize) -> Result<ExitCo
         let app = Arc::clone(&app);
         async move {
             shutdown_signal().await;
-            say("stopping: the running job is finished where it stands and resumes at the next start");
+            say(
+                "stopping: the running job is finished where it stands and resumes at the next start",
+            );
             app.hub.stop();
             handle.graceful_shutdown(Some(Duration::from_secs(3)));
         }

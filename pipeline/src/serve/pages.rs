@@ -94,8 +94,12 @@ pub async fn login_page(
     Query(q): Query<NextQuery>,
 ) -> Response {
     let next = safe_next(q.next.as_deref());
-    if auth::authenticate(&app, &headers, auth::client_address(&app, &headers, Some(peer)))
-        .is_some()
+    if auth::authenticate(
+        &app,
+        &headers,
+        auth::client_address(&app, &headers, Some(peer)),
+    )
+    .is_some()
     {
         return Redirect::to(&next).into_response();
     }
@@ -150,17 +154,27 @@ pub async fn login(
         .map(|(_, h)| h.clone())
         .unwrap_or_else(|| super::accounts::dummy_hash().to_string());
     // argon2 takes tens of milliseconds of CPU: off the async threads.
-    let ok = tokio::task::spawn_blocking(move || super::accounts::verify_password(&password, &hash))
-        .await
-        .unwrap_or(false);
+    let ok =
+        tokio::task::spawn_blocking(move || super::accounts::verify_password(&password, &hash))
+            .await
+            .unwrap_or(false);
     let user = match (ok, found) {
         (true, Some((user, _))) => user,
         _ => {
             app.throttle.failed(&keys);
-            app.record(Some(&name), &address, "login failed", "wrong name or password".into());
+            app.record(
+                Some(&name),
+                &address,
+                "login failed",
+                "wrong name or password".into(),
+            );
             return (
                 StatusCode::UNAUTHORIZED,
-                Html(login_form(&app, &next, Some("Wrong user name or password."))),
+                Html(login_form(
+                    &app,
+                    &next,
+                    Some("Wrong user name or password."),
+                )),
             )
                 .into_response();
         }
@@ -266,7 +280,9 @@ fn job_row(j: &Job, show_owner: bool) -> String {
             String::new()
         },
         created = super::time::rfc3339(j.created),
-        created_text = super::time::rfc3339(j.created).replace('T', " ").replace('Z', " UTC"),
+        created_text = super::time::rfc3339(j.created)
+            .replace('T', " ")
+            .replace('Z', " UTC"),
     )
 }
 
@@ -331,7 +347,11 @@ pub async fn home(
 </section>"#,
         max = super::intake::human_bytes(app.limits.max_upload),
         options = options_form(&app),
-        title = if everyone { "Everyone's jobs" } else { "Your jobs" },
+        title = if everyone {
+            "Everyone's jobs"
+        } else {
+            "Your jobs"
+        },
         used = super::intake::human_bytes(used.max(0) as u64),
         quota = super::intake::human_bytes(app.limits.quota_storage),
     );
@@ -486,7 +506,10 @@ pub fn item_tile(i: &super::store::Item) -> String {
             ),
             true,
         ),
-        "failed" => (String::from(r#"<div class="placeholder failed">✕</div>"#), true),
+        "failed" => (
+            String::from(r#"<div class="placeholder failed">✕</div>"#),
+            true,
+        ),
         _ => (String::from(r#"<div class="placeholder">…</div>"#), true),
     };
     let inner = format!(
@@ -655,7 +678,11 @@ pub struct LogQuery {
 
 impl LogQuery {
     fn filter(&self, limit: usize) -> LogFilter {
-        let keep = |s: &Option<String>| s.as_ref().map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let keep = |s: &Option<String>| {
+            s.as_ref()
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
         LogFilter {
             user: keep(&self.user),
             action: keep(&self.action),
@@ -676,7 +703,11 @@ impl LogQuery {
             ("until", &self.until),
         ]
         .iter()
-        .filter_map(|(k, v)| v.as_ref().filter(|v| !v.is_empty()).map(|v| format!("{k}={}", url_encode(v))))
+        .filter_map(|(k, v)| {
+            v.as_ref()
+                .filter(|v| !v.is_empty())
+                .map(|v| format!("{k}={}", url_encode(v)))
+        })
         .collect::<Vec<_>>()
         .join("&")
     }
@@ -694,7 +725,11 @@ pub async fn admin_log(
         let _ = write!(
             action_opts,
             r#"<option{sel}>{a}</option>"#,
-            sel = if q.action.as_deref() == Some(act) { " selected" } else { "" },
+            sel = if q.action.as_deref() == Some(act) {
+                " selected"
+            } else {
+                ""
+            },
             a = esc(act)
         );
     }
@@ -759,7 +794,10 @@ pub async fn admin_log_csv(
     Extension(a): Extension<Auth>,
     Query(q): Query<LogQuery>,
 ) -> Response {
-    let entries = app.store.log_entries(&q.filter(1_000_000)).unwrap_or_default();
+    let entries = app
+        .store
+        .log_entries(&q.filter(1_000_000))
+        .unwrap_or_default();
     let mut csv = String::from("id,at,user,address,action,detail\n");
     for e in entries.iter().rev() {
         let _ = writeln!(
@@ -796,7 +834,10 @@ pub async fn admin_log_csv(
 
 pub async fn asset(UrlPath(file): UrlPath<String>) -> Response {
     let (body, mime): (&'static str, &'static str) = match file.as_str() {
-        "app.js" => (include_str!("assets/app.js"), "text/javascript; charset=utf-8"),
+        "app.js" => (
+            include_str!("assets/app.js"),
+            "text/javascript; charset=utf-8",
+        ),
         "style.css" => (include_str!("assets/style.css"), "text/css; charset=utf-8"),
         "icon.svg" => (include_str!("assets/icon.svg"), "image/svg+xml"),
         _ => return (StatusCode::NOT_FOUND, "no such file").into_response(),

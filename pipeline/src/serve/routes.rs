@@ -73,11 +73,31 @@ pub fn table() -> Vec<Route> {
         r("DELETE", "/api/jobs/{id}", User, delete(api::delete_job)),
         r("POST", "/api/jobs/{id}/cancel", User, post(api::cancel_job)),
         r("GET", "/api/jobs/{id}/events", User, get(api::events)),
-        r("GET", "/api/jobs/{id}/result.zip", User, get(api::result_zip)),
-        r("GET", "/api/jobs/{id}/originals.zip", User, get(api::originals_zip)),
+        r(
+            "GET",
+            "/api/jobs/{id}/result.zip",
+            User,
+            get(api::result_zip),
+        ),
+        r(
+            "GET",
+            "/api/jobs/{id}/originals.zip",
+            User,
+            get(api::originals_zip),
+        ),
         r("GET", "/api/items/{id}/result", User, get(api::item_result)),
-        r("GET", "/api/items/{id}/original", User, get(api::item_original)),
-        r("GET", "/api/items/{id}/preview/{side}", User, get(api::item_preview)),
+        r(
+            "GET",
+            "/api/items/{id}/original",
+            User,
+            get(api::item_original),
+        ),
+        r(
+            "GET",
+            "/api/items/{id}/preview/{side}",
+            User,
+            get(api::item_preview),
+        ),
         r("GET", "/admin/log.csv", Admin, get(pages::admin_log_csv)),
     ]
 }

@@ -553,15 +553,19 @@ impl Store {
     }
 
     pub fn set_job_bytes(&self, id: i64, bytes: i64) -> Result<()> {
-        self.conn()
-            .execute("UPDATE jobs SET bytes = ?2 WHERE id = ?1", params![id, bytes])?;
+        self.conn().execute(
+            "UPDATE jobs SET bytes = ?2 WHERE id = ?1",
+            params![id, bytes],
+        )?;
         Ok(())
     }
 
     pub fn job(&self, id: i64) -> Result<Option<Job>> {
         let c = self.conn();
         Ok(c.query_row(
-            &format!("SELECT {JOB_COLUMNS} FROM jobs j JOIN users u ON u.id = j.user_id WHERE j.id = ?1"),
+            &format!(
+                "SELECT {JOB_COLUMNS} FROM jobs j JOIN users u ON u.id = j.user_id WHERE j.id = ?1"
+            ),
             [id],
             job_from_row,
         )
@@ -580,7 +584,8 @@ impl Store {
     }
 
     pub fn delete_job(&self, id: i64) -> Result<()> {
-        self.conn().execute("DELETE FROM jobs WHERE id = ?1", [id])?;
+        self.conn()
+            .execute("DELETE FROM jobs WHERE id = ?1", [id])?;
         Ok(())
     }
 

@@ -24,7 +24,10 @@ pub fn parse(text: &str) -> Option<i64> {
     if !(1..=12).contains(&m) || !(1..=31).contains(&day) {
         return None;
     }
-    let mut t = time.split(':').filter(|p| !p.is_empty()).map(|p| p.parse::<i64>().ok());
+    let mut t = time
+        .split(':')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.parse::<i64>().ok());
     let h = t.next().flatten().unwrap_or(0);
     let min = t.next().flatten().unwrap_or(0);
     let s = t.next().flatten().unwrap_or(0);

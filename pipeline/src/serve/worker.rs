@@ -58,7 +58,10 @@ fn command_line(app: &App, job: &super::store::Job, dir: &Path) -> Vec<String> {
         a.extend([
             "film".into(),
             input.join(film).display().to_string(),
-            output.join(super::intake::film_output_name(film)).display().to_string(),
+            output
+                .join(super::intake::film_output_name(film))
+                .display()
+                .to_string(),
             "--overwrite".into(),
         ]);
     } else {
@@ -116,7 +119,9 @@ async fn run_job(app: &Arc<App>, id: i64) {
         format!("job {id} ({} item(s) to do)", to_do),
     );
     send_job(app, id);
-    let outcome = run_child(app, &job, &args).await;
+    let _ = tokio::fs::create_dir_all(dir.join("out")).await;
+    wait_for_earlier_run(&dir).await;
+    let outcome = run_child(app, &job, &args, &dir).await;
     let (state, error) = match outcome {
         Ended::Stopped => {
             // The server stops: back to the queue, to resume at the next start.
@@ -184,19 +189,56 @@ async fn run_job(app: &Arc<App>, id: i64) {
 fn send_job(app: &App, id: i64) {
     if let Ok(Some(job)) = app.store.job(id) {
         let live = app.hub.live(id);
-        app.hub.send(id, "job", super::api::job_json(&job, live.as_ref(), None));
+        app.hub
+            .send(id, "job", super::api::job_json(&job, live.as_ref(), None));
     }
 }
 
 enum Ended {
     /// The command ended by itself; `ran`: it got as far as starting its work.
-    Finished { ran: bool, error: Option<String> },
+    Finished {
+        ran: bool,
+        error: Option<String>,
+    },
     Cancelled,
     /// The server is stopping.
     Stopped,
 }
 
-async fn run_child(app: &Arc<App>, job: &super::store::Job, args: &[String]) -> Ended {
+/// The job's command's messages (standard error), kept in the job's folder.
+const COMMAND_LOG: &str = "command.log";
+/// The file naming the process that runs a job's command, while it runs.
+const CHILD_PID: &str = "command.pid";
+
+/// A server killed mid-job left its command finishing on its own (it got SIGTERM when the
+/// server died, and is writing what is past the model): wait for it, so the new run neither
+/// meets its lock nor races its last writes. One that takes longer than a minute is killed.
+async fn wait_for_earlier_run(dir: &Path) {
+    let Ok(text) = tokio::fs::read_to_string(dir.join(CHILD_PID)).await else {
+        return;
+    };
+    let Ok(pid) = text.trim().parse::<i32>() else {
+        return;
+    };
+    // Only that command: a process id may have been reused by anything since.
+    let ours = || {
+        std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|c| String::from_utf8_lossy(&c).contains(&*dir.to_string_lossy()))
+            .unwrap_or(false)
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while ours() {
+        if std::time::Instant::now() > deadline {
+            // SAFETY: kill sends a signal to a process checked to be this job's command.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = tokio::fs::remove_file(dir.join(CHILD_PID)).await;
+}
+
+async fn run_child(app: &Arc<App>, job: &super::store::Job, args: &[String], dir: &Path) -> Ended {
     let exe = match std::env::current_exe() {
         Ok(e) => e,
         Err(e) => {
@@ -206,11 +248,25 @@ async fn run_child(app: &Arc<App>, job: &super::store::Job, args: &[String]) -> 
             };
         }
     };
+    // The command's own messages go to the job's log file, not a pipe: a command that
+    // outlives a killed server must not die writing to a pipe nobody reads.
+    let log_path = dir.join(COMMAND_LOG);
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path);
+    let (log, log_start) = match log {
+        Ok(f) => {
+            let start = f.metadata().map(|m| m.len()).unwrap_or(0);
+            (Stdio::from(f), start)
+        }
+        Err(_) => (Stdio::null(), 0),
+    };
     let mut cmd = Command::new(exe);
     cmd.args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(log)
         .kill_on_drop(true);
     // SAFETY: prctl only sets a flag of the new process; it allocates nothing.
     unsafe {
@@ -229,24 +285,14 @@ async fn run_child(app: &Arc<App>, job: &super::store::Job, args: &[String]) -> 
             };
         }
     };
-    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+    if let Some(pid) = child.id() {
+        let _ = tokio::fs::write(dir.join(CHILD_PID), pid.to_string()).await;
+    }
+    let Some(stdout) = child.stdout.take() else {
         return Ended::Finished {
             ran: false,
             error: Some("cannot read the job's command".into()),
         };
-    };
-    // The last error line the command printed: the job's reason if it fails as a whole.
-    let last_error = Arc::new(std::sync::Mutex::new(None::<String>));
-    let stderr_task = {
-        let last_error = Arc::clone(&last_error);
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                if let Some(e) = line.strip_prefix("error: ") {
-                    *last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
-                }
-            }
-        })
     };
     let mut lines = BufReader::new(stdout).lines();
     let mut ran = false;
@@ -282,7 +328,7 @@ async fn run_child(app: &Arc<App>, job: &super::store::Job, args: &[String]) -> 
         }
     }
     let status = child.wait().await;
-    let _ = stderr_task.await;
+    let _ = tokio::fs::remove_file(dir.join(CHILD_PID)).await;
     let cancelled = app.hub.take_cancel(job.id);
     if signalled == Some("stop") {
         return Ended::Stopped;
@@ -290,7 +336,7 @@ async fn run_child(app: &Arc<App>, job: &super::store::Job, args: &[String]) -> 
     if cancelled || signalled == Some("cancel") {
         return Ended::Cancelled;
     }
-    let error = last_error.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let error = last_error(&log_path, log_start).await;
     match status {
         Ok(s) if s.success() => Ended::Finished { ran, error: None },
         // `batch` exits 1 when some photos failed: they carry their own reasons.
@@ -304,6 +350,16 @@ async fn run_child(app: &Arc<App>, job: &super::store::Job, args: &[String]) -> 
             error: Some(format!("the job's command: {e}")),
         },
     }
+}
+
+/// The last `error:` line the command wrote in this run: the job's reason if it fails whole.
+async fn last_error(log: &Path, from: u64) -> Option<String> {
+    let text = tokio::fs::read(log).await.ok()?;
+    let text = String::from_utf8_lossy(text.get(from as usize..)?).into_owned();
+    text.lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("error: "))
+        .map(str::to_string)
 }
 
 /// One line of the command's `--events` stream into the database and onto the pages.
@@ -344,7 +400,9 @@ fn on_event(app: &App, job: &super::store::Job, e: &Value) {
                     .ok()
                     .map(|p| p.to_string_lossy().into_owned())
             });
-            if let Ok(Some(item)) = app.store.set_item(id, rel, state, error, size, output.as_deref())
+            if let Ok(Some(item)) =
+                app.store
+                    .set_item(id, rel, state, error, size, output.as_deref())
             {
                 app.hub.send(
                     id,
