@@ -57,18 +57,19 @@ test: setup test-data lint
 
 # Fuzzing (stable toolchain, no cargo-fuzz): `make test` already runs every target for a short,
 # fixed-seed budget; this runs them for FUZZ_SECONDS in all (default 600, split evenly over the
-# 6 targets), one at a time at low priority, with a new seed each run (FUZZ_SEED=N repeats one).
+# 7 targets), one at a time at low priority, with a new seed each run (FUZZ_SEED=N repeats one).
 # Each target prints its runs, runs per second and findings; a crashing, hanging, slow or
 # memory-hungry input is saved under target/fuzz-crashes/TARGET/ with the command that replays
 # it. Kept regressions live in tests/fuzz/regressions/TARGET/ and are replayed by every run.
 FUZZ_SECONDS ?= 600
-FUZZ_TARGETS := 6
+FUZZ_TARGETS := 7
 fuzz:
 	cargo build --locked --tests -p ddcolor-fuzz -p ddcolor
 	seed=$${FUZZ_SEED:-$$(date +%s)}; per=$$(( $(FUZZ_SECONDS) / $(FUZZ_TARGETS) )); \
 	echo "fuzz: seed $$seed, $$per s per target"; status=0; \
 	FUZZ_SEED=$$seed FUZZ_SECONDS=$$per nice -n 19 cargo test --locked -p ddcolor-fuzz --test fuzz -- --test-threads=1 --nocapture || status=1; \
 	FUZZ_SEED=$$seed FUZZ_SECONDS=$$per nice -n 19 cargo test --locked -p ddcolor --bin ddcolor matroska_tags -- --test-threads=1 --nocapture || status=1; \
+	FUZZ_SEED=$$seed FUZZ_SECONDS=$$per nice -n 19 cargo test --locked -p ddcolor --bin ddcolor upload_zip -- --test-threads=1 --nocapture || status=1; \
 	exit $$status
 
 lint:
