@@ -17,12 +17,13 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 #    the DejaVu Sans font `ddcolor metrics --plot` writes its charts with, and exiftool, the
 #    independent reader tests/provenance.rs checks the embedded provenance with, and procps, whose
 #    `kill` the tests stop runs with (SIGTERM, SIGINT; minimal images lack it), and Chromium with
-#    its WebDriver, the real browser the web app's end-to-end test drives.
+#    its WebDriver, the real browser the web app's end-to-end test drives, and openssl, which
+#    makes the certificate the web app's TLS test serves.
 want=(gcc libc6-dev pkg-config python3 python3-venv procps
       libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools
       gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
       gstreamer1.0-plugins-ugly gstreamer1.0-libav fonts-dejavu-core libimage-exiftool-perl
-      chromium chromium-driver)
+      chromium chromium-driver openssl)
 need=()
 for pkg in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
