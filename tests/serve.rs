@@ -801,7 +801,10 @@ fn every_page_shows_what_it_should() {
     add_user(data.path(), "bob", false);
     let server = Server::start(data.path(), &[], &[]);
     let c = logged_in(&server, "alice");
-    let id = job_id(&c.upload(&photos(2, "png"), &[("size", "256"), ("name", "=HYPERLINK(\"x\")")]));
+    let id = job_id(&c.upload(
+        &photos(2, "png"),
+        &[("size", "256"), ("name", "=HYPERLINK(\"x\")")],
+    ));
     let j = c.wait_finished(id, JOB_LIMIT);
     let item = j["items"][0]["id"].as_i64().expect("item");
     // Every GET route, logged in, with real ids: no server error anywhere.
@@ -810,19 +813,30 @@ fn every_page_shows_what_it_should() {
             continue;
         }
         let url = path
-            .replace("{id}", &if path.starts_with("/api/items") || path.starts_with("/items") {
-                item.to_string()
-            } else {
-                id.to_string()
-            })
+            .replace(
+                "{id}",
+                &if path.starts_with("/api/items") || path.starts_with("/items") {
+                    item.to_string()
+                } else {
+                    id.to_string()
+                },
+            )
             .replace("{file}", "style.css")
             .replace("{side}", "before");
         let r = c.get(&url);
         assert!(r.status < 400, "GET {url}: {} {}", r.status, r.text());
-        assert!(r.header("content-security-policy").is_some(), "GET {url} lacks its CSP");
+        assert!(
+            r.header("content-security-policy").is_some(),
+            "GET {url} lacks its CSP"
+        );
     }
     // The test model's banner is on every page.
-    for page in ["/", "/help", &format!("/jobs/{id}"), &format!("/items/{item}")] {
+    for page in [
+        "/",
+        "/help",
+        &format!("/jobs/{id}"),
+        &format!("/items/{item}"),
+    ] {
         assert!(
             c.get(page).text().contains("Colours are not meaningful"),
             "{page} lacks the test-model banner"
@@ -845,7 +859,14 @@ fn every_page_shows_what_it_should() {
         assert!(help.contains(needle), "the help page lacks {needle}");
     }
     let api = c.get("/api/openapi.yaml").text();
-    for route in ["/api/jobs:", "/api/jobs/{id}:", "/api/jobs/{id}/events:", "/api/jobs/{id}/result.zip:", "/api/items/{id}/result:", "/healthz:"] {
+    for route in [
+        "/api/jobs:",
+        "/api/jobs/{id}:",
+        "/api/jobs/{id}/events:",
+        "/api/jobs/{id}/result.zip:",
+        "/api/items/{id}/result:",
+        "/healthz:",
+    ] {
         assert!(api.contains(route), "openapi.yaml lacks {route}");
     }
     let before_after = c.get(&format!("/items/{item}")).text();
@@ -855,18 +876,35 @@ fn every_page_shows_what_it_should() {
     bob.login("bob", "not bob's password");
     let log = c.get("/admin/log?user=bob").text();
     assert!(log.contains("login failed"), "bob's failed login is listed");
-    assert!(!log.contains("<td>upload</td>"), "the filter shows only bob's entries");
+    assert!(
+        !log.contains("<td>upload</td>"),
+        "the filter shows only bob's entries"
+    );
     let uploads = c.get("/admin/log?action=upload").text();
     assert!(uploads.contains("job 1") && !uploads.contains("<td>login failed</td>"));
     let csv = c.get("/admin/log.csv");
     assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
     let csv = csv.text();
-    assert!(csv.starts_with("id,at,user,address,action,detail\n"), "{csv}");
+    assert!(
+        csv.starts_with("id,at,user,address,action,detail\n"),
+        "{csv}"
+    );
     assert!(csv.contains("login failed") && csv.contains("upload"));
-    assert!(!csv.contains(",=HYPERLINK"), "a formula reached the CSV unescaped: {csv}");
+    assert!(
+        !csv.contains(",=HYPERLINK"),
+        "a formula reached the CSV unescaped: {csv}"
+    );
     let today = &common_today();
-    assert!(c.get(&format!("/admin/log?since={today}&until={today}")).text().contains("login"));
-    assert!(!c.get("/admin/log?until=2000-01-01").text().contains("<td>login</td>"));
+    assert!(
+        c.get(&format!("/admin/log?since={today}&until={today}"))
+            .text()
+            .contains("login")
+    );
+    assert!(
+        !c.get("/admin/log?until=2000-01-01")
+            .text()
+            .contains("<td>login</td>")
+    );
 }
 
 /// Today's date (UTC) as the admin page's date filters take it.
@@ -884,13 +922,28 @@ fn tls_serves_secure_cookies() {
     add_user(data.path(), "alice", false);
     let (cert, key) = (data.path().join("cert.pem"), data.path().join("key.pem"));
     let made = std::process::Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-keyout"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+        ])
         .arg(&key)
         .arg("-out")
         .arg(&cert)
         .output()
         .expect("openssl (Debian package openssl)");
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
     let server = Server::start(
         data.path(),
         &[
@@ -925,9 +978,21 @@ print(r.getheader("Strict-Transport-Security"))
         .output()
         .expect("python3");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.first(), Some(&"303"), "{text}");
-    assert!(lines.get(1).is_some_and(|c| c.contains("Secure") && c.contains("HttpOnly")), "{text}");
-    assert!(lines.get(2).is_some_and(|h| h.contains("max-age")), "{text}");
+    assert!(
+        lines
+            .get(1)
+            .is_some_and(|c| c.contains("Secure") && c.contains("HttpOnly")),
+        "{text}"
+    );
+    assert!(
+        lines.get(2).is_some_and(|h| h.contains("max-age")),
+        "{text}"
+    );
 }

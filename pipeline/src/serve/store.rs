@@ -125,6 +125,18 @@ pub struct LogEntry {
     pub detail: String,
 }
 
+/// A job as an upload makes it.
+#[derive(Clone, Copy)]
+pub struct NewJob<'a> {
+    pub user_id: i64,
+    pub kind: &'a str,
+    pub name: &'a str,
+    pub options: &'a serde_json::Value,
+    pub bytes: i64,
+    pub items: &'a [String],
+    pub notes: &'a [String],
+}
+
 /// What the admin page filters the log by.
 #[derive(Default, Debug, Clone)]
 pub struct LogFilter {
@@ -439,16 +451,16 @@ impl Store {
     // ---- jobs and items ----------------------------------------------------------------
 
     /// A new queued job with its items, in one transaction.
-    pub fn add_job(
-        &self,
-        user_id: i64,
-        kind: &str,
-        name: &str,
-        options: &serde_json::Value,
-        bytes: i64,
-        items: &[String],
-        notes: &[String],
-    ) -> Result<i64> {
+    pub fn add_job(&self, job: &NewJob<'_>) -> Result<i64> {
+        let NewJob {
+            user_id,
+            kind,
+            name,
+            options,
+            bytes,
+            items,
+            notes,
+        } = *job;
         let mut c = self.conn();
         let tx = c.transaction()?;
         tx.execute(

@@ -40,7 +40,11 @@ fn seeds() -> Vec<Vec<u8>> {
             ("__MACOSX/album/._one.jpg", b"fork", true),
         ]),
         zip_of(&[("zeros.tif", &[0u8; 20_000], false)]),
-        zip_of(&[("a.jpg", b"1", true), ("b.jpg", b"22", true), ("c.jpg", b"333", true)]),
+        zip_of(&[
+            ("a.jpg", b"1", true),
+            ("b.jpg", b"22", true),
+            ("c.jpg", b"333", true),
+        ]),
     ]
 }
 
