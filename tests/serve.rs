@@ -996,3 +996,42 @@ print(r.getheader("Strict-Transport-Security"))
         "{text}"
     );
 }
+
+#[test]
+fn a_stopped_server_pauses_its_job_and_goes_on_at_the_next_start() {
+    let data = data_dir();
+    add_user(data.path(), "alice", false);
+    let t = token(data.path(), "alice");
+    let server = Server::start(data.path(), &[], &[]);
+    let c = server.client().with_token(&t);
+    let files: Vec<(String, Vec<u8>)> = (0..12)
+        .map(|i| (format!("big{i:02}.png"), photo(1600, 1200, i, "png")))
+        .collect();
+    let id = job_id(&c.upload(&files, &[("size", "1024")]));
+    c.wait_job(id, JOB_LIMIT, |j| j["done"].as_i64().unwrap_or(0) >= 1);
+    let status = server.stop();
+    assert!(
+        status.success(),
+        "SIGTERM stops the server cleanly: {status}"
+    );
+    let out = data.path().join(format!("jobs/{id}/out"));
+    let before = done_files(&out);
+    let log = std::fs::read_to_string(data.path().join("operations.jsonl")).unwrap_or_default();
+    assert!(log.contains("\"job paused\""), "{log}");
+    assert!(
+        !data.path().join(format!("jobs/{id}/command.pid")).exists(),
+        "the job's command ended with the server"
+    );
+    let server = Server::start(data.path(), &[], &[]);
+    let c = server.client().with_token(&t);
+    let j = c.wait_finished(id, JOB_LIMIT);
+    assert_eq!(
+        (j["state"].as_str(), j["done"].as_i64()),
+        (Some("done"), Some(12)),
+        "{j}"
+    );
+    let after = done_files(&out);
+    for (name, id_before) in &before {
+        assert_eq!(after.get(name), Some(id_before), "{name} was made again");
+    }
+}
