@@ -188,6 +188,16 @@ fn job_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
     })
 }
 
+/// A user from the first four columns `id, name, admin, created`.
+fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        admin: r.get(2)?,
+        created: r.get(3)?,
+    })
+}
+
 fn item_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Item> {
     Ok(Item {
         id: r.get(0)?,
@@ -261,14 +271,7 @@ impl Store {
     pub fn users(&self) -> Result<Vec<User>> {
         let c = self.conn();
         let mut st = c.prepare("SELECT id, name, admin, created FROM users ORDER BY name")?;
-        let rows = st.query_map([], |r| {
-            Ok(User {
-                id: r.get(0)?,
-                name: r.get(1)?,
-                admin: r.get(2)?,
-                created: r.get(3)?,
-            })
-        })?;
+        let rows = st.query_map([], user_from_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -277,17 +280,7 @@ impl Store {
         Ok(c.query_row(
             "SELECT id, name, admin, created, password FROM users WHERE name = ?1",
             [name],
-            |r| {
-                Ok((
-                    User {
-                        id: r.get(0)?,
-                        name: r.get(1)?,
-                        admin: r.get(2)?,
-                        created: r.get(3)?,
-                    },
-                    r.get(4)?,
-                ))
-            },
+            |r| Ok((user_from_row(r)?, r.get(4)?)),
         )
         .optional()?)
     }
@@ -375,14 +368,7 @@ impl Store {
                 "SELECT u.id, u.name, u.admin, u.created FROM tokens t JOIN users u ON u.id = t.user_id
                  WHERE t.hash = ?1",
                 [hash],
-                |r| {
-                    Ok(User {
-                        id: r.get(0)?,
-                        name: r.get(1)?,
-                        admin: r.get(2)?,
-                        created: r.get(3)?,
-                    })
-                },
+                user_from_row,
             )
             .optional()?;
         if user.is_some() {
@@ -420,17 +406,7 @@ impl Store {
                 "SELECT u.id, u.name, u.admin, u.created, s.csrf FROM sessions s
                  JOIN users u ON u.id = s.user_id WHERE s.hash = ?1",
                 [hash],
-                |r| {
-                    Ok((
-                        User {
-                            id: r.get(0)?,
-                            name: r.get(1)?,
-                            admin: r.get(2)?,
-                            created: r.get(3)?,
-                        },
-                        r.get::<_, String>(4)?,
-                    ))
-                },
+                |r| Ok((user_from_row(r)?, r.get::<_, String>(4)?)),
             )
             .optional()?;
         if found.is_some() {

@@ -483,23 +483,14 @@ fn job_has_note(app: &App, id: i64, note: &str) -> bool {
         .is_some_and(|j| j.notes.iter().any(|n| n == note))
 }
 
-/// Counts, rate and ETA onto the job's event stream.
+/// Counts, rate, ETA and the current file onto the job's event stream (the job as the API
+/// shows it, without its items).
 fn progress(app: &App, id: i64, live: Option<Live>) {
     if let Ok(Some(job)) = app.store.job(id) {
         app.hub.send(
             id,
             "progress",
-            json!({
-                "state": job.state,
-                "total": job.total,
-                "done": job.done,
-                "failed": job.failed,
-                "frames_done": job.frames_done,
-                "frames_total": job.frames_total,
-                "rate": live.as_ref().and_then(|l| l.rate),
-                "eta_seconds": live.as_ref().and_then(|l| l.eta_seconds),
-                "current": live.as_ref().and_then(|l| l.current.clone()),
-            }),
+            super::api::job_json(&job, live.as_ref(), None),
         );
     }
 }
