@@ -303,18 +303,27 @@ impl Client {
         }
     }
 
-    /// Logs in through the form; keeps the cookie and the CSRF token from the page.
+    /// Logs in through the form as a browser does: the login page first (its form token and
+    /// cookie), then the form; keeps the session cookie and the CSRF token from the page.
     pub fn login(&mut self, name: &str, password: &str) -> Reply {
+        let page = self.get("/login");
+        let login_cookie = page
+            .header("set-cookie")
+            .and_then(|c| c.split(';').next())
+            .unwrap_or("")
+            .to_string();
+        let token = hidden_value(&page.text(), "login_token").unwrap_or_default();
         let body = format!(
-            "name={}&password={}&next=/",
+            "name={}&password={}&next=/&login_token={}",
             urlencode(name),
-            urlencode(password)
+            urlencode(password),
+            urlencode(&token)
         );
         let r = self.request(
             "POST",
             "/login",
             Some(("application/x-www-form-urlencoded", body.into_bytes())),
-            &[],
+            &[("Cookie", login_cookie.as_str())],
         );
         if r.status == 303
             && let Some(c) = r.header("set-cookie")
@@ -355,6 +364,14 @@ impl Client {
             matches!(j["state"].as_str(), Some("done" | "failed" | "cancelled"))
         })
     }
+}
+
+/// The value of the hidden form field `name`.
+pub fn hidden_value(html: &str, name: &str) -> Option<String> {
+    let marker = format!(r#"name="{name}" value=""#);
+    let at = html.find(&marker)? + marker.len();
+    let rest = &html[at..];
+    Some(rest[..rest.find('"')?].to_string())
 }
 
 pub fn meta_csrf(html: &str) -> Option<String> {

@@ -21,6 +21,10 @@ use super::accounts::secret_hash;
 use super::store::User;
 
 pub const SESSION_COOKIE: &str = "ddcolor_session";
+/// The login form's own token (double submit: this cookie, `SameSite=Strict`, and the same
+/// value in the form). Another site's page can post a login form, but without this cookie: no
+/// one can be logged in to an account of someone else's choosing.
+pub const LOGIN_COOKIE: &str = "ddcolor_login";
 /// A session ends after this long unused.
 pub const SESSION_IDLE: i64 = 12 * 3600;
 /// And after this long in any case.
@@ -72,10 +76,22 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 pub fn session_cookie(app: &App, value: &str, max_age: i64) -> String {
+    cookie_header(app, SESSION_COOKIE, value, max_age)
+}
+
+pub fn cookie_header(app: &App, name: &str, value: &str, max_age: i64) -> String {
     format!(
-        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
+        "{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
         if app.tls { "; Secure" } else { "" }
     )
+}
+
+/// The login form's token matches its cookie.
+pub fn login_token_ok(headers: &HeaderMap, form_value: Option<&str>) -> bool {
+    match (cookie(headers, LOGIN_COOKIE), form_value) {
+        (Some(c), Some(f)) => !c.is_empty() && constant_time_eq(c.as_bytes(), f.as_bytes()),
+        _ => false,
+    }
 }
 
 /// Finds the caller from the token or the session cookie.

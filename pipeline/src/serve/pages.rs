@@ -61,7 +61,7 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-fn login_form(app: &App, next: &str, error: Option<&str>) -> String {
+fn login_form(app: &App, next: &str, error: Option<&str>, token: &str) -> String {
     let error = error
         .map(|e| format!(r#"<p class="error" role="alert">{}</p>"#, esc(e)))
         .unwrap_or_default();
@@ -76,13 +76,15 @@ fn login_form(app: &App, next: &str, error: Option<&str>) -> String {
 {error}
 <form method="post" action="/login">
 <input type="hidden" name="next" value="{next}">
+<input type="hidden" name="login_token" value="{token}">
 <label>User name <input name="name" autocomplete="username" required autofocus></label>
 <label>Password <input name="password" type="password" autocomplete="current-password" required></label>
 <button type="submit" class="primary">Log in</button>
 </form>
 <p class="hint">No account? Ask the person who runs this server: accounts are made with <code>ddcolor users add</code>.</p>
 </section>"#,
-            next = esc(next)
+            next = esc(next),
+            token = esc(token),
         ),
     )
 }
@@ -103,7 +105,19 @@ pub async fn login_page(
     {
         return Redirect::to(&next).into_response();
     }
-    html(login_form(&app, &next, None))
+    login_response(&app, StatusCode::OK, &next, None)
+}
+
+/// The login page with a fresh form token (and its cookie).
+fn login_response(app: &App, status: StatusCode, next: &str, error: Option<&str>) -> Response {
+    let token = super::accounts::random_hex(16).unwrap_or_default();
+    let mut res = (status, Html(login_form(app, next, error, &token))).into_response();
+    if let Ok(v) =
+        HeaderValue::from_str(&auth::cookie_header(app, auth::LOGIN_COOKIE, &token, 3600))
+    {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    res
 }
 
 #[derive(Deserialize)]
@@ -111,6 +125,7 @@ pub struct LoginForm {
     name: String,
     password: String,
     next: Option<String>,
+    login_token: Option<String>,
 }
 
 pub async fn login(
@@ -121,6 +136,20 @@ pub async fn login(
 ) -> Response {
     let address = auth::client_address(&app, &headers, Some(peer));
     let next = safe_next(f.next.as_deref());
+    if !auth::login_token_ok(&headers, f.login_token.as_deref()) {
+        app.record(
+            None,
+            &address,
+            "login refused",
+            "the form's token was missing or wrong".into(),
+        );
+        return login_response(
+            &app,
+            StatusCode::FORBIDDEN,
+            &next,
+            Some("The login form had expired. Please log in again."),
+        );
+    }
     let name: String = f.name.trim().chars().take(64).collect();
     let keys = [format!("account {name}"), format!("address {address}")];
     if let Some(wait) = app.throttle.blocked(&keys) {
@@ -130,18 +159,15 @@ pub async fn login(
             "login throttled",
             format!("too many failed logins; next try in {wait} s"),
         );
-        let mut res = (
+        let mut res = login_response(
+            &app,
             StatusCode::TOO_MANY_REQUESTS,
-            Html(login_form(
-                &app,
-                &next,
-                Some(&format!(
-                    "Too many failed logins. Wait {} minute(s) and try again.",
-                    wait.div_ceil(60)
-                )),
+            &next,
+            Some(&format!(
+                "Too many failed logins. Wait {} minute(s) and try again.",
+                wait.div_ceil(60)
             )),
-        )
-            .into_response();
+        );
         if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
             res.headers_mut().insert(header::RETRY_AFTER, v);
         }
@@ -168,15 +194,12 @@ pub async fn login(
                 "login failed",
                 "wrong name or password".into(),
             );
-            return (
+            return login_response(
+                &app,
                 StatusCode::UNAUTHORIZED,
-                Html(login_form(
-                    &app,
-                    &next,
-                    Some("Wrong user name or password."),
-                )),
-            )
-                .into_response();
+                &next,
+                Some("Wrong user name or password."),
+            );
         }
     };
     app.throttle.succeeded(&keys[0]);
