@@ -1,6 +1,7 @@
 //! Security headers on every answer: a Content-Security-Policy that allows no inline script and
-//! no framing (the pages' only script is /static/app.js), no MIME sniffing, no referrer (job and
-//! photo names stay on this server), and no caching of private pages by shared caches.
+//! no framing (the pages' only script is /static/app.js), no MIME sniffing, no referrer to other
+//! sites (job and photo names stay on this server), and no caching of private pages by shared
+//! caches.
 
 use std::sync::Arc;
 
@@ -24,7 +25,10 @@ pub async fn security_headers(State(app): State<Arc<App>>, req: Request, next: N
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
     );
-    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    // `same-origin`, not `no-referrer`: under `no-referrer` a browser sends `Origin: null` with
+    // the pages' own POSTs (the login form, uploads, cancel, delete, log out), which
+    // `auth::same_origin` rightly refuses; other sites still get no referrer at all.
+    h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert(
         "permissions-policy",
