@@ -358,33 +358,31 @@ pub async fn events(
             if s.ended {
                 return None;
             }
-            loop {
-                match s.rx.recv().await {
-                    Ok(u) => {
-                        if u.event == "job"
-                            && matches!(
-                                u.data["state"].as_str(),
-                                Some("done" | "failed" | "cancelled")
-                            )
-                        {
-                            s.ended = true;
-                        }
-                        let ev = Event::default().event(u.event).json_data(u.data).ok()?;
-                        return Some((Ok(ev), s));
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                        return Some((Ok(Event::default().event("resync").data("{}")), s));
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => {
-                        // The job ended (or the server stops): its final state, then the end.
+            match s.rx.recv().await {
+                Ok(u) => {
+                    if u.event == "job"
+                        && matches!(
+                            u.data["state"].as_str(),
+                            Some("done" | "failed" | "cancelled")
+                        )
+                    {
                         s.ended = true;
-                        let job = s.app.store.job(s.id).ok().flatten()?;
-                        let ev = Event::default()
-                            .event("job")
-                            .json_data(job_json(&job, None, None))
-                            .ok()?;
-                        return Some((Ok(ev), s));
                     }
+                    let ev = Event::default().event(u.event).json_data(u.data).ok()?;
+                    Some((Ok(ev), s))
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    Some((Ok(Event::default().event("resync").data("{}")), s))
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                    // The job ended (or the server stops): its final state, then the end.
+                    s.ended = true;
+                    let job = s.app.store.job(s.id).ok().flatten()?;
+                    let ev = Event::default()
+                        .event("job")
+                        .json_data(job_json(&job, None, None))
+                        .ok()?;
+                    Some((Ok(ev), s))
                 }
             }
         },
