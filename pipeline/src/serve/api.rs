@@ -565,7 +565,13 @@ fn make_preview(src: &Path, dst: &Path, width: u32, max_pixels: u64) -> Result<(
     // The engine's reader: the same formats, orientation and pixel limit as the jobs.
     let photo = ddcolor_engine::io::read_photo(src, max_pixels).map_err(|e| e.to_string())?;
     let img = rgb_image(&photo).ok_or("cannot make a preview")?;
-    let img = image::DynamicImage::ImageRgb8(img).thumbnail(width, width);
+    let img = image::DynamicImage::ImageRgb8(img);
+    // Smaller only: a small photo is shown at its own size, not blown up.
+    let img = if img.width() > width || img.height() > width {
+        img.thumbnail(width, width)
+    } else {
+        img
+    };
     if let Some(parent) = dst.parent() {
         std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
     }

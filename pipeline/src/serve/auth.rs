@@ -224,6 +224,9 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Middleware of every route: a state-changing request from another site's page is refused
 /// (browsers send `Origin` with those); same-site pages and scripts without `Origin` pass.
+/// `Origin: null` passes here: under the pages' `Referrer-Policy: no-referrer` browsers send it
+/// with the pages' own form posts, and those carry a token the route checks (the session's
+/// CSRF token, or the login form's own, see [`LOGIN_COOKIE`]).
 pub async fn same_origin(req: Request, next: Next) -> Response {
     let changes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if changes
@@ -231,6 +234,7 @@ pub async fn same_origin(req: Request, next: Next) -> Response {
             .headers()
             .get(header::ORIGIN)
             .and_then(|v| v.to_str().ok())
+        && origin != "null"
     {
         let host = req
             .headers()
@@ -238,7 +242,7 @@ pub async fn same_origin(req: Request, next: Next) -> Response {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
         let origin_host = origin.split_once("://").map_or(origin, |(_, h)| h);
-        if origin == "null" || origin_host != host {
+        if origin_host != host {
             return forbidden(req.uri().path(), "requests from other sites are refused");
         }
     }

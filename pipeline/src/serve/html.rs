@@ -58,10 +58,15 @@ pub fn page(app: &App, title: &str, auth: Option<&Auth>, body: &str) -> String {
         );
         csrf = a.csrf.clone().unwrap_or_default();
     }
-    let banner = if app.test_model_only {
-        r#"<div class="banner" role="alert"><strong>Colours are not meaningful:</strong> only a generated test model is installed. <a href="/help#models">How to install a real DDColor model</a>.</div>"#
-    } else {
-        ""
+    let banner = match (app.test_model_only, auth.is_some()) {
+        (false, _) => "",
+        (true, true) => {
+            r#"<div class="banner" role="alert"><strong>Colours are not meaningful:</strong> only a generated test model is installed. <a href="/help#models">How to install a real DDColor model</a>.</div>"#
+        }
+        // The help page needs a login: before it, the banner says where to look instead.
+        (true, false) => {
+            r#"<div class="banner" role="alert"><strong>Colours are not meaningful:</strong> only a generated test model is installed on this server (its administrator installs a real DDColor model: see models/README.md).</div>"#
+        }
     };
     format!(
         r#"<!doctype html>

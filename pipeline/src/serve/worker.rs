@@ -382,7 +382,13 @@ fn on_event(app: &App, job: &super::store::Job, e: &Value) {
         }
         "current" => {
             let rel = e["rel"].as_str().unwrap_or_default().to_string();
-            let _ = app.store.set_item(id, &rel, "running", None, None, None);
+            if let Ok(Some(item)) = app.store.set_item(id, &rel, "running", None, None, None) {
+                app.hub.send(
+                    id,
+                    "item",
+                    json!({"id": item, "name": rel, "state": "running", "error": null}),
+                );
+            }
             let live = app.hub.update_live(id, |l| l.current = Some(rel.clone()));
             progress(app, id, live);
         }
