@@ -285,7 +285,7 @@ pub async fn cancel_job(
             format!("the job is {} already: nothing to cancel", job.state),
         ));
     }
-    let _ = app.store.fail_unfinished_items(id, "cancelled");
+    let _ = app.store.cancel_unfinished_items(id);
     if job.state == "running" {
         app.hub.cancel(id);
     }

@@ -32,6 +32,8 @@ pub const SESSION_MAX: i64 = 7 * 24 * 3600;
 /// Failed logins allowed per account and per address within [`THROTTLE_WINDOW`].
 pub const THROTTLE_FAILURES: usize = 5;
 pub const THROTTLE_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Accounts and addresses remembered before the ones outside the window are forgotten.
+const MAX_THROTTLE_KEYS: usize = 10_000;
 
 /// The caller of a route that needs a login.
 #[derive(Clone, Debug)]
@@ -279,6 +281,14 @@ impl Throttle {
 
     pub fn failed(&self, keys: &[String]) {
         let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        // Guessing with ever new names must not grow this without end: forget what is past.
+        if f.len() > MAX_THROTTLE_KEYS {
+            let now = Instant::now();
+            f.retain(|_, q| {
+                q.back()
+                    .is_some_and(|t| now.duration_since(*t) < THROTTLE_WINDOW)
+            });
+        }
         for k in keys {
             f.entry(k.clone()).or_default().push_back(Instant::now());
         }

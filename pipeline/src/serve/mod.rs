@@ -142,6 +142,7 @@ pub(crate) fn command(args: ServeArgs) -> Result<ExitCode> {
     }
     let store = store::Store::open(&data)?;
     let requeued = store.requeue_running()?;
+    sweep_incoming(&jobs_dir(&data));
     if store.users()?.is_empty() {
         eprintln!(
             "note: no users yet: create the first with `ddcolor users add NAME --admin --data {}`",
@@ -282,6 +283,18 @@ async fn shutdown_signal() {
         _ = term.recv() => {}
         _ = int.recv() => {}
         _ = hup.recv() => {}
+    }
+}
+
+/// Uploads a stopped server was receiving (`jobs/.incoming-*`) never became jobs: removed.
+fn sweep_incoming(jobs: &Path) {
+    let Ok(entries) = std::fs::read_dir(jobs) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(".incoming-") {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
     }
 }
 

@@ -640,6 +640,15 @@ impl Store {
         Ok(())
     }
 
+    /// Items a cancel left undone (those past the model when it came still finish as done).
+    pub fn cancel_unfinished_items(&self, job_id: i64) -> Result<()> {
+        self.conn().execute(
+            "UPDATE items SET state = 'cancelled' WHERE job_id = ?1 AND state = 'queued'",
+            [job_id],
+        )?;
+        Ok(())
+    }
+
     // ---- the operation log -------------------------------------------------------------
 
     pub fn log(&self, entry: &LogEntry) -> Result<i64> {
