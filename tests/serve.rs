@@ -657,6 +657,13 @@ fn cancel_delete_and_quotas() {
         j["done"].as_i64() < Some(10),
         "cancelled before the end: {j}"
     );
+    assert!(
+        j["items"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|i| i["state"] == "cancelled")),
+        "the photos it never reached say cancelled: {j}"
+    );
+    assert_eq!(j["failed"], 0, "cancelled photos are not failures: {j}");
     let j2 = c.wait_finished(second, JOB_LIMIT);
     assert_eq!(j2["state"], "done", "the queue goes on after a cancel");
     assert_eq!(
