@@ -439,6 +439,7 @@ impl Store {
     // ---- jobs and items ----------------------------------------------------------------
 
     /// A new queued job with its items, in one transaction.
+    #[allow(clippy::too_many_arguments)] // one column each: a struct would only repeat them
     pub fn add_job(
         &self,
         user_id: i64,
