@@ -6,7 +6,7 @@ MEDIA := tests/media
 HIST := $(MEDIA)/photos/historical
 DDCOLOR := target/release/ddcolor
 
-.PHONY: all setup build demo demo-film test lint fuzz test-data bench bench-film bench-temporal bench-workflows bench-memory soak workflow-crops models clean
+.PHONY: all setup build demo demo-film test lint fuzz test-data bench bench-film bench-temporal bench-workflows bench-memory bench-serve soak workflow-crops models clean
 
 all: build
 
@@ -103,6 +103,13 @@ soak: setup
 # time, side by side (bench model at S=512 and 1280; logs under target/bench-memory/).
 bench-memory: setup
 	scripts/bench-memory.sh
+
+# The web app under load: 20 concurrent uploads of 5 photos and 200 open event streams on one
+# `ddcolor serve` with the test model; upload latency, nothing lost, every stream ended, the
+# server's RSS and descriptors, the model's idle time between jobs, photos/s (figures printed;
+# exits non-zero only when something was lost or left open).
+bench-serve: build
+	$(PY) scripts/serve_load.py --bin $(DDCOLOR)
 
 # Before/after crops of the presets, as PNGs under target/workflow-crops/.
 workflow-crops: build

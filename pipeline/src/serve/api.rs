@@ -330,21 +330,41 @@ pub async fn events(
     Extension(auth): Extension<Auth>,
     UrlPath(id): UrlPath<i64>,
 ) -> ApiResult<Response> {
-    let job = visible_job(&app, &auth, id)?;
+    visible_job(&app, &auth, id)?;
+    // Listen first, then read the state: a job that ends in between is either read as ended
+    // here or its last event and the close reach this stream. (Read first, a job that ended
+    // between the read and the subscription left the stream waiting forever on a new channel.)
     let rx = app.hub.subscribe(id);
+    let job = match visible_job(&app, &auth, id) {
+        Ok(job) => job,
+        Err(e) => {
+            drop(rx);
+            app.hub.release(id);
+            return Err(e);
+        }
+    };
     let first = job_json(&job, app.hub.live(id).as_ref(), None);
     let ended = matches!(job.state.as_str(), "done" | "failed" | "cancelled");
     let app2 = Arc::clone(&app);
     struct S {
-        rx: tokio::sync::broadcast::Receiver<super::hub::Update>,
+        rx: Option<tokio::sync::broadcast::Receiver<super::hub::Update>>,
         first: Option<Value>,
         ended: bool,
         app: Arc<App>,
         id: i64,
     }
+    // The stream ends or its client goes: the job's channel goes too if nobody else listens
+    // (the worker closes a running job's channel, but not the one a stream on an ended or
+    // cancelled queued job made, which would otherwise stay in the hub for good).
+    impl Drop for S {
+        fn drop(&mut self) {
+            self.rx.take();
+            self.app.hub.release(self.id);
+        }
+    }
     let stream = futures_util::stream::unfold(
         S {
-            rx,
+            rx: Some(rx),
             first: Some(first),
             ended,
             app: app2,
@@ -358,7 +378,8 @@ pub async fn events(
             if s.ended {
                 return None;
             }
-            match s.rx.recv().await {
+            let rx = s.rx.as_mut()?;
+            match rx.recv().await {
                 Ok(u) => {
                     if u.event == "job"
                         && matches!(

@@ -78,6 +78,16 @@ impl Hub {
             .subscribe()
     }
 
+    /// Forgets the job's channel if nobody listens to it any more (its last stream ended or
+    /// went away): the worker closes only the channel of a job it ran, so one made by a stream
+    /// on an ended job, or on a queued job that was cancelled, would otherwise stay for good.
+    pub fn release(&self, job: i64) {
+        let mut c = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+        if c.get(&job).is_some_and(|tx| tx.receiver_count() == 0) {
+            c.remove(&job);
+        }
+    }
+
     pub fn send(&self, job: i64, event: &'static str, data: serde_json::Value) {
         let c = self.channels.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(tx) = c.get(&job) {
@@ -151,5 +161,45 @@ impl Hub {
 
     pub fn stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_channel_nobody_listens_to_is_released() {
+        let hub = Hub::default();
+        let a = hub.subscribe(7);
+        let b = hub.subscribe(7);
+        drop(a);
+        hub.release(7);
+        assert!(
+            hub.channels.lock().unwrap().contains_key(&7),
+            "b still listens"
+        );
+        drop(b);
+        hub.release(7);
+        assert!(hub.channels.lock().unwrap().is_empty());
+        // Releasing what is not there, or a running job's channel gone, changes nothing.
+        hub.release(8);
+        hub.send(7, "job", serde_json::json!({}));
+        assert!(hub.channels.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_new_subscriber_after_a_release_gets_what_follows() {
+        let hub = Hub::default();
+        drop(hub.subscribe(3));
+        hub.release(3);
+        let mut rx = hub.subscribe(3);
+        hub.send(3, "progress", serde_json::json!({"done": 1}));
+        hub.close(3);
+        assert_eq!(rx.try_recv().map(|u| u.event).ok(), Some("progress"));
+        assert!(matches!(
+            rx.try_recv(),
+            Err(broadcast::error::TryRecvError::Closed)
+        ));
     }
 }

@@ -193,6 +193,10 @@ async fn serve(app: Arc<App>, args: ServeArgs, requeued: usize) -> Result<ExitCo
             args.listen
         );
     }
+    // The signal handlers are in place before the address is announced: a script that reads
+    // the `listening on` line and stops the server at once must not meet SIGTERM's default
+    // action (death without the job handed back to the queue).
+    let signals = stop_signals();
     let handle = axum_server::Handle::<SocketAddr>::new();
     let router = routes::router(Arc::clone(&app));
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
@@ -245,7 +249,7 @@ async fn serve(app: Arc<App>, args: ServeArgs, requeued: usize) -> Result<ExitCo
         let handle = handle.clone();
         let app = Arc::clone(&app);
         async move {
-            shutdown_signal().await;
+            shutdown_signal(signals).await;
             say(
                 "stopping: the running job is finished where it stands and resumes at the next start",
             );
@@ -269,13 +273,23 @@ pub(crate) fn say(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
 }
 
-async fn shutdown_signal() {
+type StopSignals = Option<[tokio::signal::unix::Signal; 3]>;
+
+/// SIGTERM, SIGINT and SIGHUP, caught from now on.
+fn stop_signals() -> StopSignals {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+    match (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
         signal(SignalKind::hangup()),
-    ) else {
+    ) {
+        (Ok(term), Ok(int), Ok(hup)) => Some([term, int, hup]),
+        _ => None,
+    }
+}
+
+async fn shutdown_signal(signals: StopSignals) {
+    let Some([mut term, mut int, mut hup]) = signals else {
         // Without signal handlers the server runs until killed.
         return std::future::pending().await;
     };

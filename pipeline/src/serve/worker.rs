@@ -235,6 +235,22 @@ async fn wait_for_earlier_run(dir: &Path) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // Its command line is gone as soon as its main thread has exited, but its other threads
+    // (the model's, a writer's) may take tens of milliseconds more to end, and until the last
+    // one has, the output folder stays locked: the new run would find it taken and fail the
+    // whole job. So wait for the lock itself to be free (a `batch` folder; a film has none).
+    if let Ok(marker) =
+        std::fs::File::open(dir.join("out").join(crate::output_folder::BATCH_MARKER))
+    {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while matches!(marker.try_lock(), Err(std::fs::TryLockError::WouldBlock))
+            && std::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Closing the file lets go of the lock if it was taken here.
+        drop(marker);
+    }
     let _ = tokio::fs::remove_file(dir.join(CHILD_PID)).await;
 }
 
