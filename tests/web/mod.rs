@@ -217,6 +217,9 @@ impl Client {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .max_redirects(0)
             .http_status_as_error(false)
+            // A fresh connection per request: what is tested is the server's answers, not
+            // the reuse of idle connections.
+            .max_idle_connections(0)
             .timeout_global(Some(Duration::from_secs(120)))
             .build()
             .into();

@@ -152,8 +152,13 @@ pub async fn openapi() -> Response {
 pub async fn create_job(
     State(app): State<Arc<App>>,
     Extension(auth): Extension<Auth>,
+    headers: axum::http::HeaderMap,
     multipart: Multipart,
 ) -> ApiResult<Response> {
+    let content_length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
     let (used, active) = app.store.usage(auth.user.id)?;
     if active >= app.limits.quota_jobs {
         app.record(
@@ -175,6 +180,7 @@ pub async fn create_job(
     let jobs = super::jobs_dir(&app.data);
     let upload = match super::intake::receive(
         multipart,
+        content_length,
         &jobs,
         allowance,
         quota_left,
@@ -286,9 +292,8 @@ pub async fn cancel_job(
         ));
     }
     let _ = app.store.cancel_unfinished_items(id);
-    if job.state == "running" {
-        app.hub.cancel(id);
-    }
+    // Also when it was read as queued: the worker may have claimed it since.
+    app.hub.cancel(id);
     app.record(
         Some(&auth.user.name),
         &auth.address,
@@ -307,10 +312,9 @@ pub async fn delete_job(
 ) -> ApiResult<StatusCode> {
     let job = visible_job(&app, &auth, id)?;
     app.store.delete_job(id)?;
-    if job.state == "running" {
-        // The worker stops the command and removes the folder once it has ended.
-        app.hub.cancel(id);
-    } else {
+    // A running job's command is stopped, and the worker removes the folder once it ended.
+    app.hub.cancel(id);
+    if job.state != "running" {
         let _ = tokio::fs::remove_dir_all(super::jobs_dir(&app.data).join(id.to_string())).await;
     }
     app.record(

@@ -166,6 +166,7 @@ fn unique(rel: String, taken: &std::collections::HashSet<String>) -> String {
 /// (the smaller of the upload limit and what is left of the user's quota).
 pub async fn receive(
     mut multipart: Multipart,
+    content_length: Option<u64>,
     jobs: &Path,
     allowance: u64,
     quota_left: u64,
@@ -176,6 +177,15 @@ pub async fn receive(
         ".incoming-{}",
         super::accounts::random_hex(8).map_err(|e| refuse(500, e.to_string()))?
     ));
+    // Clearly too large by its declared length: refused before a byte is stored.
+    if content_length.is_some_and(|n| n > allowance.saturating_add(DRAIN_LIMIT)) {
+        return Err(over_limit(
+            allowance,
+            quota_left,
+            limits,
+            content_length.unwrap_or(0),
+        ));
+    }
     let result = receive_into(
         &mut multipart,
         &staging,
@@ -188,7 +198,39 @@ pub async fn receive(
     if result.is_err() {
         let _ = tokio::fs::remove_dir_all(&staging).await;
     }
+    // A request refused half-way is read to its end (it is small: see above) so the client,
+    // still sending, gets the answer rather than a closed connection.
+    if result.as_ref().is_err_and(|r| r.status == 413) && content_length.is_some() {
+        while let Ok(Some(mut field)) = multipart.next_field().await {
+            while let Ok(Some(_)) = field.chunk().await {}
+        }
+    }
     result
+}
+
+/// What is read past a limit to give the client its answer.
+const DRAIN_LIMIT: u64 = 64 << 20;
+
+fn over_limit(allowance: u64, quota_left: u64, limits: &super::Limits, bytes: u64) -> Refused {
+    if allowance < quota_left {
+        refuse(
+            413,
+            format!(
+                "the upload is larger than {} (the server's limit per upload): upload the album in parts",
+                human_bytes(allowance)
+            ),
+        )
+    } else {
+        refuse(
+            413,
+            format!(
+                "this upload would pass your storage quota ({} left of {}, the upload is {}): delete finished jobs you have downloaded, then try again",
+                human_bytes(quota_left),
+                human_bytes(limits.quota_storage),
+                human_bytes(bytes)
+            ),
+        )
+    }
 }
 
 async fn receive_into(
@@ -209,27 +251,7 @@ async fn receive_into(
     let mut bytes = 0u64;
     let mut notes = Vec::new();
     let mut workflow = false;
-    let too_big = |bytes: u64| {
-        if allowance < quota_left {
-            refuse(
-                413,
-                format!(
-                    "the upload is larger than {} (the server's limit per upload): upload the album in parts",
-                    human_bytes(allowance)
-                ),
-            )
-        } else {
-            refuse(
-                413,
-                format!(
-                    "this upload would pass your storage quota ({} left of {}, after {} received): delete finished jobs you have downloaded, then try again",
-                    human_bytes(quota_left),
-                    human_bytes(limits.quota_storage),
-                    human_bytes(bytes)
-                ),
-            )
-        }
-    };
+    let too_big = |bytes: u64| over_limit(allowance, quota_left, limits, bytes);
     while let Some(mut field) = multipart
         .next_field()
         .await

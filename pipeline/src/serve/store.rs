@@ -373,7 +373,9 @@ impl Store {
             .optional()?;
         if user.is_some() {
             c.execute(
-                "UPDATE tokens SET last_used = ?2 WHERE hash = ?1",
+                // Once a minute at most: a script polling every 100 ms is not a write each time.
+                "UPDATE tokens SET last_used = ?2
+                 WHERE hash = ?1 AND (last_used IS NULL OR last_used < ?2 - 60)",
                 params![hash, now()],
             )?;
         }
@@ -504,7 +506,9 @@ impl Store {
         let c = self.conn();
         let finished = matches!(state, "done" | "failed" | "cancelled").then(now);
         c.execute(
-            "UPDATE jobs SET state = ?2, error = ?3, finished = ?4 WHERE id = ?1",
+            // A cancel that came while the job ran is not overwritten by its end.
+            "UPDATE jobs SET state = ?2, error = ?3, finished = ?4
+             WHERE id = ?1 AND state != 'cancelled'",
             params![id, state, error, finished],
         )?;
         Ok(())

@@ -69,6 +69,9 @@ function setupUpload() {
   const errorBox = $("#upload-error"), progress = $("#upload-progress");
   const preset = $("#preset"), workflowLabel = $("#workflow-label");
   let chosen = [];
+  // The limits, to say at once that an upload is too large instead of after sending it.
+  let me = null;
+  fetch("/api/me").then((r) => (r.ok ? r.json() : null)).then((m) => { me = m; }).catch(() => {});
 
   const show = () => {
     const bytes = chosen.reduce((n, c) => n + c.file.size, 0);
@@ -97,6 +100,14 @@ function setupUpload() {
     e.preventDefault();
     if (!chosen.length) return;
     errorBox.classList.add("hidden");
+    const total = chosen.reduce((n, c) => n + c.file.size, 0);
+    if (me) {
+      const left = Math.max(0, me.storage_quota - me.storage_used);
+      let why = "";
+      if (total > me.max_upload) why = `These files are ${humanBytes(total)}, more than the ${humanBytes(me.max_upload)} allowed per upload: upload the album in parts.`;
+      else if (total > left) why = `These files are ${humanBytes(total)}, but only ${humanBytes(left)} of your storage quota is left: delete finished jobs you have downloaded, then try again.`;
+      if (why) { errorBox.textContent = why; errorBox.classList.remove("hidden"); return; }
+    }
     const data = new FormData();
     for (const el of form.querySelectorAll("select, input[name=name]")) if (el.name) data.append(el.name, el.value);
     const wf = $("#workflow");
