@@ -1059,3 +1059,55 @@ fn a_stopped_server_pauses_its_job_and_goes_on_at_the_next_start() {
         assert_eq!(after.get(name), Some(id_before), "{name} was made again");
     }
 }
+
+#[test]
+fn a_deleted_job_leaves_nothing_behind_for_the_next() {
+    let data = data_dir();
+    add_user(data.path(), "alice", false);
+    add_user(data.path(), "bob", false);
+    let server = Server::start(data.path(), &[], &[]);
+    let alice = server.client().with_token(&token(data.path(), "alice"));
+    let bob = server.client().with_token(&token(data.path(), "bob"));
+    let first = job_id(&alice.upload(&photos(1, "png"), &[("size", "256")]));
+    alice.wait_finished(first, JOB_LIMIT);
+    assert_eq!(
+        alice
+            .send("DELETE", &format!("/api/jobs/{first}"), None)
+            .status,
+        204
+    );
+    // The next job, anyone's, gets a new id and runs to its end.
+    let next = job_id(&bob.upload(&photos(2, "png"), &[("size", "256")]));
+    assert_ne!(next, first, "a deleted job's id is given again");
+    let j = bob.wait_finished(next, JOB_LIMIT);
+    assert_eq!(
+        (j["state"].as_str(), j["done"].as_i64()),
+        (Some("done"), Some(2)),
+        "{j}"
+    );
+    assert_eq!(alice.get(&format!("/api/jobs/{first}")).status, 404);
+}
+
+#[test]
+fn login_sends_nowhere_but_this_site() {
+    let data = data_dir();
+    add_user(data.path(), "alice", false);
+    let server = Server::start(data.path(), &[], &[]);
+    let c = logged_in(&server, "alice");
+    for next in [
+        "//evil.example",
+        "/%09/evil.example",
+        "/\\evil.example",
+        "https://evil.example",
+    ] {
+        let r = c.get(&format!("/login?next={next}"));
+        assert_eq!(r.status, 303, "{next}");
+        assert_eq!(
+            r.header("location"),
+            Some("/"),
+            "next={next} must not leave the site"
+        );
+    }
+    let r = c.get("/login?next=/help");
+    assert_eq!(r.header("location"), Some("/help"));
+}

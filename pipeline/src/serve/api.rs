@@ -291,7 +291,7 @@ pub async fn cancel_job(
             format!("the job is {} already: nothing to cancel", job.state),
         ));
     }
-    let _ = app.store.cancel_unfinished_items(id);
+    let _ = app.store.cancel_unfinished_items(id, false);
     // Also when it was read as queued: the worker may have claimed it since.
     app.hub.cancel(id);
     app.record(
@@ -312,9 +312,12 @@ pub async fn delete_job(
 ) -> ApiResult<StatusCode> {
     let job = visible_job(&app, &auth, id)?;
     app.store.delete_job(id)?;
-    // A running job's command is stopped, and the worker removes the folder once it ended.
-    app.hub.cancel(id);
-    if job.state != "running" {
+    if job.state == "running" {
+        // The command is stopped, and the worker removes the folder once it has ended.
+        app.hub.cancel(id);
+    } else {
+        // Streams still open on it end now.
+        app.hub.close(id);
         let _ = tokio::fs::remove_dir_all(super::jobs_dir(&app.data).join(id.to_string())).await;
     }
     app.record(
@@ -566,16 +569,21 @@ pub async fn item_preview(
     };
     let preview = dir.join("preview").join(format!("{id}-{side}-{width}.jpg"));
     if !tokio::fs::try_exists(&preview).await.unwrap_or(false) {
-        let (src, dst, max_pixels) = (source.clone(), preview.clone(), app.limits.max_pixels);
-        tokio::task::spawn_blocking(move || make_preview(&src, &dst, width, max_pixels))
-            .await
-            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-            .map_err(|e| {
-                ApiError(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    format!("{}: {e}", item.name),
-                )
-            })?;
+        // A turn among the heavy work, then a second look: the same preview asked for twice
+        // at once is made once.
+        let _turn = app.heavy_turns.acquire().await;
+        if !tokio::fs::try_exists(&preview).await.unwrap_or(false) {
+            let (src, dst, max_pixels) = (source.clone(), preview.clone(), app.limits.max_pixels);
+            tokio::task::spawn_blocking(move || make_preview(&src, &dst, width, max_pixels))
+                .await
+                .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+                .map_err(|e| {
+                    ApiError(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        format!("{}: {e}", item.name),
+                    )
+                })?;
+        }
     }
     send_file(
         &preview,
@@ -651,10 +659,7 @@ pub async fn result_zip(
         "download",
         format!("job {id}: result.zip ({} files)", files.len()),
     );
-    Ok(zip_response(
-        files,
-        &format!("{}_color.zip", safe_stem(&job.name)),
-    ))
+    zip_response(&app, files, &format!("{}_color.zip", safe_stem(&job.name)))
 }
 
 pub async fn originals_zip(
@@ -675,10 +680,11 @@ pub async fn originals_zip(
         "download",
         format!("job {id}: originals.zip ({} files)", files.len()),
     );
-    Ok(zip_response(
+    zip_response(
+        &app,
         files,
         &format!("{}_originals.zip", safe_stem(&job.name)),
-    ))
+    )
 }
 
 fn safe_stem(name: &str) -> String {
@@ -699,9 +705,17 @@ fn safe_stem(name: &str) -> String {
 /// A zip written as it is sent (stored, not compressed: photos and films are compressed
 /// already), never built in memory: a thread writes it into a small channel the response
 /// reads. A client that goes away stops the writing.
-fn zip_response(files: Vec<(String, PathBuf)>, name: &str) -> Response {
+fn zip_response(app: &App, files: Vec<(String, PathBuf)>, name: &str) -> ApiResult<Response> {
+    let Ok(turn) = Arc::clone(&app.heavy_turns).try_acquire_owned() else {
+        return Err(ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many downloads at once on this server: try again in a minute".into(),
+        ));
+    };
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(8);
     tokio::task::spawn_blocking(move || {
+        // Held while the zip is written.
+        let _turn = turn;
         let writer = ChannelWriter {
             tx: tx.clone(),
             buf: Vec::with_capacity(CHUNK),
@@ -725,7 +739,7 @@ fn zip_response(files: Vec<(String, PathBuf)>, name: &str) -> Response {
     )) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
-    res
+    Ok(res)
 }
 
 const CHUNK: usize = 256 * 1024;

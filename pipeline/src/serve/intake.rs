@@ -177,6 +177,10 @@ pub async fn receive(
         ".incoming-{}",
         super::accounts::random_hex(8).map_err(|e| refuse(500, e.to_string()))?
     ));
+    let mut guard = Staging {
+        path: staging.clone(),
+        keep: false,
+    };
     // Clearly too large by its declared length: refused before a byte is stored.
     if content_length.is_some_and(|n| n > allowance.saturating_add(DRAIN_LIMIT)) {
         return Err(over_limit(
@@ -195,9 +199,9 @@ pub async fn receive(
         models,
     )
     .await;
-    if result.is_err() {
-        let _ = tokio::fs::remove_dir_all(&staging).await;
-    }
+    // Kept only as a job: a refusal, or a request dropped half-way (a client gone, a server
+    // stopping), removes what was stored.
+    guard.keep = result.is_ok();
     // A request refused half-way is read to its end (it is small: see above) so the client,
     // still sending, gets the answer rather than a closed connection.
     if result.as_ref().is_err_and(|r| r.status == 413) && content_length.is_some() {
@@ -206,6 +210,31 @@ pub async fn receive(
         }
     }
     result
+}
+
+/// An upload's staging folder, removed when dropped unless it became a job.
+struct Staging {
+    path: PathBuf,
+    keep: bool,
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// Notes kept per upload (files left out and why); the rest are counted.
+const MAX_NOTES: usize = 100;
+
+fn cap_notes(notes: &mut Vec<String>) {
+    if notes.len() > MAX_NOTES {
+        let more = notes.len() - MAX_NOTES;
+        notes.truncate(MAX_NOTES);
+        notes.push(format!("… and {more} more left out"));
+    }
 }
 
 /// What is read past a limit to give the client its answer.
@@ -252,11 +281,24 @@ async fn receive_into(
     let mut notes = Vec::new();
     let mut workflow = false;
     let too_big = |bytes: u64| over_limit(allowance, quota_left, limits, bytes);
+    let mut parts = 0usize;
     while let Some(mut field) = multipart
         .next_field()
         .await
         .map_err(|e| refuse(400, format!("the upload was cut off or malformed: {e}")))?
     {
+        // Empty parts with refused names cost no bytes: they are counted instead.
+        parts += 1;
+        if parts > limits.max_files.saturating_mul(2).saturating_add(16) {
+            return Err(refuse(
+                413,
+                format!(
+                    "more than {} parts in one upload (the server's limit is {} files): upload the album in parts",
+                    parts - 1,
+                    limits.max_files
+                ),
+            ));
+        }
         let name = field.name().unwrap_or_default().to_string();
         match name.as_str() {
             "files" | "file" => {
@@ -284,6 +326,12 @@ async fn receive_into(
                     ));
                 }
                 let rel = unique(rel, &taken);
+                // The file and its folders: a zip unpacked later gets a folder of its own.
+                let mut prefix = rel.as_str();
+                while let Some((parent, _)) = prefix.rsplit_once('/') {
+                    taken.insert(parent.to_string());
+                    prefix = parent;
+                }
                 taken.insert(rel.clone());
                 let path = input.join(&rel);
                 if let Some(parent) = path.parent() {
@@ -452,6 +500,7 @@ async fn receive_into(
             ),
         ));
     }
+    cap_notes(&mut notes);
     let (kind, items) = match (film, items.is_empty()) {
         (Some(f), true) => ("film", vec![f]),
         (Some(_), false) => {

@@ -44,6 +44,9 @@ pub(crate) fn jobs_dir(data: &Path) -> PathBuf {
     data.join("jobs")
 }
 
+/// Zip downloads and previews in progress at once, server-wide.
+const HEAVY_AT_ONCE: usize = 8;
+
 /// Limits on what users may send and keep.
 #[derive(Clone, Debug)]
 pub struct Limits {
@@ -67,6 +70,11 @@ pub struct App {
     pub behind_proxy: bool,
     pub throttle: auth::Throttle,
     pub hub: hub::Hub,
+    /// Password checks running at once (see `pages::login`).
+    pub login_turns: tokio::sync::Semaphore,
+    /// Zip downloads being written and previews being made at once: each holds a thread
+    /// and memory, so a flood of them waits its turn instead of starving the server.
+    pub heavy_turns: Arc<tokio::sync::Semaphore>,
     /// True while only a generated test model is installed: every page says so.
     pub test_model_only: bool,
 }
@@ -169,6 +177,8 @@ pub(crate) fn command(args: ServeArgs) -> Result<ExitCode> {
         behind_proxy: args.behind_proxy,
         throttle: auth::Throttle::default(),
         hub: hub::Hub::default(),
+        login_turns: tokio::sync::Semaphore::new(4),
+        heavy_turns: Arc::new(tokio::sync::Semaphore::new(HEAVY_AT_ONCE)),
         test_model_only,
         data,
     });

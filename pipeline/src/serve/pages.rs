@@ -56,7 +56,16 @@ pub struct NextQuery {
 /// Only paths on this site: `/jobs/3`, never `//evil.example` or `https://...`.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        // Browsers drop tabs and newlines from addresses: `/\t/evil.example` would become
+        // `//evil.example`, so no control or space character passes.
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && !n.chars().any(|c| c.is_control() || c.is_whitespace()) =>
+        {
+            n.to_string()
+        }
         _ => "/".into(),
     }
 }
@@ -152,6 +161,12 @@ pub async fn login(
     }
     let name: String = f.name.trim().chars().take(64).collect();
     let keys = [format!("account {name}"), format!("address {address}")];
+    // Few password checks at once (argon2 takes about 19 MiB and tens of milliseconds each),
+    // and the throttle is asked while holding a turn: a burst of parallel guesses cannot all
+    // pass it before the first failures are counted.
+    let Ok(_turn) = app.login_turns.acquire().await else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "the server is stopping").into_response();
+    };
     if let Some(wait) = app.throttle.blocked(&keys) {
         app.record(
             Some(&name),

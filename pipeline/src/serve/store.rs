@@ -42,14 +42,14 @@ CREATE TABLE IF NOT EXISTS sessions(
     hash TEXT PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     csrf TEXT NOT NULL, created INTEGER NOT NULL, seen INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS jobs(
-    id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    id INTEGER PRIMARY KEY AUTOINCREMENT, user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     kind TEXT NOT NULL, name TEXT NOT NULL, state TEXT NOT NULL, options TEXT NOT NULL,
     created INTEGER NOT NULL, started INTEGER, finished INTEGER,
     bytes INTEGER NOT NULL DEFAULT 0, error TEXT, notes TEXT NOT NULL DEFAULT '',
     frames_done INTEGER, frames_total INTEGER);
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs(state, id);
 CREATE TABLE IF NOT EXISTS items(
-    id INTEGER PRIMARY KEY, job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+    id INTEGER PRIMARY KEY AUTOINCREMENT, job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
     rel TEXT NOT NULL, state TEXT NOT NULL, error TEXT, size INTEGER, output TEXT,
     UNIQUE(job_id, rel));
 CREATE TABLE IF NOT EXISTS oplog(
@@ -60,6 +60,9 @@ CREATE INDEX IF NOT EXISTS oplog_at ON oplog(at);
 
 /// The database file's name inside the data folder.
 pub const DB_FILE: &str = "ddcolor.sqlite";
+
+// `AUTOINCREMENT`: a deleted job's or item's id is never given to a new one, so nothing that
+// still names the old one (a page, a stream, a script) can reach someone else's new job.
 
 /// One connection behind a mutex: every query is a few microseconds to a millisecond, and
 /// SQLite serialises writers anyway; a pool would add nothing but threads.
@@ -493,7 +496,8 @@ impl Store {
     pub fn requeue_running(&self) -> Result<usize> {
         let c = self.conn();
         c.execute(
-            "UPDATE items SET state = 'queued' WHERE state = 'running'",
+            "UPDATE items SET state = 'queued' WHERE state = 'running'
+             AND job_id IN (SELECT id FROM jobs WHERE state = 'running')",
             [],
         )?;
         Ok(c.execute(
@@ -644,11 +648,13 @@ impl Store {
         Ok(())
     }
 
-    /// Items a cancel left undone (those past the model when it came still finish as done).
-    pub fn cancel_unfinished_items(&self, job_id: i64) -> Result<()> {
+    /// Items a cancel left undone (those past the model when it came still finish as done;
+    /// `running` ones too, once the command has ended).
+    pub fn cancel_unfinished_items(&self, job_id: i64, running_too: bool) -> Result<()> {
         self.conn().execute(
-            "UPDATE items SET state = 'cancelled' WHERE job_id = ?1 AND state = 'queued'",
-            [job_id],
+            "UPDATE items SET state = 'cancelled'
+             WHERE job_id = ?1 AND (state = 'queued' OR (?2 AND state = 'running'))",
+            params![job_id, running_too],
         )?;
         Ok(())
     }

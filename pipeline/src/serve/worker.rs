@@ -135,7 +135,10 @@ async fn run_job(app: &Arc<App>, id: i64) {
             app.hub.close(id);
             return;
         }
-        Ended::Cancelled => ("cancelled", None),
+        Ended::Cancelled => {
+            let _ = app.store.cancel_unfinished_items(id, true);
+            ("cancelled", None)
+        }
         Ended::Finished { ran, error } => match (ran, error) {
             (true, None) => ("done", None),
             // Items it never reached fail with the reason the whole run failed.
@@ -156,9 +159,8 @@ async fn run_job(app: &Arc<App>, id: i64) {
         app.hub.close(id);
         return;
     }
-    if state != "cancelled" {
-        let _ = app.store.set_job_state(id, state, error.as_deref());
-    }
+    // `cancelled` too: the API wrote it already, unless the cancel met the claim half-way.
+    let _ = app.store.set_job_state(id, state, error.as_deref());
     let bytes = super::intake::folder_bytes(&dir).await;
     let _ = app.store.set_job_bytes(id, bytes as i64);
     if let Ok(Some(j)) = app.store.job(id) {
