@@ -396,7 +396,12 @@ fn progress_streams_as_server_sent_events() {
     add_user(data.path(), "alice", false);
     let server = Server::start(data.path(), &[], &[]);
     let c = server.client().with_token(&token(data.path(), "alice"));
-    let id = job_id(&c.upload(&photos(4, "png"), &[("size", "256")]));
+    // Large enough that the stream opens long before the job ends (each photo takes a good
+    // part of a second at S=1024, and the job's command loads the model first).
+    let big: Vec<(String, Vec<u8>)> = (0..4)
+        .map(|i| (format!("big{i}.png"), photo(1600, 1200, i, "png")))
+        .collect();
+    let id = job_id(&c.upload(&big, &[("size", "1024")]));
     // Read the stream until the job's final state: it closes by itself.
     let r = c.get(&format!("/api/jobs/{id}/events"));
     assert_eq!(r.status, 200);
@@ -415,16 +420,18 @@ fn progress_streams_as_server_sent_events() {
     assert_eq!(last_name, "job");
     assert_eq!(last["state"], "done");
     assert_eq!(last["done"], 4);
-    // Unless the job had finished before the stream opened, the steps were shown.
-    if events.len() > 2 {
-        assert!(events.iter().any(|(n, _)| n == "item"), "{text}");
-        assert!(
-            events
-                .iter()
-                .any(|(n, v)| n == "progress" && v["rate"].is_number()),
-            "{text}"
-        );
-    }
+    // The steps in between: each photo, and the rate once one is done.
+    let done_items = events
+        .iter()
+        .filter(|(n, v)| n == "item" && v["state"] == "done")
+        .count();
+    assert_eq!(done_items, 4, "{text}");
+    assert!(
+        events
+            .iter()
+            .any(|(n, v)| n == "progress" && v["rate"].is_number()),
+        "{text}"
+    );
 }
 
 #[test]

@@ -33,10 +33,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::args::{ServeArgs, UsersCommand};
+use crate::args::ServeArgs;
 use ddcolor_engine::catalog as models;
-
-pub(crate) use accounts::command as users_command;
 
 /// Where each job's files live: `jobs/ID/in` (the originals, read-only), `jobs/ID/out` (the
 /// results), `jobs/ID/preview` (screen-size copies for the pages).
@@ -64,8 +62,10 @@ pub struct App {
     pub log: oplog::OpLog,
     pub limits: Limits,
     /// The options every job's command starts with: the server's own `--model`, `--device`,
-    /// quality, pixel limit and metadata choices, as given to `serve`.
+    /// pixel limit and metadata choices, as given to `serve`.
     pub base_args: Vec<String>,
+    /// JPEG quality of photo results (`batch` only: a film has none).
+    pub quality: u8,
     pub tls: bool,
     pub behind_proxy: bool,
     pub throttle: auth::Throttle,
@@ -168,11 +168,8 @@ pub(crate) fn command(args: ServeArgs) -> Result<ExitCode> {
             quota_jobs: args.quota_jobs,
             max_pixels: args.max_pixels,
         },
-        base_args: {
-            let mut a = base_args(&args);
-            a.extend(["--quality".to_string(), args.quality.to_string()]);
-            a
-        },
+        base_args: base_args(&args),
+        quality: args.quality,
         tls: args.tls_cert.is_some(),
         behind_proxy: args.behind_proxy,
         throttle: auth::Throttle::default(),
@@ -323,6 +320,4 @@ fn sweep_incoming(jobs: &Path) {
 }
 
 /// `ddcolor users`.
-pub(crate) fn users(data: &Path, command: UsersCommand) -> Result<ExitCode> {
-    users_command(data, command)
-}
+pub(crate) use accounts::command as users;

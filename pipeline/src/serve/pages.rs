@@ -535,23 +535,19 @@ fn describe_options(o: &serde_json::Value) -> String {
 }
 
 pub fn item_tile(i: &super::store::Item) -> String {
-    let (img, link) = match i.state.as_str() {
-        "done" => (
-            format!(
-                r#"<img loading="lazy" alt="{n} in colour" src="/api/items/{id}/preview/after?w=480">"#,
-                n = esc(&i.name),
-                id = i.id
-            ),
-            true,
+    let img = match i.state.as_str() {
+        "done" => format!(
+            r#"<img loading="lazy" alt="{n} in colour" src="/api/items/{id}/preview/after?w=480">"#,
+            n = esc(&i.name),
+            id = i.id
         ),
-        "failed" => (
-            String::from(r#"<div class="placeholder failed">✕</div>"#),
-            true,
-        ),
-        _ => (String::from(r#"<div class="placeholder">…</div>"#), true),
+        "failed" => String::from(r#"<div class="placeholder failed">✕</div>"#),
+        _ => String::from(r#"<div class="placeholder">…</div>"#),
     };
-    let inner = format!(
-        r#"{img}<span class="name">{n}</span> <span class="js-item-state">{badge}</span>{error}"#,
+    format!(
+        r#"<li class="tile {s}" data-item="{id}"><a href="/items/{id}">{img}<span class="name">{n}</span> <span class="js-item-state">{badge}</span>{error}</a></li>"#,
+        s = esc(&i.state),
+        id = i.id,
         n = esc(&i.name),
         badge = state_badge(&i.state),
         error = i
@@ -559,16 +555,7 @@ pub fn item_tile(i: &super::store::Item) -> String {
             .as_deref()
             .map(|e| format!(r#"<span class="error">{}</span>"#, esc(e)))
             .unwrap_or_default()
-    );
-    if link {
-        format!(
-            r#"<li class="tile {s}" data-item="{id}"><a href="/items/{id}">{inner}</a></li>"#,
-            s = esc(&i.state),
-            id = i.id
-        )
-    } else {
-        format!(r#"<li class="tile" data-item="{}">{inner}</li>"#, i.id)
-    }
+    )
 }
 
 // ---- one photo: before and after ---------------------------------------------------------
@@ -881,4 +868,36 @@ pub async fn asset(UrlPath(file): UrlPath<String>) -> Response {
         _ => return (StatusCode::NOT_FOUND, "no such file").into_response(),
     };
     ([(header::CONTENT_TYPE, mime)], body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_defused() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        for f in ["=HYPERLINK(\"x\")", "+1", "-2", "@SUM(A1)"] {
+            assert!(
+                csv_field(f).trim_start_matches('"').starts_with('\''),
+                "{f}"
+            );
+        }
+    }
+
+    #[test]
+    fn login_redirects_stay_on_this_site() {
+        assert_eq!(safe_next(Some("/jobs/3")), "/jobs/3");
+        for bad in [
+            "//evil.example",
+            "/\t/evil.example",
+            "/\\evil",
+            "https://evil.example",
+            "/a b",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
+        }
+    }
 }

@@ -69,16 +69,12 @@ fn command_line(app: &App, job: &super::store::Job, dir: &Path) -> Vec<String> {
             "batch".into(),
             input.display().to_string(),
             output.display().to_string(),
+            "--quality".into(),
+            app.quality.to_string(),
         ]);
     }
     a.extend(["--events".into(), "-".into()]);
-    // Film has no JPEG quality: its base options stop before it.
     a.extend(app.base_args.iter().cloned());
-    if job.kind == "film"
-        && let Some(q) = a.iter().position(|s| s == "--quality")
-    {
-        a.drain(q..q + 2);
-    }
     // The job's own choices come last, so they win over the server's defaults.
     let mut put = |flag: &str, key: &str| {
         if let Some(v) = opts[key].as_str().filter(|v| !v.is_empty()) {
